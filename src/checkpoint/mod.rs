@@ -1,0 +1,1 @@
+//! Checkpoints: snapshot writing, sessions that seal the WAL, cleanup.

@@ -1,0 +1,452 @@
+//! The WAL format: a file magic, then records of
+//! `magic | payload_len | payload | crc32(payload)`.
+//!
+//! Pure byte-slice code: encoding appends to a caller-owned `Vec<u8>` (no
+//! allocation once its capacity is warm), decoding borrows from the input.
+
+use std::fmt;
+
+use crate::names::{self, NameError};
+
+/// First four bytes of every WAL file.
+pub const FILE_MAGIC: u32 = 0xCC1D_A701;
+/// First four bytes of every record.
+pub const RECORD_MAGIC: u32 = 0xCC1D_A7A1;
+/// Size of the file header.
+pub const FILE_HEADER_LEN: usize = 4;
+/// Bytes around the payload: magic, length and CRC.
+pub const RECORD_OVERHEAD: usize = 12;
+/// Largest payload a reader accepts (the Go reader's sanity limit).
+pub const MAX_PAYLOAD_LEN: u32 = 1 << 20;
+/// Smallest payload that can hold a record: ts, name length, selector count,
+/// value.
+pub const MIN_PAYLOAD_LEN: u32 = 8 + 2 + 1 + 4;
+
+const RECORD_MAGIC_BYTES: [u8; 4] = RECORD_MAGIC.to_le_bytes();
+
+/// The file header bytes every new WAL file starts with.
+pub const fn file_header() -> [u8; FILE_HEADER_LEN] {
+    FILE_MAGIC.to_le_bytes()
+}
+
+/// Why the first bytes of a WAL file are not a WAL file header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileHeaderError {
+    /// Fewer than four bytes (but not zero: an empty file is an empty WAL).
+    Truncated { len: usize },
+    BadMagic { found: u32 },
+}
+
+impl fmt::Display for FileHeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileHeaderError::Truncated { len } => {
+                write!(f, "WAL file header truncated: {len} of 4 bytes")
+            }
+            FileHeaderError::BadMagic { found } => write!(
+                f,
+                "bad WAL file magic 0x{found:08X} (expected 0x{FILE_MAGIC:08X})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FileHeaderError {}
+
+/// Checks the file header and returns the offset where records begin.
+/// An empty input is a valid, empty WAL (returns `Ok(0)`).
+pub fn check_file_header(file: &[u8]) -> Result<usize, FileHeaderError> {
+    match file.len() {
+        0 => Ok(0),
+        len if len < FILE_HEADER_LEN => Err(FileHeaderError::Truncated { len }),
+        _ => {
+            let found = read_u32(file, 0);
+            if found == FILE_MAGIC {
+                Ok(FILE_HEADER_LEN)
+            } else {
+                Err(FileHeaderError::BadMagic { found })
+            }
+        }
+    }
+}
+
+/// Which inner length of a payload points past its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InnerField {
+    MetricName,
+    SelectorCount,
+    Selector(u8),
+    Value,
+}
+
+/// Why the bytes at some offset are not a valid record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordError {
+    /// The first four bytes are not the record magic.
+    BadMagic { found: u32 },
+    /// The input ends before the record does; `needed` is the full record
+    /// length when known, else the header length.
+    Truncated { needed: usize, available: usize },
+    /// `payload_len` is over [`MAX_PAYLOAD_LEN`].
+    PayloadTooLarge { len: u32 },
+    /// `payload_len` is under [`MIN_PAYLOAD_LEN`].
+    PayloadTooShort { len: u32 },
+    /// The stored CRC does not match the payload.
+    CrcMismatch { stored: u32, computed: u32 },
+    /// An inner length (name, selector count, a selector, the value) runs
+    /// past the payload.
+    InnerLengthOverflow { field: InnerField },
+}
+
+impl RecordError {
+    /// A short, stable, machine-friendly name of the error kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RecordError::BadMagic { .. } => "bad_magic",
+            RecordError::Truncated { .. } => "truncated",
+            RecordError::PayloadTooLarge { .. } => "payload_too_large",
+            RecordError::PayloadTooShort { .. } => "payload_too_short",
+            RecordError::CrcMismatch { .. } => "crc_mismatch",
+            RecordError::InnerLengthOverflow { .. } => "inner_length_overflow",
+        }
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::BadMagic { found } => write!(
+                f,
+                "bad record magic 0x{found:08X} (expected 0x{RECORD_MAGIC:08X})"
+            ),
+            RecordError::Truncated { needed, available } => {
+                write!(f, "record truncated: needs {needed} bytes, {available} left")
+            }
+            RecordError::PayloadTooLarge { len } => {
+                write!(f, "payload length {len} is over the {MAX_PAYLOAD_LEN}-byte limit")
+            }
+            RecordError::PayloadTooShort { len } => {
+                write!(f, "payload length {len} is under the {MIN_PAYLOAD_LEN}-byte minimum")
+            }
+            RecordError::CrcMismatch { stored, computed } => write!(
+                f,
+                "CRC mismatch: stored 0x{stored:08X}, computed 0x{computed:08X}"
+            ),
+            RecordError::InnerLengthOverflow { field } => {
+                let what = match field {
+                    InnerField::MetricName => "metric name".to_string(),
+                    InnerField::SelectorCount => "selector count".to_string(),
+                    InnerField::Selector(i) => format!("selector[{i}]"),
+                    InnerField::Value => "value".to_string(),
+                };
+                write!(f, "{what} runs past the end of the payload")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// A selector as stored in a record: `count` × (u8 len, bytes), borrowed
+/// and already bounds-checked, so iterating it cannot fail.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SelectorRef<'a> {
+    count: u8,
+    raw: &'a [u8],
+}
+
+impl<'a> SelectorRef<'a> {
+    /// Number of components.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The components, outermost first.
+    pub fn iter(&self) -> SelectorIter<'a> {
+        SelectorIter { remaining: self.count, raw: self.raw }
+    }
+
+    /// The encoded form (without the count byte): equal selectors have equal
+    /// bytes, so this is a cheap map key.
+    pub fn as_encoded(&self) -> &'a [u8] {
+        self.raw
+    }
+}
+
+impl fmt::Debug for SelectorRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|c| String::from_utf8_lossy(c).into_owned()))
+            .finish()
+    }
+}
+
+impl<'a> IntoIterator for SelectorRef<'a> {
+    type Item = &'a [u8];
+    type IntoIter = SelectorIter<'a>;
+    fn into_iter(self) -> SelectorIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over the components of a [`SelectorRef`].
+#[derive(Clone)]
+pub struct SelectorIter<'a> {
+    remaining: u8,
+    raw: &'a [u8],
+}
+
+impl<'a> Iterator for SelectorIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        let len = self.raw[0] as usize;
+        let (component, rest) = self.raw[1..].split_at(len);
+        self.raw = rest;
+        Some(component)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining as usize, Some(self.remaining as usize))
+    }
+}
+
+impl ExactSizeIterator for SelectorIter<'_> {}
+
+/// One decoded record, borrowing from the input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Record<'a> {
+    /// Unix seconds.
+    pub ts: i64,
+    pub metric: &'a [u8],
+    pub selector: SelectorRef<'a>,
+    /// The stored float32 bits.
+    pub value_bits: u32,
+}
+
+impl Record<'_> {
+    pub fn value(&self) -> f32 {
+        f32::from_bits(self.value_bits)
+    }
+}
+
+/// Length in bytes of the record that [`encode_record`] writes.
+pub fn encoded_len<S: AsRef<[u8]>>(metric: &[u8], selector: &[S]) -> usize {
+    RECORD_OVERHEAD + payload_len(metric, selector)
+}
+
+fn payload_len<S: AsRef<[u8]>>(metric: &[u8], selector: &[S]) -> usize {
+    let selector_bytes: usize = selector.iter().map(|s| 1 + s.as_ref().len()).sum();
+    8 + 2 + metric.len() + 1 + selector_bytes + 4
+}
+
+/// Appends one record to `out` and returns its length.
+///
+/// Names that do not fit their length fields are refused (nothing is
+/// written); the value is narrowed to float32 as the format stores it.
+pub fn encode_record<S: AsRef<[u8]>>(
+    out: &mut Vec<u8>,
+    ts: i64,
+    metric: &[u8],
+    selector: &[S],
+    value: f32,
+) -> Result<usize, NameError> {
+    names::validate_metric(metric)?;
+    names::validate_selector(selector)?;
+    Ok(encode_record_unchecked(out, ts, metric, selector, value.to_bits()))
+}
+
+/// [`encode_record`] for names already checked by [`names`]; writing
+/// unchecked overlong names would corrupt the record, so it stays private
+/// to the crate.
+pub(crate) fn encode_record_unchecked<S: AsRef<[u8]>>(
+    out: &mut Vec<u8>,
+    ts: i64,
+    metric: &[u8],
+    selector: &[S],
+    value_bits: u32,
+) -> usize {
+    let payload = payload_len(metric, selector);
+    let start = out.len();
+    out.reserve(RECORD_OVERHEAD + payload);
+    out.extend_from_slice(&RECORD_MAGIC_BYTES);
+    out.extend_from_slice(&(payload as u32).to_le_bytes());
+    out.extend_from_slice(&ts.to_le_bytes());
+    out.extend_from_slice(&(metric.len() as u16).to_le_bytes());
+    out.extend_from_slice(metric);
+    out.push(selector.len() as u8);
+    for component in selector {
+        let component = component.as_ref();
+        out.push(component.len() as u8);
+        out.extend_from_slice(component);
+    }
+    out.extend_from_slice(&value_bits.to_le_bytes());
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+    RECORD_OVERHEAD + payload
+}
+
+/// Decodes the record at the start of `input`; returns it and its length.
+///
+/// Checks, in order: magic, header present, payload length within limits,
+/// whole record present, CRC, inner lengths. Bytes after the value inside
+/// the payload are ignored, as the Go reader ignores them.
+pub fn decode_record(input: &[u8]) -> Result<(Record<'_>, usize), RecordError> {
+    if input.len() < 8 {
+        if input.len() >= 4 && read_u32(input, 0) != RECORD_MAGIC {
+            return Err(RecordError::BadMagic { found: read_u32(input, 0) });
+        }
+        return Err(RecordError::Truncated { needed: 8, available: input.len() });
+    }
+    let magic = read_u32(input, 0);
+    if magic != RECORD_MAGIC {
+        return Err(RecordError::BadMagic { found: magic });
+    }
+    let len = read_u32(input, 4);
+    if len > MAX_PAYLOAD_LEN {
+        return Err(RecordError::PayloadTooLarge { len });
+    }
+    if len < MIN_PAYLOAD_LEN {
+        return Err(RecordError::PayloadTooShort { len });
+    }
+    let total = RECORD_OVERHEAD + len as usize;
+    if input.len() < total {
+        return Err(RecordError::Truncated { needed: total, available: input.len() });
+    }
+    let payload = &input[8..8 + len as usize];
+    let stored = read_u32(input, 8 + len as usize);
+    let computed = crc32fast::hash(payload);
+    if stored != computed {
+        return Err(RecordError::CrcMismatch { stored, computed });
+    }
+    Ok((parse_payload(payload)?, total))
+}
+
+fn parse_payload(payload: &[u8]) -> Result<Record<'_>, RecordError> {
+    // MIN_PAYLOAD_LEN guarantees the timestamp and name length are present.
+    let ts = i64::from_le_bytes(payload[0..8].try_into().expect("8 bytes"));
+    let name_len = u16::from_le_bytes([payload[8], payload[9]]) as usize;
+    let mut pos = 10;
+    let metric = payload
+        .get(pos..pos + name_len)
+        .ok_or(RecordError::InnerLengthOverflow { field: InnerField::MetricName })?;
+    pos += name_len;
+    let count = *payload
+        .get(pos)
+        .ok_or(RecordError::InnerLengthOverflow { field: InnerField::SelectorCount })?;
+    pos += 1;
+    let selector_start = pos;
+    for i in 0..count {
+        let len = *payload
+            .get(pos)
+            .ok_or(RecordError::InnerLengthOverflow { field: InnerField::Selector(i) })?
+            as usize;
+        if pos + 1 + len > payload.len() {
+            return Err(RecordError::InnerLengthOverflow { field: InnerField::Selector(i) });
+        }
+        pos += 1 + len;
+    }
+    let selector = SelectorRef { count, raw: &payload[selector_start..pos] };
+    let value = payload
+        .get(pos..pos + 4)
+        .ok_or(RecordError::InnerLengthOverflow { field: InnerField::Value })?;
+    let value_bits = u32::from_le_bytes(value.try_into().expect("4 bytes"));
+    Ok(Record { ts, metric, selector, value_bits })
+}
+
+/// Offset of the next position after `from` at which a valid record starts,
+/// if any: the resynchronisation point after damage.
+pub fn find_next_record(input: &[u8], from: usize) -> Option<usize> {
+    let mut pos = from.checked_add(1)?;
+    while pos + RECORD_OVERHEAD <= input.len() {
+        let window = &input[pos..];
+        match window.windows(4).position(|w| w == RECORD_MAGIC_BYTES) {
+            None => return None,
+            Some(skip) => {
+                pos += skip;
+                if decode_record(&input[pos..]).is_ok() {
+                    return Some(pos);
+                }
+                pos += 1;
+            }
+        }
+    }
+    None
+}
+
+/// One step of reading a WAL: a record or a damaged range.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WalItem<'a> {
+    /// A valid record that starts at `offset`.
+    Record { offset: usize, record: Record<'a> },
+    /// Bytes `offset..offset + len` are not a valid record. With
+    /// resynchronisation `len` reaches the next valid record (or the end);
+    /// without it, the end of the input.
+    Damaged { offset: usize, len: usize, error: RecordError },
+}
+
+/// Walks the records of a WAL body (the bytes after the file header).
+///
+/// In strict mode iteration ends at the first damage, as the Go replay does;
+/// otherwise it skips to the next valid record and goes on.
+pub struct WalReader<'a> {
+    input: &'a [u8],
+    pos: usize,
+    resync: bool,
+    done: bool,
+}
+
+impl<'a> WalReader<'a> {
+    /// `input` is the whole file; `start` is where records begin (see
+    /// [`check_file_header`]). Offsets reported are offsets into `input`.
+    pub fn new(input: &'a [u8], start: usize, resync: bool) -> Self {
+        WalReader { input, pos: start, resync, done: false }
+    }
+
+    /// Offset of the next byte to read: after a full iteration in strict
+    /// mode this is the end of the last valid record before any damage.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+impl<'a> Iterator for WalReader<'a> {
+    type Item = WalItem<'a>;
+
+    fn next(&mut self) -> Option<WalItem<'a>> {
+        if self.done || self.pos >= self.input.len() {
+            return None;
+        }
+        let offset = self.pos;
+        match decode_record(&self.input[offset..]) {
+            Ok((record, len)) => {
+                self.pos += len;
+                Some(WalItem::Record { offset, record })
+            }
+            Err(error) => {
+                let end = if self.resync {
+                    find_next_record(self.input, offset).unwrap_or(self.input.len())
+                } else {
+                    self.done = true;
+                    self.input.len()
+                };
+                if self.resync {
+                    self.pos = end;
+                }
+                Some(WalItem::Damaged { offset, len: end - offset, error })
+            }
+        }
+    }
+}
+
+fn read_u32(buf: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes"))
+}

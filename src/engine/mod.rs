@@ -1,0 +1,1 @@
+//! The WAL engine: sharded background writer threads fed by bounded queues.

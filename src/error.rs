@@ -1,0 +1,99 @@
+//! The crate's error type for operations with side effects (engine,
+//! checkpoint, restore). Pure codecs have their own precise error enums,
+//! which convert into this one.
+
+use std::fmt;
+use std::io;
+
+use crate::names::NameError;
+
+/// What went wrong, in a form a caller (or the C ABI's result codes) can
+/// switch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A cluster, host, metric or selector name was refused.
+    InvalidName,
+    /// An argument is out of range or inconsistent (for example options).
+    InvalidArgument,
+    /// A bounded queue was full and the backpressure policy is `Reject`.
+    QueueFull,
+    /// A blocking call gave up after its timeout.
+    Timeout,
+    /// The handle was closed; nothing more is accepted.
+    Closed,
+    /// A file system call failed.
+    Io,
+    /// A file's content is damaged or not of the expected format.
+    Corrupt,
+}
+
+impl ErrorKind {
+    /// A short, stable name for logs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidName => "invalid_name",
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::QueueFull => "queue_full",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Io => "io",
+            ErrorKind::Corrupt => "corrupt",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error with its kind, a message that names what was affected, and the
+/// OS error code when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    os_code: Option<i32>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), os_code: None }
+    }
+
+    /// An I/O error with context, e.g. `Error::io("open /x/current.wal", e)`.
+    pub fn io(context: impl fmt::Display, err: &io::Error) -> Self {
+        Error { kind: ErrorKind::Io, message: format!("{context}: {err}"), os_code: err.raw_os_error() }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The errno behind an `Io` error, when the OS reported one.
+    pub fn os_code(&self) -> Option<i32> {
+        self.os_code
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<NameError> for Error {
+    fn from(e: NameError) -> Self {
+        Error::new(ErrorKind::InvalidName, e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

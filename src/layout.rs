@@ -1,0 +1,253 @@
+//! The checkpoint directory layout: `ROOT/CLUSTER/HOST/{current.wal,
+//! <from>.bin, <from>.json, <from>.bin.tmp}`, the names of files in a host
+//! directory, and which snapshots a restore loads for a retention horizon.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::names::{self, NameError, NameField};
+
+/// The live WAL of a host.
+pub const WAL_FILE_NAME: &str = "current.wal";
+
+/// `ROOT/CLUSTER/HOST`, after checking both names are single path
+/// components.
+pub fn host_dir(root: &Path, cluster: &[u8], host: &[u8]) -> Result<PathBuf, NameError> {
+    names::validate_path_component(NameField::Cluster, cluster)?;
+    names::validate_path_component(NameField::Host, host)?;
+    Ok(root.join(OsStr::from_bytes(cluster)).join(OsStr::from_bytes(host)))
+}
+
+/// The two snapshot formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SnapshotFormat {
+    Binary,
+    Json,
+}
+
+impl SnapshotFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            SnapshotFormat::Binary => "bin",
+            SnapshotFormat::Json => "json",
+        }
+    }
+}
+
+/// `<from>.bin` or `<from>.json`.
+pub fn snapshot_file_name(from: i64, format: SnapshotFormat) -> String {
+    format!("{from}.{}", format.extension())
+}
+
+/// `<from>.bin.tmp`: where a binary snapshot is written before its rename.
+pub fn snapshot_temp_name(from: i64) -> String {
+    format!("{from}.bin.tmp")
+}
+
+/// What a file in a host directory is, by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostFileName {
+    /// `current.wal`.
+    Wal,
+    /// `*.bin` or `*.json`; `number` is the decimal number before the
+    /// extension, or `None` when that is not a number (which fails the host
+    /// on restore, as in Go).
+    Snapshot { format: SnapshotFormat, number: Option<i64> },
+    /// Anything else, `*.bin.tmp` included: never read.
+    Other,
+}
+
+/// Classifies a file name found in a host directory.
+pub fn classify(name: &OsStr) -> HostFileName {
+    let bytes = name.as_bytes();
+    if bytes == WAL_FILE_NAME.as_bytes() {
+        return HostFileName::Wal;
+    }
+    let (stem, format) = if let Some(stem) = bytes.strip_suffix(b".bin") {
+        (stem, SnapshotFormat::Binary)
+    } else if let Some(stem) = bytes.strip_suffix(b".json") {
+        (stem, SnapshotFormat::Json)
+    } else {
+        return HostFileName::Other;
+    };
+    let number = std::str::from_utf8(stem).ok().and_then(|s| s.parse::<i64>().ok());
+    HostFileName::Snapshot { format, number }
+}
+
+/// A snapshot file of a host directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotEntry {
+    pub path: PathBuf,
+    pub number: i64,
+    pub format: SnapshotFormat,
+}
+
+/// Which snapshots a restore loads for a retention horizon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// The Go rule: every snapshot numbered ≥ `from`, plus the one just
+    /// below `from` when a later one is above it. When every snapshot is
+    /// below `from`, none is taken, although the newest may cover data after
+    /// `from`.
+    GoExact,
+    /// The Go rule, and also the newest snapshot below `from` when nothing
+    /// is above it, so a horizon inside the last window does not lose it.
+    /// (A snapshot whose `to` is before the horizon is still skipped when it
+    /// is loaded.)
+    #[default]
+    Covering,
+}
+
+/// Applies the selection rule to a host's snapshots; returns them in load
+/// order (by number; a `.json` and a `.bin` with the same number keep the
+/// order they came in, which the caller makes stable).
+pub fn select_snapshots(mut entries: Vec<SnapshotEntry>, from: i64, rule: Selection) -> Vec<SnapshotEntry> {
+    entries.sort_by_key(|e| e.number);
+    let mut keep = vec![false; entries.len()];
+    for i in 0..entries.len() {
+        let number = entries[i].number;
+        if number >= from {
+            keep[i] = true;
+        } else if let Some(next) = entries.get(i + 1) {
+            keep[i] = next.number > from;
+        } else {
+            keep[i] = rule == Selection::Covering;
+        }
+    }
+    entries.into_iter().zip(keep).filter_map(|(e, k)| k.then_some(e)).collect()
+}
+
+/// A host directory found below ROOT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDir {
+    pub cluster: Vec<u8>,
+    pub host: Vec<u8>,
+    pub path: PathBuf,
+}
+
+/// Lists every `ROOT/CLUSTER/HOST` directory, sorted by cluster then host.
+/// Files directly in ROOT or in a cluster directory are not hosts and are
+/// passed over.
+pub fn scan_root(root: &Path) -> io::Result<Vec<HostDir>> {
+    let mut hosts = Vec::new();
+    for cluster in sorted_dirs(root)? {
+        for host in sorted_dirs(&cluster.1)? {
+            hosts.push(HostDir { cluster: cluster.0.clone(), host: host.0, path: host.1 });
+        }
+    }
+    Ok(hosts)
+}
+
+fn sorted_dirs(dir: &Path) -> io::Result<Vec<(Vec<u8>, PathBuf)>> {
+    let mut dirs = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            dirs.push((entry.file_name().as_bytes().to_vec(), entry.path()));
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// The files of one host directory, classified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostFiles {
+    /// Snapshots with a numeric name, unsorted.
+    pub snapshots: Vec<SnapshotEntry>,
+    /// Snapshot-like names that are not numbers (`abc.bin`).
+    pub bad_names: Vec<PathBuf>,
+    /// `current.wal`, when present.
+    pub wal: Option<PathBuf>,
+}
+
+/// Reads and classifies a host directory. Sub-directories and other files
+/// are ignored.
+pub fn list_host_files(dir: &Path) -> io::Result<HostFiles> {
+    let mut files = HostFiles::default();
+    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        if entry.file_type()?.is_dir() {
+            continue;
+        }
+        match classify(&entry.file_name()) {
+            HostFileName::Wal => files.wal = Some(entry.path()),
+            HostFileName::Snapshot { format, number: Some(number) } => {
+                files.snapshots.push(SnapshotEntry { path: entry.path(), number, format })
+            }
+            HostFileName::Snapshot { number: None, .. } => files.bad_names.push(entry.path()),
+            HostFileName::Other => {}
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(numbers: &[i64]) -> Vec<SnapshotEntry> {
+        numbers
+            .iter()
+            .map(|&n| SnapshotEntry {
+                path: PathBuf::from(snapshot_file_name(n, SnapshotFormat::Binary)),
+                number: n,
+                format: SnapshotFormat::Binary,
+            })
+            .collect()
+    }
+
+    fn numbers(selected: Vec<SnapshotEntry>) -> Vec<i64> {
+        selected.into_iter().map(|e| e.number).collect()
+    }
+
+    #[test]
+    fn go_selection_rule() {
+        let go = |ns: &[i64], from| numbers(select_snapshots(entries(ns), from, Selection::GoExact));
+        assert_eq!(go(&[300, 100, 200], 150), vec![100, 200, 300]);
+        assert_eq!(go(&[100, 200, 300], 200), vec![200, 300]);
+        assert_eq!(go(&[100, 200, 300], 50), vec![100, 200, 300]);
+        assert_eq!(go(&[100, 200, 300], 350), Vec::<i64>::new());
+        assert_eq!(go(&[100, 200, 300], 250), vec![200, 300]);
+        assert_eq!(go(&[], 250), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn covering_takes_the_newest_below_the_horizon() {
+        let cov = |ns: &[i64], from| numbers(select_snapshots(entries(ns), from, Selection::Covering));
+        assert_eq!(cov(&[100, 200, 300], 350), vec![300]);
+        assert_eq!(cov(&[100, 200, 300], 250), vec![200, 300]);
+        assert_eq!(cov(&[100], 100), vec![100]);
+    }
+
+    #[test]
+    fn file_names() {
+        assert_eq!(classify(OsStr::new("current.wal")), HostFileName::Wal);
+        assert_eq!(
+            classify(OsStr::new("1700000000.bin")),
+            HostFileName::Snapshot { format: SnapshotFormat::Binary, number: Some(1_700_000_000) }
+        );
+        assert_eq!(
+            classify(OsStr::new("17.json")),
+            HostFileName::Snapshot { format: SnapshotFormat::Json, number: Some(17) }
+        );
+        assert_eq!(
+            classify(OsStr::new("abc.bin")),
+            HostFileName::Snapshot { format: SnapshotFormat::Binary, number: None }
+        );
+        assert_eq!(classify(OsStr::new("1700000000.bin.tmp")), HostFileName::Other);
+        assert_eq!(classify(OsStr::new("old.wal")), HostFileName::Other);
+    }
+
+    #[test]
+    fn host_dir_refuses_traversal() {
+        let root = Path::new("/r");
+        assert_eq!(host_dir(root, b"c", b"h").unwrap(), PathBuf::from("/r/c/h"));
+        assert!(host_dir(root, b"..", b"h").is_err());
+        assert!(host_dir(root, b"c", b"a/b").is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! ccwal: the persistence path of ClusterCockpit's metricstore — write-ahead
+//! log, binary snapshots and restore — byte-compatible with the Go original.
+//!
+//! Rooms, from the bottom up:
+//! - [`names`]: validation of cluster, host, metric and selector names;
+//! - [`codec`]: the WAL, binary and JSON snapshot formats, pure (no I/O);
+//! - [`layout`]: the directory layout and the snapshot selection rule;
+//! - [`engine`]: the WAL engine (background writer threads);
+//! - [`checkpoint`]: writing snapshots and checkpoint sessions;
+//! - [`restore`]: loading snapshots and replaying the WAL at start-up.
+
+pub mod checkpoint;
+pub mod codec;
+pub mod engine;
+pub mod error;
+pub mod layout;
+pub mod names;
+pub mod restore;
+
+pub use error::{Error, ErrorKind, Result};

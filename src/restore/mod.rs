@@ -1,0 +1,1 @@
+//! Restore at start-up: snapshots, then WAL replay, into Go's buffer chains.
