@@ -60,12 +60,20 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), os_code: None }
+        Error {
+            kind,
+            message: message.into(),
+            os_code: None,
+        }
     }
 
     /// An I/O error with context, e.g. `Error::io("open /x/current.wal", e)`.
     pub fn io(context: impl fmt::Display, err: &io::Error) -> Self {
-        Error { kind: ErrorKind::Io, message: format!("{context}: {err}"), os_code: err.raw_os_error() }
+        Error {
+            kind: ErrorKind::Io,
+            message: format!("{context}: {err}"),
+            os_code: err.raw_os_error(),
+        }
     }
 
     pub fn kind(&self) -> ErrorKind {

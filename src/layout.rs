@@ -18,7 +18,9 @@ pub const WAL_FILE_NAME: &str = "current.wal";
 pub fn host_dir(root: &Path, cluster: &[u8], host: &[u8]) -> Result<PathBuf, NameError> {
     names::validate_path_component(NameField::Cluster, cluster)?;
     names::validate_path_component(NameField::Host, host)?;
-    Ok(root.join(OsStr::from_bytes(cluster)).join(OsStr::from_bytes(host)))
+    Ok(root
+        .join(OsStr::from_bytes(cluster))
+        .join(OsStr::from_bytes(host)))
 }
 
 /// The two snapshot formats.
@@ -55,7 +57,10 @@ pub enum HostFileName {
     /// `*.bin` or `*.json`; `number` is the decimal number before the
     /// extension, or `None` when that is not a number (which fails the host
     /// on restore, as in Go).
-    Snapshot { format: SnapshotFormat, number: Option<i64> },
+    Snapshot {
+        format: SnapshotFormat,
+        number: Option<i64>,
+    },
     /// Anything else, `*.bin.tmp` included: never read.
     Other,
 }
@@ -73,7 +78,9 @@ pub fn classify(name: &OsStr) -> HostFileName {
     } else {
         return HostFileName::Other;
     };
-    let number = std::str::from_utf8(stem).ok().and_then(|s| s.parse::<i64>().ok());
+    let number = std::str::from_utf8(stem)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok());
     HostFileName::Snapshot { format, number }
 }
 
@@ -104,7 +111,11 @@ pub enum Selection {
 /// Applies the selection rule to a host's snapshots; returns them in load
 /// order (by number; a `.json` and a `.bin` with the same number keep the
 /// order they came in, which the caller makes stable).
-pub fn select_snapshots(mut entries: Vec<SnapshotEntry>, from: i64, rule: Selection) -> Vec<SnapshotEntry> {
+pub fn select_snapshots(
+    mut entries: Vec<SnapshotEntry>,
+    from: i64,
+    rule: Selection,
+) -> Vec<SnapshotEntry> {
     entries.sort_by_key(|e| e.number);
     let mut keep = vec![false; entries.len()];
     for i in 0..entries.len() {
@@ -117,7 +128,11 @@ pub fn select_snapshots(mut entries: Vec<SnapshotEntry>, from: i64, rule: Select
             keep[i] = rule == Selection::Covering;
         }
     }
-    entries.into_iter().zip(keep).filter_map(|(e, k)| k.then_some(e)).collect()
+    entries
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(e, k)| k.then_some(e))
+        .collect()
 }
 
 /// A host directory found below ROOT.
@@ -135,7 +150,11 @@ pub fn scan_root(root: &Path) -> io::Result<Vec<HostDir>> {
     let mut hosts = Vec::new();
     for cluster in sorted_dirs(root)? {
         for host in sorted_dirs(&cluster.1)? {
-            hosts.push(HostDir { cluster: cluster.0.clone(), host: host.0, path: host.1 });
+            hosts.push(HostDir {
+                cluster: cluster.0.clone(),
+                host: host.0,
+                path: host.1,
+            });
         }
     }
     Ok(hosts)
@@ -176,9 +195,14 @@ pub fn list_host_files(dir: &Path) -> io::Result<HostFiles> {
         }
         match classify(&entry.file_name()) {
             HostFileName::Wal => files.wal = Some(entry.path()),
-            HostFileName::Snapshot { format, number: Some(number) } => {
-                files.snapshots.push(SnapshotEntry { path: entry.path(), number, format })
-            }
+            HostFileName::Snapshot {
+                format,
+                number: Some(number),
+            } => files.snapshots.push(SnapshotEntry {
+                path: entry.path(),
+                number,
+                format,
+            }),
             HostFileName::Snapshot { number: None, .. } => files.bad_names.push(entry.path()),
             HostFileName::Other => {}
         }
@@ -207,7 +231,8 @@ mod tests {
 
     #[test]
     fn go_selection_rule() {
-        let go = |ns: &[i64], from| numbers(select_snapshots(entries(ns), from, Selection::GoExact));
+        let go =
+            |ns: &[i64], from| numbers(select_snapshots(entries(ns), from, Selection::GoExact));
         assert_eq!(go(&[300, 100, 200], 150), vec![100, 200, 300]);
         assert_eq!(go(&[100, 200, 300], 200), vec![200, 300]);
         assert_eq!(go(&[100, 200, 300], 50), vec![100, 200, 300]);
@@ -218,7 +243,8 @@ mod tests {
 
     #[test]
     fn covering_takes_the_newest_below_the_horizon() {
-        let cov = |ns: &[i64], from| numbers(select_snapshots(entries(ns), from, Selection::Covering));
+        let cov =
+            |ns: &[i64], from| numbers(select_snapshots(entries(ns), from, Selection::Covering));
         assert_eq!(cov(&[100, 200, 300], 350), vec![300]);
         assert_eq!(cov(&[100, 200, 300], 250), vec![200, 300]);
         assert_eq!(cov(&[100], 100), vec![100]);
@@ -229,17 +255,29 @@ mod tests {
         assert_eq!(classify(OsStr::new("current.wal")), HostFileName::Wal);
         assert_eq!(
             classify(OsStr::new("1700000000.bin")),
-            HostFileName::Snapshot { format: SnapshotFormat::Binary, number: Some(1_700_000_000) }
+            HostFileName::Snapshot {
+                format: SnapshotFormat::Binary,
+                number: Some(1_700_000_000)
+            }
         );
         assert_eq!(
             classify(OsStr::new("17.json")),
-            HostFileName::Snapshot { format: SnapshotFormat::Json, number: Some(17) }
+            HostFileName::Snapshot {
+                format: SnapshotFormat::Json,
+                number: Some(17)
+            }
         );
         assert_eq!(
             classify(OsStr::new("abc.bin")),
-            HostFileName::Snapshot { format: SnapshotFormat::Binary, number: None }
+            HostFileName::Snapshot {
+                format: SnapshotFormat::Binary,
+                number: None
+            }
         );
-        assert_eq!(classify(OsStr::new("1700000000.bin.tmp")), HostFileName::Other);
+        assert_eq!(
+            classify(OsStr::new("1700000000.bin.tmp")),
+            HostFileName::Other
+        );
         assert_eq!(classify(OsStr::new("old.wal")), HostFileName::Other);
     }
 

@@ -44,7 +44,11 @@ impl fmt::Display for NameField {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameError {
     /// Longer than the format or the file system allows.
-    TooLong { field: NameField, len: usize, max: usize },
+    TooLong {
+        field: NameField,
+        len: usize,
+        max: usize,
+    },
     /// More selector components than a record can carry.
     TooManySelectors { count: usize },
     /// Empty, ".", or contains "..", "/", "\\" or NUL: it would not be a
@@ -80,7 +84,11 @@ impl std::error::Error for NameError {}
 /// accepted sample lands in a place restore cannot find.
 pub fn validate_path_component(field: NameField, name: &[u8]) -> Result<(), NameError> {
     if name.len() > MAX_PATH_COMPONENT_LEN {
-        return Err(NameError::TooLong { field, len: name.len(), max: MAX_PATH_COMPONENT_LEN });
+        return Err(NameError::TooLong {
+            field,
+            len: name.len(),
+            max: MAX_PATH_COMPONENT_LEN,
+        });
     }
     let refused = name.is_empty()
         || name == b"."
@@ -107,7 +115,9 @@ pub fn validate_metric(name: &[u8]) -> Result<(), NameError> {
 /// Checks that a selector fits its u8 count and u8 length fields.
 pub fn validate_selector<S: AsRef<[u8]>>(selector: &[S]) -> Result<(), NameError> {
     if selector.len() > MAX_SELECTOR_DEPTH {
-        return Err(NameError::TooManySelectors { count: selector.len() });
+        return Err(NameError::TooManySelectors {
+            count: selector.len(),
+        });
     }
     for (i, component) in selector.iter().enumerate() {
         let len = component.as_ref().len();
@@ -130,20 +140,30 @@ mod tests {
     fn path_components() {
         let ok: &[&[u8]] = &[b"fritz", b"f0101", b"a.b", b".x", b"x.", b"\xff"];
         for name in ok {
-            assert_eq!(validate_path_component(NameField::Host, name), Ok(()), "{name:?}");
+            assert_eq!(
+                validate_path_component(NameField::Host, name),
+                Ok(()),
+                "{name:?}"
+            );
         }
         let bad: &[&[u8]] = &[b"", b".", b"..", b"a/b", b"a\\b", b"a\0b", b"x..y", b"../x"];
         for name in bad {
             assert_eq!(
                 validate_path_component(NameField::Host, name),
-                Err(NameError::NotAPathComponent { field: NameField::Host }),
+                Err(NameError::NotAPathComponent {
+                    field: NameField::Host
+                }),
                 "{name:?}"
             );
         }
         let long = vec![b'a'; 256];
         assert!(matches!(
             validate_path_component(NameField::Cluster, &long),
-            Err(NameError::TooLong { len: 256, max: 255, .. })
+            Err(NameError::TooLong {
+                len: 256,
+                max: 255,
+                ..
+            })
         ));
     }
 
@@ -154,11 +174,18 @@ mod tests {
         let sel = vec![vec![b's'; 255]; 255];
         assert!(validate_selector(&sel).is_ok());
         let too_many = vec![b"s".as_slice(); 256];
-        assert_eq!(validate_selector(&too_many), Err(NameError::TooManySelectors { count: 256 }));
+        assert_eq!(
+            validate_selector(&too_many),
+            Err(NameError::TooManySelectors { count: 256 })
+        );
         let too_long = [b"ok".to_vec(), vec![b's'; 256]];
         assert_eq!(
             validate_selector(&too_long),
-            Err(NameError::TooLong { field: NameField::Selector(1), len: 256, max: 255 })
+            Err(NameError::TooLong {
+                field: NameField::Selector(1),
+                len: 256,
+                max: 255
+            })
         );
     }
 }

@@ -35,7 +35,10 @@ impl fmt::Display for JsonError {
         match self {
             JsonError::Syntax(e) => write!(f, "invalid JSON snapshot: {e}"),
             JsonError::NonFinite { metric, index } => {
-                write!(f, "metric {metric:?} value {index} is infinite; JSON cannot hold it")
+                write!(
+                    f,
+                    "metric {metric:?} value {index} is infinite; JSON cannot hold it"
+                )
             }
             JsonError::NonUtf8Name { name } => {
                 write!(f, "name {name:02x?} is not UTF-8; JSON keys must be")
@@ -77,14 +80,22 @@ fn level_from(file: FileIn) -> Level<f64> {
             name: name.into_bytes(),
             frequency: m.frequency,
             start: m.start,
-            values: m.data.unwrap_or_default().into_iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+            values: m
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v.unwrap_or(f64::NAN))
+                .collect(),
         })
         .collect();
     let children = file
         .children
         .unwrap_or_default()
         .into_iter()
-        .map(|(name, child)| Child { name: name.into_bytes(), level: level_from(child) })
+        .map(|(name, child)| Child {
+            name: name.into_bytes(),
+            level: level_from(child),
+        })
         .collect();
     Level { metrics, children }
 }
@@ -93,7 +104,11 @@ fn level_from(file: FileIn) -> Level<f64> {
 pub fn decode_json_snapshot(input: &[u8]) -> Result<Snapshot<f64>, JsonError> {
     let file: FileIn = serde_json::from_slice(input).map_err(JsonError::Syntax)?;
     let (from, to) = (file.from, file.to);
-    Ok(Snapshot { from, to, root: level_from(file) })
+    Ok(Snapshot {
+        from,
+        to,
+        root: level_from(file),
+    })
 }
 
 #[derive(Serialize)]
@@ -125,7 +140,9 @@ impl Serialize for NullableValues<'_> {
 }
 
 fn utf8(name: &[u8]) -> Result<&str, JsonError> {
-    std::str::from_utf8(name).map_err(|_| JsonError::NonUtf8Name { name: name.to_vec() })
+    std::str::from_utf8(name).map_err(|_| JsonError::NonUtf8Name {
+        name: name.to_vec(),
+    })
 }
 
 fn level_out(level: &Level<f64>, from: i64, to: i64) -> Result<FileOut<'_>, JsonError> {
@@ -133,16 +150,28 @@ fn level_out(level: &Level<f64>, from: i64, to: i64) -> Result<FileOut<'_>, Json
     for m in &level.metrics {
         let name = utf8(&m.name)?;
         if let Some(index) = m.values.iter().position(|v| v.is_infinite()) {
-            return Err(JsonError::NonFinite { metric: name.to_string(), index });
+            return Err(JsonError::NonFinite {
+                metric: name.to_string(),
+                index,
+            });
         }
-        let out = MetricOut { frequency: m.frequency, start: m.start, data: NullableValues(&m.values) };
+        let out = MetricOut {
+            frequency: m.frequency,
+            start: m.start,
+            data: NullableValues(&m.values),
+        };
         metrics.insert(name, out);
     }
     let mut children = BTreeMap::new();
     for child in &level.children {
         children.insert(utf8(&child.name)?, level_out(&child.level, from, to)?);
     }
-    Ok(FileOut { from, to, metrics, children })
+    Ok(FileOut {
+        from,
+        to,
+        metrics,
+        children,
+    })
 }
 
 /// Encodes a JSON snapshot as the Go metricstore wrote them (every level

@@ -15,7 +15,9 @@ pub enum FileKind {
 /// Tells a file's kind from its first bytes: the WAL and binary snapshot
 /// magics, or a JSON object. `None` when it is none of them (or empty).
 pub fn detect_kind(content: &[u8]) -> Option<FileKind> {
-    let magic = content.get(..4).map(|m| u32::from_le_bytes(m.try_into().expect("4 bytes")));
+    let magic = content
+        .get(..4)
+        .map(|m| u32::from_le_bytes(m.try_into().expect("4 bytes")));
     match magic {
         Some(wal::FILE_MAGIC) => Some(FileKind::Wal),
         Some(snapshot::SNAPSHOT_MAGIC) => Some(FileKind::BinarySnapshot),

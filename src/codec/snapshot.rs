@@ -40,7 +40,10 @@ pub struct Level<V = f32> {
 
 impl<V> Default for Level<V> {
     fn default() -> Self {
-        Level { metrics: Vec::new(), children: Vec::new() }
+        Level {
+            metrics: Vec::new(),
+            children: Vec::new(),
+        }
     }
 }
 
@@ -90,14 +93,23 @@ impl SnapshotValue for f64 {
 /// written, so the encoder stays usable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncodeError {
-    NameTooLong { field: NameField, len: usize },
-    TooManyValues { len: usize },
-    TooManyEntries { what: &'static str },
+    NameTooLong {
+        field: NameField,
+        len: usize,
+    },
+    TooManyValues {
+        len: usize,
+    },
+    TooManyEntries {
+        what: &'static str,
+    },
     /// Metrics of a level must all come before its first child.
     MetricAfterChild,
     /// `end_child` without a matching `begin_child`, or `finish` with
     /// children still open.
-    Unbalanced { open_children: usize },
+    Unbalanced {
+        open_children: usize,
+    },
     TooDeep,
 }
 
@@ -105,7 +117,10 @@ impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EncodeError::NameTooLong { field, len } => {
-                write!(f, "{field} is {len} bytes long, at most {MAX_METRIC_NAME_LEN} fit")
+                write!(
+                    f,
+                    "{field} is {len} bytes long, at most {MAX_METRIC_NAME_LEN} fit"
+                )
             }
             EncodeError::TooManyValues { len } => {
                 write!(f, "{len} values do not fit a u32 count")
@@ -149,7 +164,11 @@ impl<'a> SnapshotEncoder<'a> {
         out.extend_from_slice(&SNAPSHOT_MAGIC.to_le_bytes());
         out.extend_from_slice(&from.to_le_bytes());
         out.extend_from_slice(&to.to_le_bytes());
-        let mut encoder = SnapshotEncoder { out, start, open: Vec::with_capacity(4) };
+        let mut encoder = SnapshotEncoder {
+            out,
+            start,
+            open: Vec::with_capacity(4),
+        };
         encoder.open_level();
         encoder
     }
@@ -170,7 +189,9 @@ impl<'a> SnapshotEncoder<'a> {
     }
 
     fn current(&mut self) -> &mut OpenLevel {
-        self.open.last_mut().expect("the host level stays open until finish")
+        self.open
+            .last_mut()
+            .expect("the host level stays open until finish")
     }
 
     /// Adds a metric to the current level. `values` are narrowed to float32
@@ -211,8 +232,10 @@ impl<'a> SnapshotEncoder<'a> {
             return Err(EncodeError::TooDeep);
         }
         let level = self.current();
-        let children =
-            level.children.checked_add(1).ok_or(EncodeError::TooManyEntries { what: "children" })?;
+        let children = level
+            .children
+            .checked_add(1)
+            .ok_or(EncodeError::TooManyEntries { what: "children" })?;
         self.close_metrics();
         self.current().children = children;
         put_name(self.out, name);
@@ -232,7 +255,9 @@ impl<'a> SnapshotEncoder<'a> {
     /// Closes the host level; returns the bytes written since `new`.
     pub fn finish(mut self) -> Result<usize, EncodeError> {
         if self.open.len() != 1 {
-            return Err(EncodeError::Unbalanced { open_children: self.open.len() - 1 });
+            return Err(EncodeError::Unbalanced {
+                open_children: self.open.len() - 1,
+            });
         }
         self.close_level();
         Ok(self.out.len() - self.start)
@@ -260,7 +285,10 @@ impl<'a> SnapshotEncoder<'a> {
 
 fn check_name(field: NameField, name: &[u8]) -> Result<(), EncodeError> {
     if name.len() > MAX_METRIC_NAME_LEN {
-        return Err(EncodeError::NameTooLong { field, len: name.len() });
+        return Err(EncodeError::NameTooLong {
+            field,
+            len: name.len(),
+        });
     }
     Ok(())
 }
@@ -339,11 +367,17 @@ impl fmt::Display for Field {
 /// Why a snapshot could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeErrorKind {
-    BadMagic { found: u32 },
+    BadMagic {
+        found: u32,
+    },
     /// The input ends inside `Field`.
     Truncated(Field),
     /// A count that cannot fit the bytes that remain.
-    CountTooLarge { field: Field, count: u32, remaining: usize },
+    CountTooLarge {
+        field: Field,
+        count: u32,
+        remaining: usize,
+    },
     TooDeep,
 }
 
@@ -374,7 +408,11 @@ impl fmt::Display for DecodeError {
                 "bad snapshot magic 0x{found:08X} (expected 0x{SNAPSHOT_MAGIC:08X})"
             )?,
             DecodeErrorKind::Truncated(field) => write!(f, "snapshot truncated in {field}")?,
-            DecodeErrorKind::CountTooLarge { field, count, remaining } => write!(
+            DecodeErrorKind::CountTooLarge {
+                field,
+                count,
+                remaining,
+            } => write!(
                 f,
                 "{field} {count} cannot fit the {remaining} bytes that remain"
             )?,
@@ -404,7 +442,9 @@ impl<'a> ValuesRef<'a> {
 
     /// The stored bits of each value.
     pub fn bits(&self) -> impl ExactSizeIterator<Item = u32> + 'a {
-        self.raw.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+        self.raw
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
     }
 
     pub fn to_f32_vec(&self) -> Vec<f32> {
@@ -436,7 +476,10 @@ impl<'a> Cursor<'a> {
 
     fn take(&mut self, n: usize, field: Field) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(DecodeError { offset: self.pos, kind: DecodeErrorKind::Truncated(field) });
+            return Err(DecodeError {
+                offset: self.pos,
+                kind: DecodeErrorKind::Truncated(field),
+            });
         }
         let bytes = &self.input[self.pos..self.pos + n];
         self.pos += n;
@@ -444,15 +487,21 @@ impl<'a> Cursor<'a> {
     }
 
     fn u16(&mut self, field: Field) -> Result<u16, DecodeError> {
-        Ok(u16::from_le_bytes(self.take(2, field)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.take(2, field)?.try_into().expect("2 bytes"),
+        ))
     }
 
     fn u32(&mut self, field: Field) -> Result<u32, DecodeError> {
-        Ok(u32::from_le_bytes(self.take(4, field)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4, field)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn i64(&mut self, field: Field) -> Result<i64, DecodeError> {
-        Ok(i64::from_le_bytes(self.take(8, field)?.try_into().expect("8 bytes")))
+        Ok(i64::from_le_bytes(
+            self.take(8, field)?.try_into().expect("8 bytes"),
+        ))
     }
 
     fn name(&mut self, field: Field) -> Result<&'a [u8], DecodeError> {
@@ -468,7 +517,11 @@ impl<'a> Cursor<'a> {
         if (count as usize).saturating_mul(min_size) > remaining {
             return Err(DecodeError {
                 offset,
-                kind: DecodeErrorKind::CountTooLarge { field, count, remaining },
+                kind: DecodeErrorKind::CountTooLarge {
+                    field,
+                    count,
+                    remaining,
+                },
             });
         }
         Ok(count)
@@ -484,7 +537,10 @@ pub fn decode_header(input: &[u8]) -> Result<(i64, i64), DecodeError> {
 fn read_header(cursor: &mut Cursor<'_>) -> Result<(i64, i64), DecodeError> {
     let magic = cursor.u32(Field::Header)?;
     if magic != SNAPSHOT_MAGIC {
-        return Err(DecodeError { offset: 0, kind: DecodeErrorKind::BadMagic { found: magic } });
+        return Err(DecodeError {
+            offset: 0,
+            kind: DecodeErrorKind::BadMagic { found: magic },
+        });
     }
     Ok((cursor.i64(Field::Header)?, cursor.i64(Field::Header)?))
 }
@@ -495,7 +551,10 @@ fn walk_level<V: SnapshotVisitor>(
     depth: usize,
 ) -> Result<(), DecodeError> {
     if depth > MAX_DEPTH {
-        return Err(DecodeError { offset: cursor.pos, kind: DecodeErrorKind::TooDeep });
+        return Err(DecodeError {
+            offset: cursor.pos,
+            kind: DecodeErrorKind::TooDeep,
+        });
     }
     let metrics = cursor.count(Field::MetricCount, MIN_METRIC_LEN)?;
     for _ in 0..metrics {
@@ -560,7 +619,12 @@ impl TreeBuilder {
 
 impl SnapshotVisitor for TreeBuilder {
     fn metric(&mut self, name: &[u8], frequency: i64, start: i64, values: ValuesRef<'_>) {
-        let metric = Metric { name: name.to_vec(), frequency, start, values: values.to_f32_vec() };
+        let metric = Metric {
+            name: name.to_vec(),
+            frequency,
+            start,
+            values: values.to_f32_vec(),
+        };
         self.current().metrics.push(metric);
     }
 
@@ -576,7 +640,17 @@ impl SnapshotVisitor for TreeBuilder {
 
 /// Decodes a whole snapshot into a tree; returns it and the bytes used.
 pub fn decode_snapshot(input: &[u8]) -> Result<(Snapshot<f32>, usize), DecodeError> {
-    let mut builder = TreeBuilder { stack: Vec::new(), root: Level::default() };
+    let mut builder = TreeBuilder {
+        stack: Vec::new(),
+        root: Level::default(),
+    };
     let (from, to, len) = walk_snapshot(input, &mut builder)?;
-    Ok((Snapshot { from, to, root: builder.root }, len))
+    Ok((
+        Snapshot {
+            from,
+            to,
+            root: builder.root,
+        },
+        len,
+    ))
 }

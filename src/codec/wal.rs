@@ -33,8 +33,12 @@ pub const fn file_header() -> [u8; FILE_HEADER_LEN] {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileHeaderError {
     /// Fewer than four bytes (but not zero: an empty file is an empty WAL).
-    Truncated { len: usize },
-    BadMagic { found: u32 },
+    Truncated {
+        len: usize,
+    },
+    BadMagic {
+        found: u32,
+    },
 }
 
 impl fmt::Display for FileHeaderError {
@@ -120,13 +124,22 @@ impl fmt::Display for RecordError {
                 "bad record magic 0x{found:08X} (expected 0x{RECORD_MAGIC:08X})"
             ),
             RecordError::Truncated { needed, available } => {
-                write!(f, "record truncated: needs {needed} bytes, {available} left")
+                write!(
+                    f,
+                    "record truncated: needs {needed} bytes, {available} left"
+                )
             }
             RecordError::PayloadTooLarge { len } => {
-                write!(f, "payload length {len} is over the {MAX_PAYLOAD_LEN}-byte limit")
+                write!(
+                    f,
+                    "payload length {len} is over the {MAX_PAYLOAD_LEN}-byte limit"
+                )
             }
             RecordError::PayloadTooShort { len } => {
-                write!(f, "payload length {len} is under the {MIN_PAYLOAD_LEN}-byte minimum")
+                write!(
+                    f,
+                    "payload length {len} is under the {MIN_PAYLOAD_LEN}-byte minimum"
+                )
             }
             RecordError::CrcMismatch { stored, computed } => write!(
                 f,
@@ -167,7 +180,10 @@ impl<'a> SelectorRef<'a> {
 
     /// The components, outermost first.
     pub fn iter(&self) -> SelectorIter<'a> {
-        SelectorIter { remaining: self.count, raw: self.raw }
+        SelectorIter {
+            remaining: self.count,
+            raw: self.raw,
+        }
     }
 
     /// The encoded form (without the count byte): equal selectors have equal
@@ -261,7 +277,13 @@ pub fn encode_record<S: AsRef<[u8]>>(
 ) -> Result<usize, NameError> {
     names::validate_metric(metric)?;
     names::validate_selector(selector)?;
-    Ok(encode_record_unchecked(out, ts, metric, selector, value.to_bits()))
+    Ok(encode_record_unchecked(
+        out,
+        ts,
+        metric,
+        selector,
+        value.to_bits(),
+    ))
 }
 
 /// [`encode_record`] for names already checked by [`names`]; writing
@@ -302,9 +324,14 @@ pub(crate) fn encode_record_unchecked<S: AsRef<[u8]>>(
 pub fn decode_record(input: &[u8]) -> Result<(Record<'_>, usize), RecordError> {
     if input.len() < 8 {
         if input.len() >= 4 && read_u32(input, 0) != RECORD_MAGIC {
-            return Err(RecordError::BadMagic { found: read_u32(input, 0) });
+            return Err(RecordError::BadMagic {
+                found: read_u32(input, 0),
+            });
         }
-        return Err(RecordError::Truncated { needed: 8, available: input.len() });
+        return Err(RecordError::Truncated {
+            needed: 8,
+            available: input.len(),
+        });
     }
     let magic = read_u32(input, 0);
     if magic != RECORD_MAGIC {
@@ -319,7 +346,10 @@ pub fn decode_record(input: &[u8]) -> Result<(Record<'_>, usize), RecordError> {
     }
     let total = RECORD_OVERHEAD + len as usize;
     if input.len() < total {
-        return Err(RecordError::Truncated { needed: total, available: input.len() });
+        return Err(RecordError::Truncated {
+            needed: total,
+            available: input.len(),
+        });
     }
     let payload = &input[8..8 + len as usize];
     let stored = read_u32(input, 8 + len as usize);
@@ -337,29 +367,42 @@ fn parse_payload(payload: &[u8]) -> Result<Record<'_>, RecordError> {
     let mut pos = 10;
     let metric = payload
         .get(pos..pos + name_len)
-        .ok_or(RecordError::InnerLengthOverflow { field: InnerField::MetricName })?;
+        .ok_or(RecordError::InnerLengthOverflow {
+            field: InnerField::MetricName,
+        })?;
     pos += name_len;
-    let count = *payload
-        .get(pos)
-        .ok_or(RecordError::InnerLengthOverflow { field: InnerField::SelectorCount })?;
+    let count = *payload.get(pos).ok_or(RecordError::InnerLengthOverflow {
+        field: InnerField::SelectorCount,
+    })?;
     pos += 1;
     let selector_start = pos;
     for i in 0..count {
-        let len = *payload
-            .get(pos)
-            .ok_or(RecordError::InnerLengthOverflow { field: InnerField::Selector(i) })?
-            as usize;
+        let len = *payload.get(pos).ok_or(RecordError::InnerLengthOverflow {
+            field: InnerField::Selector(i),
+        })? as usize;
         if pos + 1 + len > payload.len() {
-            return Err(RecordError::InnerLengthOverflow { field: InnerField::Selector(i) });
+            return Err(RecordError::InnerLengthOverflow {
+                field: InnerField::Selector(i),
+            });
         }
         pos += 1 + len;
     }
-    let selector = SelectorRef { count, raw: &payload[selector_start..pos] };
+    let selector = SelectorRef {
+        count,
+        raw: &payload[selector_start..pos],
+    };
     let value = payload
         .get(pos..pos + 4)
-        .ok_or(RecordError::InnerLengthOverflow { field: InnerField::Value })?;
+        .ok_or(RecordError::InnerLengthOverflow {
+            field: InnerField::Value,
+        })?;
     let value_bits = u32::from_le_bytes(value.try_into().expect("4 bytes"));
-    Ok(Record { ts, metric, selector, value_bits })
+    Ok(Record {
+        ts,
+        metric,
+        selector,
+        value_bits,
+    })
 }
 
 /// Offset of the next position after `from` at which a valid record starts,
@@ -390,7 +433,11 @@ pub enum WalItem<'a> {
     /// Bytes `offset..offset + len` are not a valid record. With
     /// resynchronisation `len` reaches the next valid record (or the end);
     /// without it, the end of the input.
-    Damaged { offset: usize, len: usize, error: RecordError },
+    Damaged {
+        offset: usize,
+        len: usize,
+        error: RecordError,
+    },
 }
 
 /// Walks the records of a WAL body (the bytes after the file header).
@@ -408,7 +455,12 @@ impl<'a> WalReader<'a> {
     /// `input` is the whole file; `start` is where records begin (see
     /// [`check_file_header`]). Offsets reported are offsets into `input`.
     pub fn new(input: &'a [u8], start: usize, resync: bool) -> Self {
-        WalReader { input, pos: start, resync, done: false }
+        WalReader {
+            input,
+            pos: start,
+            resync,
+            done: false,
+        }
     }
 
     /// Offset of the next byte to read: after a full iteration in strict
@@ -441,7 +493,11 @@ impl<'a> Iterator for WalReader<'a> {
                 if self.resync {
                     self.pos = end;
                 }
-                Some(WalItem::Damaged { offset, len: end - offset, error })
+                Some(WalItem::Damaged {
+                    offset,
+                    len: end - offset,
+                    error,
+                })
             }
         }
     }

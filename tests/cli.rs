@@ -1,0 +1,311 @@
+//! The `ccwal` binary on files made with the codecs: output lines, exit
+//! codes, strict versus resynchronising dumps.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ccwal::codec::json::encode_json_snapshot;
+use ccwal::codec::snapshot::{Child, Level, Metric, Snapshot, encode_snapshot};
+use ccwal::codec::wal;
+use serde_json::{Value, json};
+
+fn ccwal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ccwal"))
+        .args(args)
+        .output()
+        .expect("run ccwal")
+}
+
+fn stdout_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8(output.stdout.clone())
+        .expect("UTF-8 output")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect()
+}
+
+const NO_SELECTOR: &[&[u8]] = &[];
+
+/// A WAL of three records; returns the bytes and each record's offset.
+fn three_records() -> (Vec<u8>, Vec<usize>) {
+    let mut out = wal::file_header().to_vec();
+    let mut offsets = Vec::new();
+    offsets.push(out.len());
+    wal::encode_record(&mut out, 100, b"cpu_load", NO_SELECTOR, 0.75).unwrap();
+    offsets.push(out.len());
+    wal::encode_record(
+        &mut out,
+        160,
+        b"mem\xff",
+        &[b"socket0".as_slice(), b"memctrl1"],
+        f32::NAN,
+    )
+    .unwrap();
+    offsets.push(out.len());
+    wal::encode_record(&mut out, 220, b"flops", &[b"cpu3"], -2.5).unwrap();
+    (out, offsets)
+}
+
+#[test]
+fn dump_prints_each_record_and_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("current.wal");
+    let (bytes, offsets) = three_records();
+    fs::write(&path, &bytes).unwrap();
+    let output = ccwal(&["dump", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    let lines = stdout_lines(&output);
+    assert_eq!(
+        lines,
+        vec![
+            json!({"offset": offsets[0], "ts": 100, "metric": "cpu_load", "selector": [], "value": 0.75, "bits": 0.75f32.to_bits()}),
+            json!({"offset": offsets[1], "ts": 160, "metric": {"hex": "6d656dff"}, "selector": ["socket0", "memctrl1"], "value": null, "bits": f32::NAN.to_bits()}),
+            json!({"offset": offsets[2], "ts": 220, "metric": "flops", "selector": ["cpu3"], "value": -2.5, "bits": (-2.5f32).to_bits()}),
+            json!({"end": "eof", "records": 3}),
+        ]
+    );
+}
+
+#[test]
+fn strict_dump_stops_at_damage_and_resync_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("current.wal");
+    let (mut bytes, offsets) = three_records();
+    bytes[offsets[1] + 12] ^= 0x40; // inside the second record's payload: CRC mismatch
+    fs::write(&path, &bytes).unwrap();
+    let path = path.to_str().unwrap();
+
+    let strict = ccwal(&["dump", "--strict", path]);
+    assert_eq!(strict.status.code(), Some(1));
+    let lines = stdout_lines(&strict);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["offset"], offsets[0]);
+    assert_eq!(lines[1]["damaged"]["offset"], offsets[1]);
+    assert_eq!(lines[1]["damaged"]["len"], bytes.len() - offsets[1]);
+    assert!(
+        lines[1]["damaged"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("CRC")
+    );
+    assert_eq!(lines[2], json!({"end": "damaged", "records": 1}));
+
+    let resync = ccwal(&["dump", path]);
+    assert_eq!(resync.status.code(), Some(1));
+    let lines = stdout_lines(&resync);
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[1]["damaged"]["len"], offsets[2] - offsets[1]);
+    assert_eq!(lines[2]["offset"], offsets[2]);
+    assert_eq!(lines[2]["metric"], "flops");
+    assert_eq!(lines[3], json!({"end": "damaged", "records": 2}));
+}
+
+#[test]
+fn torn_tail_is_reported_as_damage_up_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("current.wal");
+    let (bytes, offsets) = three_records();
+    fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+    let output = ccwal(&["dump", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines = stdout_lines(&output);
+    assert_eq!(lines[2]["damaged"]["offset"], offsets[2]);
+    assert_eq!(lines[2]["damaged"]["len"], bytes.len() - 3 - offsets[2]);
+    assert_eq!(lines[3], json!({"end": "damaged", "records": 2}));
+}
+
+#[test]
+fn empty_and_bad_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty_wal = dir.path().join("current.wal");
+    fs::write(&empty_wal, b"").unwrap();
+    let output = ccwal(&["dump", empty_wal.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout_lines(&output),
+        vec![json!({"end": "eof", "records": 0})]
+    );
+
+    let empty_snapshot = dir.path().join("1700000000.bin");
+    fs::write(&empty_snapshot, b"").unwrap();
+    assert_eq!(
+        ccwal(&["dump", empty_snapshot.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+
+    let bad_magic = dir.path().join("bad.wal");
+    fs::write(&bad_magic, [1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+    let output = ccwal(&["dump", bad_magic.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("bad WAL file magic"));
+    assert!(output.stdout.is_empty());
+
+    let short = dir.path().join("short.wal");
+    fs::write(&short, [0x01, 0xA7]).unwrap();
+    let output = ccwal(&["dump", short.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("truncated"));
+
+    let other = dir.path().join("notes.txt");
+    fs::write(&other, b"hello").unwrap();
+    assert_eq!(
+        ccwal(&["dump", other.to_str().unwrap()]).status.code(),
+        Some(1)
+    );
+}
+
+fn sample_snapshot() -> Snapshot<f32> {
+    Snapshot {
+        from: 1000,
+        to: 2000,
+        root: Level {
+            metrics: vec![Metric {
+                name: b"load".to_vec(),
+                frequency: 60,
+                start: 970,
+                values: vec![1.5, f32::NAN],
+            }],
+            children: vec![Child {
+                name: b"cpu\xfe".to_vec(),
+                level: Level {
+                    metrics: vec![Metric {
+                        name: b"user".to_vec(),
+                        frequency: 10,
+                        start: 995,
+                        values: vec![],
+                    }],
+                    children: vec![],
+                },
+            }],
+        },
+    }
+}
+
+#[test]
+fn dump_of_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("1000.bin");
+    let mut bytes = Vec::new();
+    encode_snapshot(&sample_snapshot(), &mut bytes).unwrap();
+    fs::write(&bin, &bytes).unwrap();
+    let output = ccwal(&["dump", bin.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout_lines(&output),
+        vec![json!({
+            "from": 1000, "to": 2000,
+            "metrics": {"load": {"frequency": 60, "start": 970, "values": [1.5, null], "bits": [1.5f32.to_bits(), f32::NAN.to_bits()]}},
+            "children": {"hex:637075fe": {"metrics": {"user": {"frequency": 10, "start": 995, "values": [], "bits": []}}, "children": {}}}
+        })]
+    );
+
+    fs::write(&bin, &bytes[..bytes.len() - 5]).unwrap();
+    let output = ccwal(&["dump", bin.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("damaged snapshot"));
+
+    let json_path = dir.path().join("900.json");
+    let legacy = Snapshot {
+        from: 900,
+        to: 1000,
+        root: Level {
+            metrics: vec![Metric {
+                name: b"load".to_vec(),
+                frequency: 60,
+                start: 870,
+                values: vec![0.1, f64::NAN],
+            }],
+            children: vec![],
+        },
+    };
+    fs::write(&json_path, encode_json_snapshot(&legacy).unwrap()).unwrap();
+    let output = ccwal(&["dump", json_path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    let lines = stdout_lines(&output);
+    assert_eq!(lines[0]["metrics"]["load"]["values"], json!([0.1, null]));
+    assert_eq!(
+        lines[0]["metrics"]["load"]["bits"],
+        json!([0.1f32.to_bits(), f32::NAN.to_bits()])
+    );
+}
+
+fn write_root(root: &Path, damage_second_host: bool) -> usize {
+    let (bytes, offsets) = three_records();
+    for host in ["a01", "a02"] {
+        let dir = root.join("clusterA").join(host);
+        fs::create_dir_all(&dir).unwrap();
+        let mut wal = bytes.clone();
+        if host == "a02" && damage_second_host {
+            wal[offsets[1]] = 0; // the second record's magic
+        }
+        fs::write(dir.join("current.wal"), wal).unwrap();
+        let mut snap = Vec::new();
+        encode_snapshot(&sample_snapshot(), &mut snap).unwrap();
+        fs::write(dir.join("1000.bin"), snap).unwrap();
+        fs::write(dir.join("2000.bin.tmp"), b"partial").unwrap();
+    }
+    offsets[1]
+}
+
+#[test]
+fn verify_lists_damage_with_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = ccwal(&["verify", dir.path().to_str().unwrap()]);
+    assert_eq!(clean.status.code(), Some(0));
+
+    let damaged_at = write_root(dir.path(), true);
+    let output = ccwal(&["verify", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let expected = format!("a02/current.wal: offset {damaged_at} len ");
+    assert!(lines[0].contains(&expected), "{}", lines[0]);
+    assert!(lines[0].contains("bad record magic"));
+    assert_eq!(
+        lines[1],
+        "verified 4 files (2 WAL, 2 snapshots), 1 damaged, 5 records"
+    );
+}
+
+#[test]
+fn verify_of_a_clean_root_and_bad_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    write_root(dir.path(), false);
+    let output = ccwal(&["verify", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "verified 4 files (2 WAL, 2 snapshots), 0 damaged, 6 records\n"
+    );
+    let missing = dir.path().join("missing");
+    assert_eq!(
+        ccwal(&["verify", missing.to_str().unwrap()]).status.code(),
+        Some(2)
+    );
+    assert_eq!(ccwal(&["verify"]).status.code(), Some(2));
+    assert_eq!(ccwal(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(ccwal(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn stat_counts_per_cluster_and_in_total() {
+    let dir = tempfile::tempdir().unwrap();
+    write_root(dir.path(), false);
+    let output = ccwal(&["stat", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    let stat = &stdout_lines(&output)[0];
+    let (wal_len, _) = three_records();
+    let mut snap = Vec::new();
+    encode_snapshot(&sample_snapshot(), &mut snap).unwrap();
+    let expected = json!({
+        "hosts": 2, "snapshot_files": 2, "snapshot_bytes": 2 * snap.len(),
+        "wal_files": 2, "wal_bytes": 2 * wal_len.len(), "wal_records": 6,
+        "damaged_files": 0, "first": 100, "last": 2000
+    });
+    assert_eq!(stat["clusters"]["clusterA"], expected);
+    assert_eq!(stat["total"], expected);
+}
