@@ -9,9 +9,11 @@ help:
 build:
 	$(CARGO) build --release --all-targets
 
+# Benchmarks are compiled here, run by `make bench`.
 test:
-	$(CARGO) test --all-targets
+	$(CARGO) test --lib --bins --tests --examples
 	$(CARGO) test --doc
+	$(CARGO) build --benches
 
 bench:
 	$(CARGO) bench
