@@ -6,7 +6,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ccwal::codec::snapshot::{SnapshotEncoder, SnapshotVisitor, ValuesRef, decode_snapshot, walk_snapshot};
+use ccwal::codec::snapshot::{
+    SnapshotEncoder, SnapshotVisitor, ValuesRef, decode_snapshot, walk_snapshot,
+};
 use ccwal::codec::wal::{self, WalItem, WalReader};
 
 /// Median time of `runs` runs of `f`.
@@ -30,7 +32,14 @@ fn encode_records(out: &mut Vec<u8>) {
     let selectors: [&[&[u8]]; 2] = [&[b"cpu3"], &[b"socket0", b"memctrl1"]];
     for i in 0..RECORDS {
         let selector = selectors[i & 1];
-        wal::encode_record(out, 1_700_000_000 + i as i64, b"cpu_load_avg", selector, i as f32).unwrap();
+        wal::encode_record(
+            out,
+            1_700_000_000 + i as i64,
+            b"cpu_load_avg",
+            selector,
+            i as f32,
+        )
+        .unwrap();
     }
 }
 
@@ -40,12 +49,26 @@ fn encode_host(out: &mut Vec<u8>, values: &[f64]) {
     out.clear();
     let mut encoder = SnapshotEncoder::new(out, 1_700_000_000, 1_700_043_200);
     for m in 0..64 {
-        encoder.metric(format!("metric_{m:02}").as_bytes(), 60, 1_700_000_000, values).unwrap();
+        encoder
+            .metric(
+                format!("metric_{m:02}").as_bytes(),
+                60,
+                1_700_000_000,
+                values,
+            )
+            .unwrap();
     }
     for c in 0..16 {
         encoder.begin_child(format!("cpu{c}").as_bytes()).unwrap();
         for m in 0..8 {
-            encoder.metric(format!("core_metric_{m}").as_bytes(), 60, 1_700_000_000, values).unwrap();
+            encoder
+                .metric(
+                    format!("core_metric_{m}").as_bytes(),
+                    60,
+                    1_700_000_000,
+                    values,
+                )
+                .unwrap();
         }
         encoder.end_child().unwrap();
     }
@@ -83,7 +106,15 @@ fn main() {
     let mut copy = vec![0u8; records.len()];
     let wal_memcpy = median(RUNS, || copy.copy_from_slice(black_box(&records)));
 
-    let values: Vec<f64> = (0..720).map(|i| if i % 97 == 0 { f64::NAN } else { i as f64 * 0.25 }).collect();
+    let values: Vec<f64> = (0..720)
+        .map(|i| {
+            if i % 97 == 0 {
+                f64::NAN
+            } else {
+                i as f64 * 0.25
+            }
+        })
+        .collect();
     let mut host = Vec::new();
     encode_host(&mut host, &values);
     let hosts = 20;
@@ -97,7 +128,9 @@ fn main() {
             black_box(decode_snapshot(black_box(&host)).unwrap());
         }
     });
-    let mut widen = Widen { values: Vec::with_capacity(720) };
+    let mut widen = Widen {
+        values: Vec::with_capacity(720),
+    };
     let snap_walk = median(RUNS, || {
         for _ in 0..hosts {
             walk_snapshot(black_box(&host), &mut widen).unwrap();
@@ -113,7 +146,10 @@ fn main() {
     let rate = |t: Duration| RECORDS as f64 / t.as_secs_f64() / 1e6;
     let snap_bytes = host.len() * hosts;
     println!("WAL records: {RECORDS} × {} bytes", records.len() / RECORDS);
-    println!("{:<34} {:>12} {:>10} {:>12}", "operation", "rate", "GB/s", "memcpy ×");
+    println!(
+        "{:<34} {:>12} {:>10} {:>12}",
+        "operation", "rate", "GB/s", "memcpy ×"
+    );
     let wal_row = |name: &str, t: Duration| {
         println!(
             "{name:<34} {:>8.1} M/s {:>10.2} {:>12.1}",
@@ -125,7 +161,10 @@ fn main() {
     wal_row("WAL record encode + CRC", encode);
     wal_row("WAL record decode + CRC", decode);
     wal_row("memcpy of the WAL bytes", wal_memcpy);
-    println!("snapshot: {} bytes per host, {hosts} hosts per run", host.len());
+    println!(
+        "snapshot: {} bytes per host, {hosts} hosts per run",
+        host.len()
+    );
     let snap_row = |name: &str, t: Duration| {
         println!(
             "{name:<34} {:>12} {:>10.2} {:>12.1}",

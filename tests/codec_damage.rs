@@ -123,7 +123,9 @@ fn small_snapshot() -> Snapshot<f32> {
         name: name.as_bytes().to_vec(),
         frequency: 60,
         start: 1_700_000_000,
-        values: (0..n).map(|i| 1000.25 + (name.len() * 10 + i) as f32).collect(),
+        values: (0..n)
+            .map(|i| 1000.25 + (name.len() * 10 + i) as f32)
+            .collect(),
     };
     Snapshot {
         from: 1_700_000_000,

@@ -296,7 +296,45 @@ pub(crate) fn encode_record_unchecked<S: AsRef<[u8]>>(
     selector: &[S],
     value_bits: u32,
 ) -> usize {
-    let payload = payload_len(metric, selector);
+    let selector_bytes = selector.iter().map(|s| 1 + s.as_ref().len()).sum();
+    encode_framed(out, ts, metric, selector_bytes, value_bits, |out| {
+        out.push(selector.len() as u8);
+        for component in selector {
+            let component = component.as_ref();
+            out.push(component.len() as u8);
+            out.extend_from_slice(component);
+        }
+    })
+}
+
+/// Encodes a record whose selector is already in its stored form
+/// (`count` × (u8 len, bytes) in `raw`), as the engine's batches carry it.
+pub(crate) fn encode_record_raw_selector(
+    out: &mut Vec<u8>,
+    ts: i64,
+    metric: &[u8],
+    count: u8,
+    raw: &[u8],
+    value_bits: u32,
+) -> usize {
+    encode_framed(out, ts, metric, raw.len(), value_bits, |out| {
+        out.push(count);
+        out.extend_from_slice(raw);
+    })
+}
+
+/// Writes magic, length, the payload (with `put_selector` writing the
+/// selector count and components, `selector_bytes` long without the count)
+/// and the CRC; returns the record length.
+fn encode_framed(
+    out: &mut Vec<u8>,
+    ts: i64,
+    metric: &[u8],
+    selector_bytes: usize,
+    value_bits: u32,
+    put_selector: impl FnOnce(&mut Vec<u8>),
+) -> usize {
+    let payload = 8 + 2 + metric.len() + 1 + selector_bytes + 4;
     let start = out.len();
     out.reserve(RECORD_OVERHEAD + payload);
     out.extend_from_slice(&RECORD_MAGIC_BYTES);
@@ -304,12 +342,7 @@ pub(crate) fn encode_record_unchecked<S: AsRef<[u8]>>(
     out.extend_from_slice(&ts.to_le_bytes());
     out.extend_from_slice(&(metric.len() as u16).to_le_bytes());
     out.extend_from_slice(metric);
-    out.push(selector.len() as u8);
-    for component in selector {
-        let component = component.as_ref();
-        out.push(component.len() as u8);
-        out.extend_from_slice(component);
-    }
+    put_selector(out);
     out.extend_from_slice(&value_bits.to_le_bytes());
     let crc = crc32fast::hash(&out[start + 8..]);
     out.extend_from_slice(&crc.to_le_bytes());

@@ -1,1 +1,386 @@
-//! The WAL engine: sharded background writer threads fed by bounded queues.
+//! The WAL engine: samples are validated and encoded as WAL records in the
+//! caller's thread, queued for their host's shard, and written by one
+//! background thread per shard. The caller never does file I/O.
+//!
+//! - **Sharding.** A host belongs to shard
+//!   `FNV-1a-32(cluster + "\0" + host) mod shards`, the mapping of the Go
+//!   staging, so each host's records stay in order and each file has one
+//!   writer.
+//! - **Bounded memory.** Each shard queues at most `queue_capacity` bytes of
+//!   encoded records while its writer holds the previous queue, so the
+//!   engine buffers at most `2 × queue_capacity × shards` bytes, plus about
+//!   200 bytes per host it has seen. When a queue is full, `Backpressure`
+//!   decides: wait (optionally with a timeout) or refuse with `QueueFull`.
+//!   Every refused sample is reported to the caller and counted; none is
+//!   dropped silently.
+//! - **Few syscalls.** A writer takes its whole queue at once and appends
+//!   each host's records with one vectored write.
+//! - **Durability.** `None`: handed to the OS every round. `Interval(d)`:
+//!   plus fdatasync of written files every `d`. `Always`: fdatasync before
+//!   the next round. `flush()` and `sync()` wait for everything appended
+//!   before them, by any thread; `sync` is a group commit (one fdatasync per
+//!   written file per round, however many callers wait).
+//! - **Files.** `ROOT/CLUSTER/HOST/current.wal`, created with the file magic
+//!   (new directories fsynced). At most `max_open_files` descriptors are
+//!   open (least recently used are closed and reopened on demand). The
+//!   first time a process opens an existing file, a torn tail is cut off,
+//!   and a file with a bad header is moved aside (`current.wal.corrupt-N`,
+//!   which the Go restore ignores), so new records are never appended after
+//!   garbage.
+//! - **Errors.** A failed append is cut back to the last whole record,
+//!   counted by kind with its records, and reported to the event hook;
+//!   other hosts go on, and the host is tried again with its next records.
+
+mod batch;
+mod files;
+mod shard;
+mod stats;
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+pub use batch::{Batch, ENTRY_HEADER_LEN};
+pub use files::{FaultInjector, WriteFault};
+pub use stats::{ErrorCount, Event, EventHook, EventLevel, Stats};
+
+use crate::codec::wal;
+use crate::error::{Error, ErrorKind};
+use crate::names::{self, NameField};
+use files::{FileSettings, HostFiles};
+use shard::{Control, Shard};
+use stats::Counters;
+
+/// When written records are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Handed to the OS every round; on disk when the OS decides (or at
+    /// `sync()`).
+    None,
+    /// Also fdatasync'ed every interval.
+    Interval(Duration),
+    /// Every round is fdatasync'ed before the next one is taken.
+    Always,
+}
+
+/// What `append` does when its shard's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backpressure {
+    /// Wait for room; with a timeout, give up with `ErrorKind::Timeout`.
+    Block { timeout: Option<Duration> },
+    /// Refuse at once with `ErrorKind::QueueFull`.
+    Reject,
+}
+
+/// How to open a [`Store`]. `StoreOptions::new(root)` gives the defaults.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// The checkpoint root: files go to `ROOT/CLUSTER/HOST/current.wal`.
+    pub root: PathBuf,
+    /// Writer threads; 0 means one per available core.
+    pub shards: usize,
+    /// Bytes of encoded records each shard may queue (default 8 MiB).
+    pub queue_capacity: usize,
+    pub durability: Durability,
+    /// How often an idle writer wakes up (for `Interval` durability).
+    pub flush_interval: Duration,
+    /// Open WAL descriptors across all shards (default 512).
+    pub max_open_files: usize,
+    /// A host's file is deleted and restarted, as in Go, once it reaches
+    /// this size; 0 means no limit.
+    pub max_wal_bytes: u64,
+    pub backpressure: Backpressure,
+    /// Receives events from the writer threads (see [`EventHook`]).
+    pub event_hook: Option<Arc<EventHook>>,
+    /// For tests of the error paths: makes chosen appends fail.
+    pub fault_injector: Option<Arc<FaultInjector>>,
+}
+
+impl StoreOptions {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        StoreOptions {
+            root: root.into(),
+            shards: 0,
+            queue_capacity: 8 << 20,
+            durability: Durability::None,
+            flush_interval: Duration::from_secs(1),
+            max_open_files: 512,
+            max_wal_bytes: 0,
+            backpressure: Backpressure::Block { timeout: None },
+            event_hook: None,
+            fault_injector: None,
+        }
+    }
+}
+
+/// The WAL engine. `Send + Sync`: share it (e.g. in an `Arc`) and append
+/// from any number of threads. Dropping it closes it.
+pub struct Store {
+    shards: Vec<Arc<Shard>>,
+    writers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// FNV-1a-32 over `cluster + "\0" + host`, as the Go staging shards.
+fn shard_of(cluster: &[u8], host: &[u8], shards: usize) -> usize {
+    let mut hash: u32 = 0x811C_9DC5;
+    for &b in cluster.iter().chain(&[0]).chain(host) {
+        hash ^= b as u32;
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash as usize % shards
+}
+
+/// Bytes a record takes in a queue, with its share of the host key.
+fn queued_len(cluster: &[u8], host: &[u8], record_len: usize) -> usize {
+    cluster.len() + 1 + host.len() + record_len
+}
+
+impl Store {
+    /// Starts the writer threads. Fails on invalid options or when a thread
+    /// cannot be started; touches no file until the first append.
+    pub fn open(options: StoreOptions) -> Result<Store, Error> {
+        let shards = match options.shards {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        if options.queue_capacity == 0 || options.max_open_files == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "queue_capacity and max_open_files must be > 0",
+            ));
+        }
+        if options.flush_interval.is_zero()
+            || options.durability == Durability::Interval(Duration::ZERO)
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "flush and sync intervals must be > 0",
+            ));
+        }
+        let settings = Arc::new(FileSettings {
+            root: options.root.clone(),
+            open_file_budget: options.max_open_files.div_ceil(shards),
+            max_wal_bytes: options.max_wal_bytes,
+            sync_on_close: options.durability != Durability::None,
+            event_hook: options.event_hook.clone(),
+            fault_injector: options.fault_injector.clone(),
+        });
+        let store = Store {
+            shards: Vec::with_capacity(shards),
+            writers: Mutex::new(Vec::new()),
+        };
+        let mut store = store;
+        for index in 0..shards {
+            let counters = Arc::new(Counters::default());
+            let shard = Arc::new(Shard::new(
+                options.queue_capacity,
+                options.backpressure,
+                counters.clone(),
+            ));
+            let files = HostFiles::new(settings.clone(), counters);
+            let writer_shard = shard.clone();
+            let (durability, interval) = (options.durability, options.flush_interval);
+            let handle = std::thread::Builder::new()
+                .name(format!("ccwal-writer-{index}"))
+                .spawn(move || shard::run_writer(writer_shard, files, durability, interval))
+                .map_err(|e| Error::io("start a writer thread", &e))?;
+            store.shards.push(shard);
+            store.writers.lock().push(handle);
+        }
+        Ok(store)
+    }
+
+    fn shard(&self, cluster: &[u8], host: &[u8]) -> &Shard {
+        &self.shards[shard_of(cluster, host, self.shards.len())]
+    }
+
+    /// Queues one sample. Names are checked here (a bad one is refused with
+    /// `InvalidName`, nothing queued); the value is stored as float32.
+    /// May block under `Backpressure::Block`. Any thread.
+    pub fn append<S: AsRef<[u8]>>(
+        &self,
+        cluster: &[u8],
+        host: &[u8],
+        metric: &[u8],
+        selector: &[S],
+        value: f64,
+        ts: i64,
+    ) -> Result<(), Error> {
+        names::validate_path_component(NameField::Cluster, cluster)?;
+        names::validate_path_component(NameField::Host, host)?;
+        names::validate_metric(metric)?;
+        names::validate_selector(selector)?;
+        let need = queued_len(cluster, host, wal::encoded_len(metric, selector));
+        let mut queue = self.shard(cluster, host).lock_for(need, 1, false)?;
+        queue.append_records(cluster, host, 1, |out| {
+            wal::encode_record_unchecked(out, ts, metric, selector, (value as f32).to_bits());
+        });
+        Ok(())
+    }
+
+    /// Queues every sample of a batch, or none: the whole batch is checked
+    /// first, then room is reserved in every shard it touches (waiting or
+    /// refusing as the backpressure policy says) before anything is queued.
+    pub fn append_batch(&self, batch: &Batch) -> Result<(), Error> {
+        self.append_encoded_batch(batch.as_bytes())
+    }
+
+    /// [`Store::append_batch`] for bytes in the batch layout (see
+    /// [`Batch`]), as they come through the C ABI. Malformed bytes are
+    /// refused with `InvalidArgument` (or `InvalidName`) naming the sample;
+    /// nothing of the batch is queued then.
+    pub fn append_encoded_batch(&self, bytes: &[u8]) -> Result<(), Error> {
+        let entries = batch::parse(bytes)?;
+        let shards = self.shards.len();
+        let mut order: Vec<(usize, usize)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (shard_of(e.cluster, e.host, shards), i))
+            .collect();
+        order.sort_by_key(|&(shard, _)| shard);
+        // Per shard: its slice of `order`, and the bytes it needs.
+        let mut groups: Vec<(usize, Range<usize>, usize, u64)> = Vec::new();
+        for (at, &(shard, index)) in order.iter().enumerate() {
+            let e = &entries[index];
+            let need = queued_len(
+                e.cluster,
+                e.host,
+                wal::RECORD_OVERHEAD
+                    + wal::MIN_PAYLOAD_LEN as usize
+                    + e.metric.len()
+                    + e.selector_raw.len(),
+            );
+            match groups.last_mut() {
+                Some((s, range, bytes, count)) if *s == shard => {
+                    range.end = at + 1;
+                    *bytes += need;
+                    *count += 1;
+                }
+                _ => groups.push((shard, at..at + 1, need, 1)),
+            }
+        }
+        for (reserved, &(shard, _, need, count)) in groups.iter().enumerate() {
+            if let Err(error) = self.shards[shard].lock_for(need, count, true) {
+                for &(earlier, _, bytes, _) in &groups[..reserved] {
+                    self.shards[earlier].unreserve(bytes);
+                }
+                let rest: u64 = groups[reserved + 1..].iter().map(|g| g.3).sum();
+                bump_rejected(&self.shards[shard], rest);
+                return Err(error);
+            }
+        }
+        for (shard, range, need, _) in groups {
+            let mut queue = self.shards[shard].lock_reserved()?;
+            queue.release(need);
+            for &(_, index) in &order[range] {
+                let e = &entries[index];
+                queue.append_records(e.cluster, e.host, 1, |out| {
+                    wal::encode_record_raw_selector(
+                        out,
+                        e.ts,
+                        e.metric,
+                        e.selector_count,
+                        e.selector_raw,
+                        (e.value as f32).to_bits(),
+                    );
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns when every sample appended before the call, by any thread,
+    /// is handed to the OS (or counted as failed). Blocks.
+    pub fn flush(&self) -> Result<(), Error> {
+        self.shards.iter().try_for_each(|s| s.wait_for(false))
+    }
+
+    /// Returns when every sample appended before the call, by any thread,
+    /// is on disk (fdatasync). Blocks.
+    pub fn sync(&self) -> Result<(), Error> {
+        self.shards.iter().try_for_each(|s| s.wait_for(true))
+    }
+
+    /// Closes and deletes `current.wal` of each (cluster, host), after every
+    /// record of that host appended before the call (Go's rotation). A host
+    /// without a file is no error. Blocks until done.
+    pub fn rotate<C: AsRef<[u8]>, H: AsRef<[u8]>>(&self, hosts: &[(C, H)]) -> Result<(), Error> {
+        let shards = self.shards.len();
+        let mut per_shard: Vec<Vec<(Vec<u8>, usize)>> = vec![Vec::new(); shards];
+        for (cluster, host) in hosts {
+            let (cluster, host) = (cluster.as_ref(), host.as_ref());
+            names::validate_path_component(NameField::Cluster, cluster)?;
+            names::validate_path_component(NameField::Host, host)?;
+            let key = [cluster, &[0], host].concat();
+            per_shard[shard_of(cluster, host, shards)].push((key, cluster.len()));
+        }
+        let mut waiting = Vec::new();
+        for (shard, hosts) in per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, h)| !h.is_empty())
+        {
+            let (done, outcome) = crossbeam_channel::bounded(1);
+            self.shards[shard].control(Control::Rotate { hosts, done })?;
+            waiting.push(outcome);
+        }
+        for outcome in waiting {
+            outcome
+                .recv()
+                .map_err(|_| Error::new(ErrorKind::Closed, "the store closed during rotation"))??;
+        }
+        Ok(())
+    }
+
+    /// The engine's counters, summed over the shards.
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats::default();
+        for shard in &self.shards {
+            shard.counters.add_to(&mut stats);
+            stats.queue_bytes.push(shard.queued_bytes());
+        }
+        stats
+    }
+
+    /// Stops accepting (later calls get `Closed`), writes everything queued,
+    /// fdatasyncs unless durability is `None`, closes the files and joins
+    /// the writer threads. Idempotent; dropping the store does the same.
+    pub fn close(&self) {
+        for shard in &self.shards {
+            shard.close();
+        }
+        for writer in self.writers.lock().drain(..) {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn bump_rejected(shard: &Shard, samples: u64) {
+    stats::bump(&shard.counters.rejected, samples);
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_mapping_is_fnv1a_of_cluster_nul_host() {
+        // FNV-1a-32 of "c\0h" computed by hand: offset basis, xor, multiply.
+        let mut h: u32 = 0x811C_9DC5;
+        for b in b"c\0h" {
+            h = (h ^ *b as u32).wrapping_mul(16_777_619);
+        }
+        assert_eq!(shard_of(b"c", b"h", 7), h as usize % 7);
+        assert_eq!(shard_of(b"", b"", 1), 0);
+    }
+}
