@@ -104,20 +104,35 @@ fn malformed(index: usize, offset: usize, what: impl std::fmt::Display) -> Error
     )
 }
 
-/// Parses and checks every sample of an encoded batch: every length against
-/// the bytes, every name against the format and layout rules.
-pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
-    let mut entries = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let index = entries.len();
+/// Walks the samples of an encoded batch, checking every length against
+/// the bytes (and, with `check_names`, every cluster and host name: metric
+/// and selector lengths cannot exceed their fields). Yields each sample
+/// with its index; the first malformed one ends the walk with an error.
+pub(crate) struct Entries<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    index: usize,
+    check_names: bool,
+}
+
+impl<'a> Entries<'a> {
+    pub fn new(bytes: &'a [u8], check_names: bool) -> Self {
+        Entries {
+            bytes,
+            pos: 0,
+            index: 0,
+            check_names,
+        }
+    }
+
+    fn entry(&mut self) -> Result<Entry<'a>, Error> {
+        let (bytes, pos, index) = (self.bytes, self.pos, self.index);
         let header = bytes
             .get(pos..pos + ENTRY_HEADER_LEN)
             .ok_or_else(|| malformed(index, pos, "truncated sample header"))?;
         let u16_at = |at: usize| u16::from_le_bytes([header[at], header[at + 1]]) as usize;
         let ts = i64::from_le_bytes(header[0..8].try_into().expect("8 bytes"));
         let value = f64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
-        let (cluster_len, host_len, metric_len) = (u16_at(16), u16_at(18), u16_at(20));
         let selector_count = header[22];
         let mut cursor = pos + ENTRY_HEADER_LEN;
         let mut take = |len: usize, what: &str| {
@@ -127,36 +142,36 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
             cursor += len;
             Ok::<_, Error>(field)
         };
-        let cluster = take(cluster_len, "cluster")?;
-        let host = take(host_len, "host")?;
-        let metric = take(metric_len, "metric")?;
+        let cluster = take(u16_at(16), "cluster")?;
+        let host = take(u16_at(18), "host")?;
+        let metric = take(u16_at(20), "metric")?;
         let selector_start = cursor;
         for i in 0..selector_count {
-            let len = *bytes.get(cursor).ok_or_else(|| {
+            let overflow = || {
                 malformed(
                     index,
                     pos,
                     format!("selector[{i}] runs past the end of the batch"),
                 )
-            })?;
-            cursor += 1;
-            if cursor + len as usize > bytes.len() {
-                return Err(malformed(
-                    index,
-                    pos,
-                    format!("selector[{i}] runs past the end of the batch"),
-                ));
+            };
+            let len = *bytes.get(cursor).ok_or_else(overflow)? as usize;
+            cursor += 1 + len;
+            if cursor > bytes.len() {
+                return Err(overflow());
             }
-            cursor += len as usize;
         }
-        let check = |field, name: &[u8]| {
-            names::validate_path_component(field, name).map_err(|e| {
-                Error::new(ErrorKind::InvalidName, format!("batch sample {index}: {e}"))
-            })
-        };
-        check(NameField::Cluster, cluster)?;
-        check(NameField::Host, host)?;
-        entries.push(Entry {
+        if self.check_names {
+            let check = |field, name: &[u8]| {
+                names::validate_path_component(field, name).map_err(|e| {
+                    Error::new(ErrorKind::InvalidName, format!("batch sample {index}: {e}"))
+                })
+            };
+            check(NameField::Cluster, cluster)?;
+            check(NameField::Host, host)?;
+        }
+        self.pos = cursor;
+        self.index += 1;
+        Ok(Entry {
             ts,
             value,
             cluster,
@@ -164,10 +179,23 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
             metric,
             selector_raw: &bytes[selector_start..cursor],
             selector_count,
-        });
-        pos = cursor;
+        })
     }
-    Ok(entries)
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Result<Entry<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.bytes.len() {
+            return None;
+        }
+        let entry = self.entry();
+        if entry.is_err() {
+            self.pos = self.bytes.len();
+        }
+        Some(entry)
+    }
 }
 
 #[cfg(test)]
@@ -189,7 +217,9 @@ mod tests {
                 .is_err()
         );
         assert_eq!(batch.len(), 2);
-        let entries = parse(batch.as_bytes()).unwrap();
+        let entries: Vec<_> = Entries::new(batch.as_bytes(), true)
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(
             (entries[0].ts, entries[0].value, entries[0].host),
@@ -213,7 +243,7 @@ mod tests {
         let bytes = batch.as_bytes();
         let one = bytes.len() / 2;
         for len in 0..bytes.len() {
-            match parse(&bytes[..len]) {
+            match Entries::new(&bytes[..len], true).collect::<Result<Vec<_>, _>>() {
                 Ok(entries) => assert!(len == 0 || len == one, "{len}: {}", entries.len()),
                 Err(e) => {
                     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
@@ -233,8 +263,10 @@ mod tests {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(&1i64.to_le_bytes());
         bytes.extend_from_slice(&1f64.to_le_bytes());
-        bytes.extend_from_slice(&[1, 0, 2, 0, 1, 0, 0]);
+        bytes.extend_from_slice(&[1, 0, 2, 0, 2, 0, 0]);
         bytes.extend_from_slice(b"c../m");
-        assert_eq!(parse(&bytes).unwrap_err().kind(), ErrorKind::InvalidName);
+        let error = Entries::new(&bytes, true).find_map(Result::err).unwrap();
+        assert_eq!(error.kind(), ErrorKind::InvalidName);
+        assert!(Entries::new(&bytes, false).all(|e| e.is_ok()));
     }
 }

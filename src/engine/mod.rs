@@ -36,7 +36,6 @@ mod files;
 mod shard;
 mod stats;
 
-use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -88,7 +87,8 @@ pub struct StoreOptions {
     pub durability: Durability,
     /// How often an idle writer wakes up (for `Interval` durability).
     pub flush_interval: Duration,
-    /// Open WAL descriptors across all shards (default 512).
+    /// Open WAL descriptors across all shards (default: half the soft
+    /// RLIMIT_NOFILE, between 64 and 16384).
     pub max_open_files: usize,
     /// A host's file is deleted and restarted, as in Go, once it reaches
     /// this size; 0 means no limit.
@@ -108,13 +108,29 @@ impl StoreOptions {
             queue_capacity: 8 << 20,
             durability: Durability::None,
             flush_interval: Duration::from_secs(1),
-            max_open_files: 512,
+            max_open_files: default_open_file_budget(),
             max_wal_bytes: 0,
             backpressure: Backpressure::Block { timeout: None },
             event_hook: None,
             fault_injector: None,
         }
     }
+}
+
+/// Half the process's descriptor limit, leaving the rest to the host
+/// application.
+fn default_open_file_budget() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we pass.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        limit.rlim_cur
+    } else {
+        1024
+    };
+    (soft / 2).clamp(64, 16_384) as usize
 }
 
 /// The WAL engine. `Send + Sync`: share it (e.g. in an `Arc`) and append
@@ -222,11 +238,12 @@ impl Store {
         Ok(())
     }
 
-    /// Queues every sample of a batch, or none: the whole batch is checked
-    /// first, then room is reserved in every shard it touches (waiting or
-    /// refusing as the backpressure policy says) before anything is queued.
+    /// Queues every sample of a batch, or none: room is reserved in every
+    /// shard the batch touches (waiting or refusing as the backpressure
+    /// policy says) before anything is queued. May block. Any thread.
     pub fn append_batch(&self, batch: &Batch) -> Result<(), Error> {
-        self.append_encoded_batch(batch.as_bytes())
+        // `Batch::push` checked the names already.
+        self.append_entries(batch.as_bytes(), false)
     }
 
     /// [`Store::append_batch`] for bytes in the batch layout (see
@@ -234,58 +251,53 @@ impl Store {
     /// refused with `InvalidArgument` (or `InvalidName`) naming the sample;
     /// nothing of the batch is queued then.
     pub fn append_encoded_batch(&self, bytes: &[u8]) -> Result<(), Error> {
-        let entries = batch::parse(bytes)?;
+        self.append_entries(bytes, true)
+    }
+
+    fn append_entries(&self, bytes: &[u8], check_names: bool) -> Result<(), Error> {
         let shards = self.shards.len();
-        let mut order: Vec<(usize, usize)> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (shard_of(e.cluster, e.host, shards), i))
-            .collect();
-        order.sort_by_key(|&(shard, _)| shard);
-        // Per shard: its slice of `order`, and the bytes it needs.
-        let mut groups: Vec<(usize, Range<usize>, usize, u64)> = Vec::new();
-        for (at, &(shard, index)) in order.iter().enumerate() {
-            let e = &entries[index];
-            let need = queued_len(
-                e.cluster,
-                e.host,
-                wal::RECORD_OVERHEAD
-                    + wal::MIN_PAYLOAD_LEN as usize
-                    + e.metric.len()
-                    + e.selector_raw.len(),
-            );
-            match groups.last_mut() {
-                Some((s, range, bytes, count)) if *s == shard => {
-                    range.end = at + 1;
-                    *bytes += need;
-                    *count += 1;
-                }
-                _ => groups.push((shard, at..at + 1, need, 1)),
-            }
+        // Pass 1: check everything, find each sample's shard and each
+        // shard's share of bytes.
+        let mut shard_of_entry = Vec::new();
+        let mut need = vec![(0usize, 0u64); shards];
+        for entry in batch::Entries::new(bytes, check_names) {
+            let e = entry?;
+            let shard = shard_of(e.cluster, e.host, shards);
+            let record = wal::RECORD_OVERHEAD
+                + wal::MIN_PAYLOAD_LEN as usize
+                + e.metric.len()
+                + e.selector_raw.len();
+            need[shard].0 += queued_len(e.cluster, e.host, record);
+            need[shard].1 += 1;
+            shard_of_entry.push(shard as u32);
         }
-        for (reserved, &(shard, _, need, count)) in groups.iter().enumerate() {
-            if let Err(error) = self.shards[shard].lock_for(need, count, true) {
-                for &(earlier, _, bytes, _) in &groups[..reserved] {
-                    self.shards[earlier].unreserve(bytes);
+        let touched: Vec<usize> = (0..shards).filter(|&s| need[s].1 > 0).collect();
+        for (at, &shard) in touched.iter().enumerate() {
+            if let Err(error) = self.shards[shard].lock_for(need[shard].0, need[shard].1, true) {
+                for &earlier in &touched[..at] {
+                    self.shards[earlier].unreserve(need[earlier].0);
                 }
-                let rest: u64 = groups[reserved + 1..].iter().map(|g| g.3).sum();
+                let rest: u64 = touched[at + 1..].iter().map(|&s| need[s].1).sum();
                 bump_rejected(&self.shards[shard], rest);
                 return Err(error);
             }
         }
-        for (shard, range, need, _) in groups {
+        // Pass 2, per shard: queue its samples in batch order.
+        for shard in touched {
             let mut queue = self.shards[shard].lock_reserved()?;
-            queue.release(need);
-            for &(_, index) in &order[range] {
-                let e = &entries[index];
+            queue.release(need[shard].0);
+            let entries = batch::Entries::new(bytes, false).zip(&shard_of_entry);
+            for (entry, _) in entries.filter(|(_, s)| **s as usize == shard) {
+                let e = entry.expect("checked in pass 1");
                 queue.append_records(e.cluster, e.host, 1, |out| {
+                    let bits = (e.value as f32).to_bits();
                     wal::encode_record_raw_selector(
                         out,
                         e.ts,
                         e.metric,
                         e.selector_count,
                         e.selector_raw,
-                        (e.value as f32).to_bits(),
+                        bits,
                     );
                 });
             }

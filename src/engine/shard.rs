@@ -46,6 +46,8 @@ struct Queue {
     queued: u64,
     /// Highest ticket a `sync` waits to see on disk.
     sync_wanted: u64,
+    /// Highest ticket a `flush` or a control waits to see written.
+    flush_wanted: u64,
     closing: bool,
 }
 
@@ -72,10 +74,18 @@ pub(crate) struct Shard {
     backpressure: Backpressure,
 }
 
+/// How long a writer that woke up to little data waits for more, so that
+/// it writes in larger rounds (fewer syscalls). `flush`, `sync`, controls
+/// and close never wait for it.
+const LINGER: Duration = Duration::from_millis(1);
+
 /// A shard's queue, locked by an appender.
 pub(crate) struct QueueGuard<'a> {
     shard: &'a Shard,
     queue: MutexGuard<'a, Queue>,
+    /// Queue bytes when it was locked, to wake the writer only when it has
+    /// a reason: data in an empty queue, or enough to end its linger.
+    bytes_before: usize,
 }
 
 impl QueueGuard<'_> {
@@ -138,7 +148,11 @@ impl QueueGuard<'_> {
 
 impl Drop for QueueGuard<'_> {
     fn drop(&mut self) {
-        self.shard.work.notify_one();
+        let (before, now) = (self.bytes_before, self.queue.bytes.len());
+        let linger_bytes = self.shard.linger_bytes();
+        if (before == 0 && now > 0) || (before < linger_bytes && now >= linger_bytes) {
+            self.shard.work.notify_one();
+        }
     }
 }
 
@@ -210,7 +224,12 @@ impl Shard {
         if reserve {
             queue.reserved += need;
         }
-        Ok(QueueGuard { shard: self, queue })
+        let bytes_before = queue.bytes.len();
+        Ok(QueueGuard {
+            shard: self,
+            queue,
+            bytes_before,
+        })
     }
 
     /// Locks the queue to append what `lock_for(.., reserve = true)` made
@@ -220,7 +239,12 @@ impl Shard {
         if queue.closing {
             return Err(closed());
         }
-        Ok(QueueGuard { shard: self, queue })
+        let bytes_before = queue.bytes.len();
+        Ok(QueueGuard {
+            shard: self,
+            queue,
+            bytes_before,
+        })
     }
 
     /// Gives back a reservation without appending (a batch that failed on
@@ -239,6 +263,7 @@ impl Shard {
         }
         queue.items.push(Item::Control(control));
         queue.queued += 1;
+        queue.flush_wanted = queue.queued;
         drop(queue);
         self.work.notify_one();
         Ok(())
@@ -255,6 +280,7 @@ impl Shard {
             if sync {
                 queue.sync_wanted = queue.sync_wanted.max(queue.queued);
             }
+            queue.flush_wanted = queue.queued;
             queue.queued
         };
         self.work.notify_one();
@@ -280,6 +306,11 @@ impl Shard {
         self.queue.lock().closing = true;
         self.work.notify_all();
         self.space.notify_all();
+    }
+
+    /// Queue bytes that end a writer's linger at once.
+    fn linger_bytes(&self) -> usize {
+        (self.capacity / 4).min(256 << 10)
     }
 
     pub fn queued_bytes(&self) -> u64 {
@@ -311,6 +342,12 @@ pub(crate) fn run_writer(
                 if shard.work.wait_for(&mut queue, flush_interval).timed_out() {
                     break;
                 }
+            }
+            let urgent = queue.closing
+                || queue.flush_wanted > shard.progress.lock().written
+                || queue.sync_wanted > shard.progress.lock().synced;
+            if !urgent && !queue.items.is_empty() && queue.bytes.len() < shard.linger_bytes() {
+                shard.work.wait_for(&mut queue, LINGER);
             }
             std::mem::swap(&mut queue.bytes, &mut spare.bytes);
             std::mem::swap(&mut queue.items, &mut spare.items);
