@@ -309,3 +309,71 @@ fn stat_counts_per_cluster_and_in_total() {
     assert_eq!(stat["clusters"]["clusterA"], expected);
     assert_eq!(stat["total"], expected);
 }
+
+#[test]
+fn ingest_appends_line_protocol_and_reports_bad_lines() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ccwal"))
+        .args([
+            "ingest",
+            dir.path().to_str().unwrap(),
+            "--cluster",
+            "fallback",
+            "--durability",
+            "always",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"cpu_load,cluster=fritz,hostname=f0101,type=cpu,type-id=3 value=0.75 1700000000\n\
+              not line protocol\n\
+              mem_bw,hostname=f0102,type=socket,type-id=0,stype=memctrl,stype-id=1 value=12i 1700000060000\n\
+              flops,cluster=fritz,hostname=../x value=1 1700000000\n",
+        )
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("line 2:") && stderr.contains("line 4:"),
+        "{stderr}"
+    );
+    let stats: Value = stderr
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("stats JSON");
+    assert_eq!(
+        (stats["appended"].as_u64(), stats["written"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert!(stats["fsyncs"].as_u64().unwrap() >= 1);
+
+    let first = ccwal(&[
+        "dump",
+        dir.path().join("fritz/f0101/current.wal").to_str().unwrap(),
+    ]);
+    let lines = stdout_lines(&first);
+    assert_eq!(lines[0]["selector"], json!(["cpu3"]));
+    assert_eq!(
+        (lines[0]["ts"].as_i64(), lines[0]["value"].as_f64()),
+        (Some(1_700_000_000), Some(0.75))
+    );
+    let second = ccwal(&[
+        "dump",
+        dir.path()
+            .join("fallback/f0102/current.wal")
+            .to_str()
+            .unwrap(),
+    ]);
+    let lines = stdout_lines(&second);
+    assert_eq!(lines[0]["selector"], json!(["socket0", "memctrl1"]));
+    assert_eq!(lines[0]["ts"].as_i64(), Some(1_700_000_060));
+}

@@ -1,6 +1,7 @@
 //! Pure codecs for the three on-disk formats: no file I/O, no global state.
 
 pub mod json;
+pub mod lineproto;
 pub mod snapshot;
 pub mod wal;
 

@@ -49,14 +49,14 @@ impl WriteErrorKind {
 }
 
 /// Write errors of one kind: how often, and how many records were lost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ErrorCount {
     pub errors: u64,
     pub records_lost: u64,
 }
 
 /// A point-in-time copy of the engine's counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Samples accepted by `append`/`append_batch`.
     pub appended: u64,

@@ -2,6 +2,7 @@
 //! directory. Exit codes: 0 ok, 1 damage found, 2 usage or I/O error.
 
 mod dump;
+mod ingest;
 mod inspect;
 mod output;
 mod stat;
@@ -35,6 +36,18 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Append InfluxDB line protocol from stdin to ROOT's WALs through the
+    /// engine; the engine's stats go to stderr as JSON at the end. Exit 1
+    /// if lines were skipped.
+    Ingest {
+        root: PathBuf,
+        /// Cluster for lines without a `cluster` tag.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// none, interval (fdatasync every second) or always.
+        #[arg(long, default_value = "none", value_parser = ingest::parse_durability)]
+        durability: ccwal::engine::Durability,
+    },
     /// Summarise a checkpoint root per cluster: hosts, files, bytes,
     /// records, time covered.
     Stat {
@@ -51,6 +64,11 @@ fn main() {
         Command::Dump { strict, file } => dump::run(&file, strict),
         Command::Verify { paths } => verify::run(&paths),
         Command::Stat { root, json } => stat::run(&root, json),
+        Command::Ingest {
+            root,
+            cluster,
+            durability,
+        } => ingest::run(&root, cluster.as_deref(), durability),
     };
     std::process::exit(code);
 }
