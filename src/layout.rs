@@ -61,8 +61,31 @@ pub enum HostFileName {
         format: SnapshotFormat,
         number: Option<i64>,
     },
+    /// `wal-<label>.sealed` or `wal-<label>-<k>.sealed`: a WAL segment
+    /// sealed by a checkpoint session, replayed (oldest first) before
+    /// current.wal. The Go restore ignores these names.
+    Sealed { label: i64, k: u32 },
     /// Anything else, `*.bin.tmp` included: never read.
     Other,
+}
+
+/// The name a checkpoint session gives a sealed segment: `wal-<label>.sealed`,
+/// or `wal-<label>-<k>.sealed` for the k-th one with the same label.
+pub fn sealed_segment_name(label: i64, k: u32) -> String {
+    if k == 0 {
+        format!("wal-{label}.sealed")
+    } else {
+        format!("wal-{label}-{k}.sealed")
+    }
+}
+
+fn parse_sealed(name: &[u8]) -> Option<(i64, u32)> {
+    let middle = std::str::from_utf8(name.strip_prefix(b"wal-")?.strip_suffix(b".sealed")?).ok()?;
+    // A label may be negative, so split at the last '-' that is not first.
+    match middle.rfind('-').filter(|&at| at > 0) {
+        Some(at) => Some((middle[..at].parse().ok()?, middle[at + 1..].parse().ok()?)),
+        None => Some((middle.parse().ok()?, 0)),
+    }
 }
 
 /// Classifies a file name found in a host directory.
@@ -70,6 +93,9 @@ pub fn classify(name: &OsStr) -> HostFileName {
     let bytes = name.as_bytes();
     if bytes == WAL_FILE_NAME.as_bytes() {
         return HostFileName::Wal;
+    }
+    if let Some((label, k)) = parse_sealed(bytes) {
+        return HostFileName::Sealed { label, k };
     }
     let (stem, format) = if let Some(stem) = bytes.strip_suffix(b".bin") {
         (stem, SnapshotFormat::Binary)
@@ -181,12 +207,15 @@ pub struct HostFiles {
     pub bad_names: Vec<PathBuf>,
     /// `current.wal`, when present.
     pub wal: Option<PathBuf>,
+    /// Sealed WAL segments, oldest first (by label, then k).
+    pub sealed: Vec<PathBuf>,
 }
 
 /// Reads and classifies a host directory. Sub-directories and other files
 /// are ignored.
 pub fn list_host_files(dir: &Path) -> io::Result<HostFiles> {
     let mut files = HostFiles::default();
+    let mut sealed = Vec::new();
     let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<io::Result<_>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
@@ -204,9 +233,12 @@ pub fn list_host_files(dir: &Path) -> io::Result<HostFiles> {
                 format,
             }),
             HostFileName::Snapshot { number: None, .. } => files.bad_names.push(entry.path()),
+            HostFileName::Sealed { label, k } => sealed.push((label, k, entry.path())),
             HostFileName::Other => {}
         }
     }
+    sealed.sort();
+    files.sealed = sealed.into_iter().map(|(_, _, path)| path).collect();
     Ok(files)
 }
 
@@ -279,6 +311,29 @@ mod tests {
             HostFileName::Other
         );
         assert_eq!(classify(OsStr::new("old.wal")), HostFileName::Other);
+        assert_eq!(
+            classify(OsStr::new("wal-1700000000.sealed")),
+            HostFileName::Sealed {
+                label: 1_700_000_000,
+                k: 0
+            }
+        );
+        assert_eq!(
+            classify(OsStr::new("wal-17-2.sealed")),
+            HostFileName::Sealed { label: 17, k: 2 }
+        );
+        assert_eq!(
+            classify(OsStr::new("wal--5.sealed")),
+            HostFileName::Sealed { label: -5, k: 0 }
+        );
+        assert_eq!(classify(OsStr::new("wal-x.sealed")), HostFileName::Other);
+        for (label, k) in [(1_700_000_000, 0), (5, 3), (-2, 1)] {
+            let name = sealed_segment_name(label, k);
+            assert_eq!(
+                classify(OsStr::new(&name)),
+                HostFileName::Sealed { label, k }
+            );
+        }
     }
 
     #[test]

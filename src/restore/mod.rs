@@ -1,1 +1,531 @@
-//! Restore at start-up: snapshots, then WAL replay, into Go's buffer chains.
+//! Restore at start-up: for every `ROOT/CLUSTER/HOST`, load the selected
+//! snapshots, then replay the WAL (sealed segments oldest first, then
+//! current.wal) with the Go buffer rule — giving back exactly the buffer
+//! chains the Go metricstore builds (with `Selection::GoExact` and
+//! `Recovery::Strict`), or more of the data where Go loses it (the
+//! defaults).
+//!
+//! What Go does, and this module reproduces:
+//! - a snapshot name that is not a number fails the whole host;
+//! - snapshots load in number order; one whose `to` is non-zero and before
+//!   `from` is skipped; each metric becomes a chunk with the file's start
+//!   and frequency and a capacity equal to its length, appended to the
+//!   metric's chain — unless it starts before the chain's newest chunk,
+//!   which fails the host (files loaded so far stay, the WAL is not
+//!   replayed); a name that repeats in one level counts once (the last);
+//! - metrics not in the configuration are skipped everywhere;
+//! - WAL records older than `from` are skipped; the others are written with
+//!   the buffer rule (see [`buffer::write`]) into the level their selector
+//!   names, created as needed; a file with a bad header is skipped; replay
+//!   stops at the first damaged record.
+//!
+//! `Recovery::Salvage` differs only where Go loses data: it skips damaged
+//! bytes and resynchronises on the next valid record, skips (and reports) a
+//! damaged snapshot or an out-of-order chunk instead of giving up on the
+//! host, and still replays the WAL after such a failure.
+
+pub mod buffer;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use crate::layout::Selection;
+pub use buffer::{Chunk, NEW_CHUNK_CAPACITY, RestoredLevel, WriteRefused};
+
+use crate::codec::json::decode_json_snapshot;
+use crate::codec::snapshot::{self, decode_header, decode_snapshot};
+use crate::codec::wal::{self, WalItem, WalReader};
+use crate::error::{Error, ErrorKind};
+use crate::layout::{self, HostDir, SnapshotFormat};
+
+/// The configured metrics: name → frequency in seconds. Anything else is
+/// skipped on restore, as in Go.
+#[derive(Debug, Clone, Default)]
+pub struct MetricConfig {
+    names: Vec<Vec<u8>>,
+    frequencies: Vec<i64>,
+    index: HashMap<Vec<u8>, usize>,
+}
+
+impl MetricConfig {
+    pub fn new<N: AsRef<[u8]>>(metrics: impl IntoIterator<Item = (N, i64)>) -> Self {
+        let mut config = MetricConfig::default();
+        for (name, frequency) in metrics {
+            let name = name.as_ref().to_vec();
+            match config.index.get(&name) {
+                Some(&at) => config.frequencies[at] = frequency,
+                None => {
+                    config.index.insert(name.clone(), config.names.len());
+                    config.names.push(name);
+                    config.frequencies.push(frequency);
+                }
+            }
+        }
+        config
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+}
+
+/// What to do with damaged data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recovery {
+    /// As Go: a WAL stops at its first damaged record; a damaged snapshot or
+    /// an out-of-order chunk fails the host.
+    Strict,
+    /// Skip the damage (reported) and go on.
+    #[default]
+    Salvage,
+}
+
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    pub selection: Selection,
+    pub recovery: Recovery,
+    /// Hosts restored in parallel; 0 means one per available core.
+    pub workers: usize,
+    /// Restore only this (cluster, host).
+    pub only: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Default for RestoreOptions {
+    fn default() -> Self {
+        RestoreOptions {
+            selection: Selection::Covering,
+            recovery: Recovery::Salvage,
+            workers: 0,
+            only: None,
+        }
+    }
+}
+
+/// A damaged range of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    pub file: PathBuf,
+    pub offset: u64,
+    pub len: u64,
+    pub reason: String,
+}
+
+/// What restoring one host did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostReport {
+    pub files_loaded: Vec<PathBuf>,
+    /// Files passed over, with the reason (window before `from`, bad WAL
+    /// header, damaged snapshot under `Salvage`).
+    pub files_skipped: Vec<(PathBuf, String)>,
+    pub records_applied: u64,
+    pub records_before_from: u64,
+    pub records_unknown_metric: u64,
+    /// Records the buffer rule refused (before the newest chunk's start).
+    pub records_rejected: u64,
+    pub damage: Vec<Damage>,
+}
+
+/// One restored host: its level tree, what was done, and the error that
+/// stopped it, if any (what was loaded before the error stays, as in Go).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredHost {
+    pub cluster: Vec<u8>,
+    pub host: Vec<u8>,
+    pub root: RestoredLevel,
+    pub report: HostReport,
+    pub error: Option<String>,
+}
+
+/// The result of a restore: hosts sorted by cluster, then host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    pub from: i64,
+    pub hosts: Vec<RestoredHost>,
+}
+
+/// Levels of one host during the restore, in an arena so that the WAL
+/// replay can cache a selector's level by index.
+struct Levels {
+    nodes: Vec<Node>,
+}
+
+struct Node {
+    /// Per configured metric (by config index), its chain.
+    chains: Vec<Vec<Chunk>>,
+    children: BTreeMap<Vec<u8>, usize>,
+}
+
+impl Levels {
+    fn new(metrics: usize) -> Self {
+        Levels {
+            nodes: vec![Node {
+                chains: vec![Vec::new(); metrics],
+                children: BTreeMap::new(),
+            }],
+        }
+    }
+
+    fn child(&mut self, parent: usize, name: &[u8]) -> usize {
+        if let Some(&child) = self.nodes[parent].children.get(name) {
+            return child;
+        }
+        let metrics = self.nodes[0].chains.len();
+        self.nodes.push(Node {
+            chains: vec![Vec::new(); metrics],
+            children: BTreeMap::new(),
+        });
+        let child = self.nodes.len() - 1;
+        self.nodes[parent].children.insert(name.to_vec(), child);
+        child
+    }
+
+    fn into_level(mut self, config: &MetricConfig) -> RestoredLevel {
+        fn build(nodes: &mut [Node], at: usize, config: &MetricConfig) -> RestoredLevel {
+            let chains = std::mem::take(&mut nodes[at].chains);
+            let metrics = chains
+                .into_iter()
+                .enumerate()
+                .filter(|(_, chain)| !chain.is_empty())
+                .map(|(i, chain)| (config.names[i].clone(), chain))
+                .collect();
+            let children: Vec<(Vec<u8>, usize)> = std::mem::take(&mut nodes[at].children)
+                .into_iter()
+                .collect();
+            let children = children
+                .into_iter()
+                .map(|(name, child)| (name, build(nodes, child, config)))
+                .collect();
+            RestoredLevel { metrics, children }
+        }
+        build(&mut self.nodes, 0, config)
+    }
+}
+
+/// The last occurrence of each name, in file order: Go reads a level into
+/// maps, where a repeated name replaces the earlier one.
+fn last_of_each<'a, T>(items: &'a [T], name: impl Fn(&T) -> &[u8]) -> impl Iterator<Item = &'a T> {
+    let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        last.insert(name(item), i);
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter(move |(i, item)| last[name(item)] == *i)
+        .map(|(_, item)| item)
+}
+
+struct HostRestore<'a> {
+    dir: &'a Path,
+    from: i64,
+    config: &'a MetricConfig,
+    options: &'a RestoreOptions,
+    levels: Levels,
+    report: HostReport,
+    /// Reused read buffer.
+    content: Vec<u8>,
+}
+
+impl HostRestore<'_> {
+    fn read(&mut self, path: &Path) -> Result<(), String> {
+        self.content.clear();
+        let mut file = fs::File::open(path).map_err(|e| format!("open {}: {e}", path.display()))?;
+        std::io::Read::read_to_end(&mut file, &mut self.content)
+            .map_err(|e| format!("read {}: {e}", path.display()))?;
+        Ok(())
+    }
+
+    /// Loads one snapshot level into `node`; `Err` only for the start-order
+    /// error under `Strict`.
+    fn load_level<V: Copy + Into<f64>>(
+        &mut self,
+        node: usize,
+        level: &snapshot::Level<V>,
+        file: &Path,
+    ) -> Result<(), String> {
+        for metric in last_of_each(&level.metrics, |m| &m.name) {
+            let Some(index) = self.config.lookup(&metric.name) else {
+                continue;
+            };
+            let chain = &mut self.levels.nodes[node].chains[index];
+            if let Some(head) = chain.last().filter(|head| head.start > metric.start) {
+                let reason = format!(
+                    "metric {}: chunk start {} is before the previous chunk's start {}",
+                    String::from_utf8_lossy(&metric.name),
+                    metric.start,
+                    head.start
+                );
+                if self.options.recovery == Recovery::Strict {
+                    return Err(format!("{}: {reason}", file.display()));
+                }
+                self.report.damage.push(Damage {
+                    file: file.to_path_buf(),
+                    offset: 0,
+                    len: 0,
+                    reason,
+                });
+                continue;
+            }
+            chain.push(Chunk {
+                start: metric.start,
+                frequency: metric.frequency,
+                capacity: metric.values.len(),
+                archived: true,
+                values: metric.values.iter().map(|&v| v.into()).collect(),
+            });
+        }
+        for child in last_of_each(&level.children, |c| &c.name) {
+            let child_node = self.levels.child(node, &child.name);
+            self.load_level(child_node, &child.level, file)?;
+        }
+        Ok(())
+    }
+
+    /// Loads a selected snapshot file. `Err` stops the host (Go's
+    /// behaviour, kept under `Strict`).
+    fn load_snapshot(&mut self, entry: &layout::SnapshotEntry) -> Result<(), String> {
+        let path = entry.path.as_path();
+        self.read(path)?;
+        let content = std::mem::take(&mut self.content);
+        let result = self.load_snapshot_content(path, entry.format, &content);
+        self.content = content;
+        result
+    }
+
+    fn load_snapshot_content(
+        &mut self,
+        path: &Path,
+        format: SnapshotFormat,
+        content: &[u8],
+    ) -> Result<(), String> {
+        let damaged = |this: &mut Self, offset: u64, reason: String| {
+            if this.options.recovery == Recovery::Strict {
+                return Err(format!("{}: {reason}", path.display()));
+            }
+            let len = content.len() as u64 - offset;
+            this.report.damage.push(Damage {
+                file: path.to_path_buf(),
+                offset,
+                len,
+                reason: reason.clone(),
+            });
+            this.report.files_skipped.push((path.to_path_buf(), reason));
+            Ok(())
+        };
+        let skip_window = |to: i64| to != 0 && to < self.from;
+        match format {
+            SnapshotFormat::Binary => {
+                // Go checks the window from the header before reading the tree.
+                match decode_header(content) {
+                    Ok((_, to)) if skip_window(to) => {
+                        self.report.files_skipped.push((
+                            path.to_path_buf(),
+                            format!("window ends at {to}, before from"),
+                        ));
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+                match decode_snapshot(content) {
+                    Ok((snapshot, _)) => self.load_level(0, &snapshot.root, path)?,
+                    Err(e) => return damaged(self, e.offset as u64, e.to_string()),
+                }
+            }
+            SnapshotFormat::Json => match decode_json_snapshot(content) {
+                Ok(snapshot) if skip_window(snapshot.to) => {
+                    let reason = format!("window ends at {}, before from", snapshot.to);
+                    self.report.files_skipped.push((path.to_path_buf(), reason));
+                    return Ok(());
+                }
+                Ok(snapshot) => self.load_level(0, &snapshot.root, path)?,
+                Err(e) => return damaged(self, 0, e.to_string()),
+            },
+        }
+        self.report.files_loaded.push(path.to_path_buf());
+        Ok(())
+    }
+
+    /// Replays one WAL file with the buffer rule.
+    fn replay(&mut self, path: &Path) {
+        if let Err(reason) = self.read(path) {
+            self.report.files_skipped.push((path.to_path_buf(), reason));
+            return;
+        }
+        let content = std::mem::take(&mut self.content);
+        let start = match wal::check_file_header(&content) {
+            Ok(start) => start,
+            Err(e) => {
+                // Go warns and skips the file; the host is not failed.
+                self.report
+                    .files_skipped
+                    .push((path.to_path_buf(), e.to_string()));
+                self.content = content;
+                return;
+            }
+        };
+        let resync = self.options.recovery == Recovery::Salvage;
+        let mut level_of: HashMap<&[u8], usize> = HashMap::new();
+        for item in WalReader::new(&content, start, resync) {
+            let record = match item {
+                WalItem::Record { record, .. } => record,
+                WalItem::Damaged { offset, len, error } => {
+                    let damage = Damage {
+                        file: path.to_path_buf(),
+                        offset: offset as u64,
+                        len: len as u64,
+                        reason: error.to_string(),
+                    };
+                    self.report.damage.push(damage);
+                    continue;
+                }
+            };
+            if record.ts < self.from {
+                self.report.records_before_from += 1;
+                continue;
+            }
+            let Some(metric) = self.config.lookup(record.metric) else {
+                self.report.records_unknown_metric += 1;
+                continue;
+            };
+            let key = record.selector.as_encoded();
+            let node = match level_of.get(key) {
+                Some(&node) => node,
+                None => {
+                    let node = record
+                        .selector
+                        .iter()
+                        .fold(0, |node, name| self.levels.child(node, name));
+                    level_of.insert(key, node);
+                    node
+                }
+            };
+            let chain = &mut self.levels.nodes[node].chains[metric];
+            let value = record.value() as f64;
+            match buffer::write(chain, self.config.frequencies[metric], record.ts, value) {
+                Ok(()) => self.report.records_applied += 1,
+                Err(_) => self.report.records_rejected += 1,
+            }
+        }
+        self.report.files_loaded.push(path.to_path_buf());
+        self.content = content;
+    }
+
+    fn run(&mut self) -> Option<String> {
+        let files = match layout::list_host_files(self.dir) {
+            Ok(files) => files,
+            Err(e) => return Some(format!("{}: {e}", self.dir.display())),
+        };
+        if let Some(bad) = files.bad_names.first() {
+            return Some(format!("{}: snapshot name is not a number", bad.display()));
+        }
+        for entry in layout::select_snapshots(files.snapshots, self.from, self.options.selection) {
+            if let Err(error) = self.load_snapshot(&entry) {
+                if self.options.recovery == Recovery::Strict {
+                    return Some(error);
+                }
+                self.report.files_skipped.push((entry.path, error));
+            }
+        }
+        for segment in files.sealed.iter().chain(&files.wal) {
+            self.replay(segment);
+        }
+        None
+    }
+}
+
+fn restore_host(
+    dir: &HostDir,
+    from: i64,
+    config: &MetricConfig,
+    options: &RestoreOptions,
+) -> RestoredHost {
+    let mut restore = HostRestore {
+        dir: &dir.path,
+        from,
+        config,
+        options,
+        levels: Levels::new(config.names.len()),
+        report: HostReport::default(),
+        content: Vec::new(),
+    };
+    let error = restore.run();
+    RestoredHost {
+        cluster: dir.cluster.clone(),
+        host: dir.host.clone(),
+        root: restore.levels.into_level(config),
+        report: restore.report,
+        error,
+    }
+}
+
+/// Restores every `ROOT/CLUSTER/HOST` (or only `options.only`) with
+/// `options.workers` threads. One host's failure is reported in its
+/// `error` and does not stop the others. Fails only when ROOT cannot be
+/// listed. Blocks; any thread.
+pub fn restore(
+    root: &Path,
+    from: i64,
+    config: &MetricConfig,
+    options: &RestoreOptions,
+) -> Result<Restored, Error> {
+    let mut hosts =
+        layout::scan_root(root).map_err(|e| Error::io(format!("list {}", root.display()), &e))?;
+    if let Some((cluster, host)) = &options.only {
+        hosts.retain(|h| &h.cluster == cluster && &h.host == host);
+    }
+    let workers = match options.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(hosts.len().max(1));
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<RestoredHost>> = vec![None; hosts.len()];
+    let done: Vec<Vec<(usize, RestoredHost)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let at = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(dir) = hosts.get(at) else { break };
+                        mine.push((at, restore_host(dir, from, config, options)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("restore worker"))
+            .collect()
+    });
+    for (at, host) in done.into_iter().flatten() {
+        results[at] = Some(host);
+    }
+    let hosts = results
+        .into_iter()
+        .map(|h| h.expect("every host restored"))
+        .collect();
+    Ok(Restored { from, hosts })
+}
+
+/// A metric configuration from JSON `{"metric": frequency_seconds, ...}`.
+pub fn parse_metric_config(json: &[u8]) -> Result<MetricConfig, Error> {
+    let map: BTreeMap<String, i64> = serde_json::from_slice(json).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("metric configuration: {e}"),
+        )
+    })?;
+    if let Some((name, _)) = map.iter().find(|(_, f)| **f <= 0) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("metric {name:?}: frequency must be > 0"),
+        ));
+    }
+    Ok(MetricConfig::new(
+        map.iter().map(|(name, &f)| (name.as_bytes(), f)),
+    ))
+}

@@ -5,6 +5,7 @@ mod dump;
 mod ingest;
 mod inspect;
 mod output;
+mod restore;
 mod stat;
 mod verify;
 
@@ -48,6 +49,27 @@ enum Command {
         #[arg(long, default_value = "none", value_parser = ingest::parse_durability)]
         durability: ccwal::engine::Durability,
     },
+    /// Restore ROOT as the Go metricstore would and print the state as one
+    /// JSON object; the per-host report goes to stderr. Exit 1 if a host
+    /// failed or damage was found.
+    Restore {
+        root: PathBuf,
+        /// Retention horizon (unix seconds): older data is not restored.
+        #[arg(long)]
+        from: i64,
+        /// JSON object {"metric": frequency_seconds, ...}.
+        #[arg(long)]
+        metrics: PathBuf,
+        /// Stop at damage as Go does, instead of skipping it.
+        #[arg(long)]
+        strict: bool,
+        /// Go's snapshot selection, including its flaw at the last window.
+        #[arg(long)]
+        go_exact: bool,
+        /// Restore only CLUSTER/HOST.
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Summarise a checkpoint root per cluster: hosts, files, bytes,
     /// records, time covered.
     Stat {
@@ -64,6 +86,21 @@ fn main() {
         Command::Dump { strict, file } => dump::run(&file, strict),
         Command::Verify { paths } => verify::run(&paths),
         Command::Stat { root, json } => stat::run(&root, json),
+        Command::Restore {
+            root,
+            from,
+            metrics,
+            strict,
+            go_exact,
+            host,
+        } => restore::run(restore::Args {
+            root: &root,
+            from,
+            metrics: &metrics,
+            strict,
+            go_exact,
+            host: host.as_deref(),
+        }),
         Command::Ingest {
             root,
             cluster,

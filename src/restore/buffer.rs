@@ -1,0 +1,204 @@
+//! The Go metricstore's in-memory model that a restore rebuilds: per level
+//! and metric, a chain of buffers ("chunks"), and the rule by which a write
+//! lands in the newest one.
+
+use std::collections::BTreeMap;
+
+/// Capacity of a buffer created by a write (Go's `BufferCap`).
+pub const NEW_CHUNK_CAPACITY: usize = 512;
+
+/// One buffer of a metric's chain: `values[i]` is the sample at
+/// `start + i * frequency` (NaN = missing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub start: i64,
+    pub frequency: i64,
+    /// Go's `cap(data)`: writes beyond it start a new chunk.
+    pub capacity: usize,
+    /// Loaded from a snapshot: the host must not write it to a snapshot
+    /// again.
+    pub archived: bool,
+    pub values: Vec<f64>,
+}
+
+impl Chunk {
+    /// Go's `newBuffer(ts, freq)`: starts half a period before `ts`.
+    fn new(ts: i64, frequency: i64) -> Chunk {
+        Chunk {
+            start: ts - frequency / 2,
+            frequency,
+            capacity: NEW_CHUNK_CAPACITY,
+            archived: false,
+            values: Vec::new(),
+        }
+    }
+}
+
+/// Why a write was not applied (Go ignores these during replay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteRefused {
+    /// Before the newest chunk's start (older chunks are not searched).
+    BeforeStart,
+    /// The chunk's frequency is not positive or the index overflows: Go
+    /// would panic here; the write is refused instead.
+    Unrepresentable,
+}
+
+/// Applies Go's `buffer.write` to a metric's chain (oldest first), creating
+/// the first chunk with `frequency` when the chain is empty.
+pub fn write(
+    chain: &mut Vec<Chunk>,
+    frequency: i64,
+    ts: i64,
+    value: f64,
+) -> Result<(), WriteRefused> {
+    let Some(head) = chain.last_mut() else {
+        if frequency <= 0 {
+            return Err(WriteRefused::Unrepresentable);
+        }
+        let mut chunk = Chunk::new(ts, frequency);
+        chunk.values.push(value);
+        chain.push(chunk);
+        return Ok(());
+    };
+    if ts < head.start {
+        return Err(WriteRefused::BeforeStart);
+    }
+    if head.frequency <= 0 {
+        return Err(WriteRefused::Unrepresentable);
+    }
+    let offset = ts
+        .checked_sub(head.start)
+        .ok_or(WriteRefused::Unrepresentable)?;
+    let mut index = (offset / head.frequency) as usize;
+    if index >= head.capacity {
+        let chunk = Chunk::new(ts, head.frequency);
+        chain.push(chunk);
+        index = 0;
+    }
+    let head = chain.last_mut().expect("just checked or pushed");
+    if index < head.values.len() {
+        head.values[index] = value;
+    } else {
+        head.values.resize(index, f64::NAN);
+        head.values.push(value);
+    }
+    Ok(())
+}
+
+/// A level of a restored host: the host itself or a selector below it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RestoredLevel {
+    /// Each configured metric's chain of chunks, oldest first.
+    pub metrics: BTreeMap<Vec<u8>, Vec<Chunk>>,
+    pub children: BTreeMap<Vec<u8>, RestoredLevel>,
+}
+
+impl RestoredLevel {
+    /// The level at `path` below this one, created as needed (Go's
+    /// `findLevelOrCreate`).
+    pub fn level_mut<'a, I: IntoIterator<Item = &'a [u8]>>(
+        &mut self,
+        path: I,
+    ) -> &mut RestoredLevel {
+        path.into_iter().fold(self, |level, name| {
+            level.children.entry(name.to_vec()).or_default()
+        })
+    }
+
+    /// Every level below and including this one with its path, in path
+    /// order (the host level's path is empty).
+    pub fn walk(&self) -> Vec<(Vec<Vec<u8>>, &RestoredLevel)> {
+        let mut out = Vec::new();
+        let mut stack = vec![(Vec::new(), self)];
+        while let Some((path, level)) = stack.pop() {
+            for (name, child) in level.children.iter().rev() {
+                let mut child_path = path.clone();
+                child_path.push(name.clone());
+                stack.push((child_path, child));
+            }
+            out.push((path, level));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bits(values: &[f64]) -> Vec<u64> {
+        values.iter().map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn go_write_rule() {
+        let mut chain = Vec::new();
+        write(&mut chain, 60, 1000, 1.0).unwrap();
+        assert_eq!(
+            (chain[0].start, chain[0].capacity, chain[0].archived),
+            (970, 512, false)
+        );
+        write(&mut chain, 60, 1000 + 180, 2.0).unwrap(); // index 3: NaN fill
+        assert_eq!(
+            bits(&chain[0].values),
+            bits(&[1.0, f64::NAN, f64::NAN, 2.0])
+        );
+        write(&mut chain, 60, 1000 + 60, 5.0).unwrap(); // overwrite a gap
+        write(&mut chain, 60, 1000, 9.0).unwrap(); // duplicate: last write wins
+        assert_eq!(bits(&chain[0].values), bits(&[9.0, 5.0, f64::NAN, 2.0]));
+        assert_eq!(
+            write(&mut chain, 60, 969, 1.0),
+            Err(WriteRefused::BeforeStart)
+        );
+        write(&mut chain, 60, 970 + 512 * 60, 7.0).unwrap(); // past capacity
+        assert_eq!(chain.len(), 2);
+        assert_eq!(
+            (chain[1].start, chain[1].values.clone()),
+            (970 + 512 * 60 - 30, vec![7.0])
+        );
+        // Older chunks are not searched.
+        assert_eq!(
+            write(&mut chain, 60, 1000, 1.0),
+            Err(WriteRefused::BeforeStart)
+        );
+    }
+
+    #[test]
+    fn snapshot_chunks_are_full_at_their_length() {
+        let mut chain = vec![Chunk {
+            start: 0,
+            frequency: 10,
+            capacity: 2,
+            archived: true,
+            values: vec![1.0, 2.0],
+        }];
+        write(&mut chain, 60, 20, 3.0).unwrap();
+        assert_eq!(chain.len(), 2);
+        assert_eq!(
+            (chain[1].start, chain[1].frequency),
+            (15, 10),
+            "the chunk's frequency, not the config's"
+        );
+        let mut empty = vec![Chunk {
+            start: 0,
+            frequency: 10,
+            capacity: 0,
+            archived: true,
+            values: vec![],
+        }];
+        write(&mut empty, 10, 5, 1.0).unwrap();
+        assert_eq!(empty.len(), 2);
+        let mut zero = vec![Chunk {
+            start: 0,
+            frequency: 0,
+            capacity: 4,
+            archived: true,
+            values: vec![],
+        }];
+        assert_eq!(
+            write(&mut zero, 10, 5, 1.0),
+            Err(WriteRefused::Unrepresentable)
+        );
+    }
+}
