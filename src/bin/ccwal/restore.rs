@@ -49,9 +49,12 @@ impl Serialize for MetricsJson<'_> {
     }
 }
 
+/// A level's path, a list of names.
+type PathNames<'a> = Names<std::iter::Map<std::slice::Iter<'a, Vec<u8>>, fn(&Vec<u8>) -> &[u8]>>;
+
 #[derive(Serialize)]
 struct LevelJson<'a> {
-    path: Names<std::iter::Map<std::slice::Iter<'a, Vec<u8>>, fn(&Vec<u8>) -> &[u8]>>,
+    path: PathNames<'a>,
     metrics: MetricsJson<'a>,
 }
 
