@@ -11,6 +11,7 @@
 //! the compiler turns into vector code); the decoder checks every count
 //! against the bytes that remain before it allocates anything.
 
+use std::borrow::BorrowMut;
 use std::fmt;
 
 use crate::names::{MAX_METRIC_NAME_LEN, NameField};
@@ -111,6 +112,8 @@ pub enum EncodeError {
         open_children: usize,
     },
     TooDeep,
+    /// `finish` was called already.
+    Finished,
 }
 
 impl fmt::Display for EncodeError {
@@ -133,6 +136,7 @@ impl fmt::Display for EncodeError {
                 write!(f, "unbalanced levels: {open_children} child level(s) open")
             }
             EncodeError::TooDeep => write!(f, "levels nest deeper than {MAX_DEPTH}"),
+            EncodeError::Finished => f.write_str("the snapshot is finished already"),
         }
     }
 }
@@ -151,19 +155,24 @@ struct OpenLevel {
 /// a level's metrics first, then each child between `begin_child` and
 /// `end_child`. Counts are reserved and patched, so the tree never has to
 /// exist in memory as a whole.
-pub struct SnapshotEncoder<'a> {
-    out: &'a mut Vec<u8>,
+///
+/// `B` is the buffer: a `&mut Vec<u8>` to append to, or an owned `Vec<u8>`
+/// taken back with [`SnapshotEncoder::into_inner`].
+pub struct SnapshotEncoder<B: BorrowMut<Vec<u8>> = Vec<u8>> {
+    out: B,
     start: usize,
+    /// Levels still open, the host level first; empty once finished.
     open: Vec<OpenLevel>,
 }
 
-impl<'a> SnapshotEncoder<'a> {
+impl<B: BorrowMut<Vec<u8>>> SnapshotEncoder<B> {
     /// Appends the header to `out` and opens the host level.
-    pub fn new(out: &'a mut Vec<u8>, from: i64, to: i64) -> Self {
-        let start = out.len();
-        out.extend_from_slice(&SNAPSHOT_MAGIC.to_le_bytes());
-        out.extend_from_slice(&from.to_le_bytes());
-        out.extend_from_slice(&to.to_le_bytes());
+    pub fn new(mut out: B, from: i64, to: i64) -> Self {
+        let buf = out.borrow_mut();
+        let start = buf.len();
+        buf.extend_from_slice(&SNAPSHOT_MAGIC.to_le_bytes());
+        buf.extend_from_slice(&from.to_le_bytes());
+        buf.extend_from_slice(&to.to_le_bytes());
         let mut encoder = SnapshotEncoder {
             out,
             start,
@@ -173,9 +182,29 @@ impl<'a> SnapshotEncoder<'a> {
         encoder
     }
 
+    /// The buffer, with what was written (a complete snapshot only after a
+    /// successful `finish`).
+    pub fn into_inner(self) -> B {
+        self.out
+    }
+
+    /// Bytes written since `new`.
+    pub fn len(&self) -> usize {
+        self.out.borrow().len() - self.start
+    }
+
+    /// Never true: the header is written by `new`.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self.out.borrow_mut()
+    }
+
     fn open_level(&mut self) {
-        let metrics_count_at = self.out.len();
-        self.out.extend_from_slice(&0u32.to_le_bytes());
+        let metrics_count_at = self.buf().len();
+        self.buf().extend_from_slice(&0u32.to_le_bytes());
         self.open.push(OpenLevel {
             metrics_count_at,
             metrics: 0,
@@ -185,13 +214,11 @@ impl<'a> SnapshotEncoder<'a> {
     }
 
     fn patch_u32(&mut self, at: usize, value: u32) {
-        self.out[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        self.buf()[at..at + 4].copy_from_slice(&value.to_le_bytes());
     }
 
-    fn current(&mut self) -> &mut OpenLevel {
-        self.open
-            .last_mut()
-            .expect("the host level stays open until finish")
+    fn current(&mut self) -> Result<&mut OpenLevel, EncodeError> {
+        self.open.last_mut().ok_or(EncodeError::Finished)
     }
 
     /// Adds a metric to the current level. `values` are narrowed to float32
@@ -206,7 +233,7 @@ impl<'a> SnapshotEncoder<'a> {
         check_name(NameField::Metric, name)?;
         let count = u32::try_from(values.len())
             .map_err(|_| EncodeError::TooManyValues { len: values.len() })?;
-        let level = self.current();
+        let level = self.current()?;
         if level.children_count_at.is_some() {
             return Err(EncodeError::MetricAfterChild);
         }
@@ -214,7 +241,7 @@ impl<'a> SnapshotEncoder<'a> {
             .metrics
             .checked_add(1)
             .ok_or(EncodeError::TooManyEntries { what: "metrics" })?;
-        let out = &mut *self.out;
+        let out = self.buf();
         out.reserve(MIN_METRIC_LEN + name.len() + values.len() * 4);
         put_name(out, name);
         out.extend_from_slice(&frequency.to_le_bytes());
@@ -231,20 +258,21 @@ impl<'a> SnapshotEncoder<'a> {
         if self.open.len() >= MAX_DEPTH {
             return Err(EncodeError::TooDeep);
         }
-        let level = self.current();
+        let level = self.current()?;
         let children = level
             .children
             .checked_add(1)
             .ok_or(EncodeError::TooManyEntries { what: "children" })?;
         self.close_metrics();
-        self.current().children = children;
-        put_name(self.out, name);
+        self.open.last_mut().expect("checked above").children = children;
+        put_name(self.buf(), name);
         self.open_level();
         Ok(())
     }
 
     /// Closes the child level opened by the matching `begin_child`.
     pub fn end_child(&mut self) -> Result<(), EncodeError> {
+        self.current()?;
         if self.open.len() < 2 {
             return Err(EncodeError::Unbalanced { open_children: 0 });
         }
@@ -253,26 +281,31 @@ impl<'a> SnapshotEncoder<'a> {
     }
 
     /// Closes the host level; returns the bytes written since `new`.
-    pub fn finish(mut self) -> Result<usize, EncodeError> {
-        if self.open.len() != 1 {
-            return Err(EncodeError::Unbalanced {
-                open_children: self.open.len() - 1,
-            });
+    /// Afterwards every call fails with `Finished`.
+    pub fn finish(&mut self) -> Result<usize, EncodeError> {
+        match self.open.len() {
+            0 => return Err(EncodeError::Finished),
+            1 => {}
+            open => {
+                return Err(EncodeError::Unbalanced {
+                    open_children: open - 1,
+                });
+            }
         }
         self.close_level();
-        Ok(self.out.len() - self.start)
+        Ok(self.len())
     }
 
     fn close_metrics(&mut self) {
-        let level = self.current();
+        let level = self.open.last_mut().expect("callers check a level is open");
         if level.children_count_at.is_some() {
             return;
         }
         let (at, count) = (level.metrics_count_at, level.metrics);
-        let children_at = self.out.len();
-        self.current().children_count_at = Some(children_at);
+        let children_at = self.buf().len();
+        self.open.last_mut().expect("still open").children_count_at = Some(children_at);
         self.patch_u32(at, count);
-        self.out.extend_from_slice(&0u32.to_le_bytes());
+        self.buf().extend_from_slice(&0u32.to_le_bytes());
     }
 
     fn close_level(&mut self) {
@@ -313,7 +346,7 @@ pub fn encode_snapshot<V: SnapshotValue>(
     out: &mut Vec<u8>,
 ) -> Result<usize, EncodeError> {
     let before = out.len();
-    let mut encoder = SnapshotEncoder::new(out, snapshot.from, snapshot.to);
+    let mut encoder = SnapshotEncoder::new(&mut *out, snapshot.from, snapshot.to);
     let result = encode_level(&mut encoder, &snapshot.root).and_then(|()| encoder.finish());
     if result.is_err() {
         out.truncate(before);
@@ -322,7 +355,7 @@ pub fn encode_snapshot<V: SnapshotValue>(
 }
 
 fn encode_level<V: SnapshotValue>(
-    encoder: &mut SnapshotEncoder<'_>,
+    encoder: &mut SnapshotEncoder<&mut Vec<u8>>,
     level: &Level<V>,
 ) -> Result<(), EncodeError> {
     for m in &level.metrics {

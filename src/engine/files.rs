@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::stats::{Counters, Event, EventHook, EventLevel, WriteErrorKind, bump};
 use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::Error;
-use crate::layout::WAL_FILE_NAME;
+use crate::layout::{self, WAL_FILE_NAME};
 
 /// A write fault for tests: the engine writes at most `after_bytes` of the
 /// data, then fails with `error`, as a full or failing disk would.
@@ -426,6 +426,50 @@ impl HostFiles {
             bump(&self.counters.rotations, 1);
         }
         Ok(())
+    }
+
+    /// Closes the host's current.wal (after an fdatasync if it has unsynced
+    /// records) and renames it to a sealed segment named by `label`, so that
+    /// new records go to a fresh file; returns every sealed segment the host
+    /// has, oldest first, older ones included.
+    pub fn seal(
+        &mut self,
+        key: &[u8],
+        cluster_len: usize,
+        label: i64,
+    ) -> Result<Vec<PathBuf>, Error> {
+        let host = self.host_index(key, cluster_len);
+        if self.hosts[host].unsynced {
+            if let Some(file) = &self.hosts[host].file {
+                file.sync_data().map_err(|e| {
+                    Error::io(
+                        format!("fdatasync {}", self.hosts[host].wal_path().display()),
+                        &e,
+                    )
+                })?;
+                bump(&self.counters.fsyncs, 1);
+            }
+        }
+        self.close_file(host);
+        let h = &mut self.hosts[host];
+        h.checked = false;
+        h.len = 0;
+        h.unsynced = false;
+        let (dir, wal) = (h.dir.clone(), h.wal_path());
+        if wal.exists() {
+            let target = (0..)
+                .map(|k| dir.join(layout::sealed_segment_name(label, k)))
+                .find(|path| !path.exists())
+                .expect("some k is free");
+            fs::rename(&wal, &target)
+                .map_err(|e| Error::io(format!("seal {}", wal.display()), &e))?;
+            fsync_dir(&dir).map_err(|e| Error::io(format!("fsync {}", dir.display()), &e))?;
+        }
+        match layout::list_host_files(&dir) {
+            Ok(files) => Ok(files.sealed),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::io(format!("list {}", dir.display()), &e)),
+        }
     }
 
     /// fdatasync of every file written since the last call; files closed

@@ -36,7 +36,7 @@ mod files;
 mod shard;
 mod stats;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -136,6 +136,7 @@ fn default_open_file_budget() -> usize {
 /// The WAL engine. `Send + Sync`: share it (e.g. in an `Arc`) and append
 /// from any number of threads. Dropping it closes it.
 pub struct Store {
+    root: PathBuf,
     shards: Vec<Arc<Shard>>,
     writers: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -185,11 +186,11 @@ impl Store {
             event_hook: options.event_hook.clone(),
             fault_injector: options.fault_injector.clone(),
         });
-        let store = Store {
+        let mut store = Store {
+            root: options.root.clone(),
             shards: Vec::with_capacity(shards),
             writers: Mutex::new(Vec::new()),
         };
-        let mut store = store;
         for index in 0..shards {
             let counters = Arc::new(Counters::default());
             let shard = Arc::new(Shard::new(
@@ -346,6 +347,59 @@ impl Store {
                 .map_err(|_| Error::new(ErrorKind::Closed, "the store closed during rotation"))??;
         }
         Ok(())
+    }
+
+    /// Seals the WAL of each (cluster, host): after every record of that host
+    /// appended before the call, its current.wal is renamed to
+    /// `wal-<label>.sealed` (see `layout::sealed_segment_name`), a name the
+    /// Go restore ignores and ccwal's restore replays before current.wal;
+    /// later records go to a fresh current.wal. Returns, per host in the
+    /// order given, every sealed segment it has (older ones included).
+    /// Blocks until done. The checkpoint session is built on this.
+    pub fn seal<C: AsRef<[u8]>, H: AsRef<[u8]>>(
+        &self,
+        hosts: &[(C, H)],
+        label: i64,
+    ) -> Result<Vec<Vec<PathBuf>>, Error> {
+        let shards = self.shards.len();
+        let mut per_shard: Vec<Vec<(Vec<u8>, usize)>> = vec![Vec::new(); shards];
+        let mut placement = Vec::with_capacity(hosts.len());
+        for (cluster, host) in hosts {
+            let (cluster, host) = (cluster.as_ref(), host.as_ref());
+            names::validate_path_component(NameField::Cluster, cluster)?;
+            names::validate_path_component(NameField::Host, host)?;
+            let shard = shard_of(cluster, host, shards);
+            placement.push((shard, per_shard[shard].len()));
+            per_shard[shard].push(([cluster, &[0], host].concat(), cluster.len()));
+        }
+        let mut answers: Vec<Option<crossbeam_channel::Receiver<_>>> = vec![None; shards];
+        for (shard, hosts) in per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, h)| !h.is_empty())
+        {
+            let (done, answer) = crossbeam_channel::bounded(1);
+            self.shards[shard].control(Control::Seal { hosts, label, done })?;
+            answers[shard] = Some(answer);
+        }
+        let mut sealed: Vec<Vec<Vec<PathBuf>>> = Vec::with_capacity(shards);
+        for answer in answers {
+            sealed.push(match answer {
+                Some(answer) => answer.recv().map_err(|_| {
+                    Error::new(ErrorKind::Closed, "the store closed while sealing")
+                })??,
+                None => Vec::new(),
+            });
+        }
+        Ok(placement
+            .into_iter()
+            .map(|(shard, at)| std::mem::take(&mut sealed[shard][at]))
+            .collect())
+    }
+
+    /// The checkpoint root this store writes below.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The engine's counters, summed over the shards.

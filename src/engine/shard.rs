@@ -2,6 +2,7 @@
 //! short lock, and the writer thread that drains it into the hosts' files.
 
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,13 @@ pub(crate) enum Control {
     Rotate {
         hosts: Vec<(Vec<u8>, usize)>,
         done: Sender<Result<(), Error>>,
+    },
+    /// Rename each host's current.wal to a sealed segment named by `label`;
+    /// answers every sealed segment each host has.
+    Seal {
+        hosts: Vec<(Vec<u8>, usize)>,
+        label: i64,
+        done: Sender<Result<Vec<Vec<PathBuf>>, Error>>,
     },
 }
 
@@ -371,6 +379,14 @@ pub(crate) fn run_writer(
                     let result = hosts
                         .iter()
                         .try_for_each(|(key, cluster_len)| files.rotate(key, *cluster_len));
+                    let _ = done.send(result);
+                }
+                Item::Control(Control::Seal { hosts, label, done }) => {
+                    files.write_round(&spare.bytes);
+                    let result = hosts
+                        .iter()
+                        .map(|(key, cluster_len)| files.seal(key, *cluster_len, label))
+                        .collect();
                     let _ = done.send(result);
                 }
             }
