@@ -166,7 +166,7 @@ fn snapshots_then_wal_with_the_buffer_rule() {
         summary(chain(&host, &["socket0", "memctrl1"], "mem")),
         vec![(2970, 512, false, bits(&[11.0]))]
     );
-    assert!(host.root.metrics.get(&b"unknown"[..]).is_none());
+    assert!(!host.root.metrics.contains_key(&b"unknown"[..]));
     let r = &host.report;
     assert_eq!(
         (
