@@ -287,3 +287,47 @@ fn a_crash_at_any_step_loses_nothing() {
         assert_eq!(restored["h1"], (1_000_000..1_000_500).collect(), "{stage}");
     }
 }
+
+#[test]
+fn compaction_folds_the_wal_into_a_snapshot_without_changing_the_data() {
+    let root = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(StoreOptions::new(root.path())).unwrap();
+        for ts in 1_000_000..1_000_300 {
+            store.append(b"c", b"h", b"m", NONE, ts as f64, ts).unwrap();
+        }
+        store.seal(&[(b"c", b"h")], 7).unwrap();
+        // More than one chunk's worth (512) after the seal, with a gap.
+        for ts in (1_000_300..1_001_200).filter(|ts| ts % 97 != 0) {
+            store.append(b"c", b"h", b"m", NONE, ts as f64, ts).unwrap();
+        }
+        store.close();
+    }
+    let mut builder = snapshot_builder(900_000, 999_000);
+    builder
+        .metric(b"m", 1, 998_000, &[998_000.0f64, 998_001.0])
+        .unwrap();
+    builder.finish().unwrap();
+    write_snapshot(root.path(), b"c", b"h", 900_000, &builder.into_inner()).unwrap();
+    let before = restored_samples(root.path());
+
+    let hosts = ccwal::checkpoint::compact(root.path(), &MetricConfig::new([("m", 1)])).unwrap();
+    assert_eq!(hosts.len(), 1);
+    assert_eq!(hosts[0].error, None);
+    assert_eq!(
+        hosts[0].removed.len(),
+        2,
+        "current.wal and the sealed segment"
+    );
+    let dir = root.path().join("c/h");
+    assert!(!dir.join("current.wal").exists() && !dir.join(sealed_segment_name(7, 0)).exists());
+    let snapshot = hosts[0].snapshot.clone().unwrap();
+    assert!(snapshot.exists());
+    assert_eq!(restored_samples(root.path()), before);
+    // Nothing left to fold the second time.
+    let again = ccwal::checkpoint::compact(root.path(), &MetricConfig::new([("m", 1)])).unwrap();
+    assert_eq!(
+        (again[0].snapshot.clone(), again[0].removed.len()),
+        (None, 0)
+    );
+}

@@ -377,3 +377,80 @@ fn ingest_appends_line_protocol_and_reports_bad_lines() {
     assert_eq!(lines[0]["selector"], json!(["socket0", "memctrl1"]));
     assert_eq!(lines[0]["ts"].as_i64(), Some(1_700_000_060));
 }
+
+#[test]
+fn restore_prints_the_state_and_compact_folds_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("c/h");
+    fs::create_dir_all(&host).unwrap();
+    let mut snap = Vec::new();
+    let snapshot = Snapshot {
+        from: 1000,
+        to: 2000,
+        root: Level {
+            metrics: vec![Metric {
+                name: b"load".to_vec(),
+                frequency: 60,
+                start: 1000,
+                values: vec![1.5],
+            }],
+            children: vec![Child {
+                name: b"cpu0".to_vec(),
+                level: Level::default(),
+            }],
+        },
+    };
+    encode_snapshot(&snapshot, &mut snap).unwrap();
+    fs::write(host.join("1000.bin"), snap).unwrap();
+    let mut wal = wal::file_header().to_vec();
+    wal::encode_record(&mut wal, 2000, b"load", NO_SELECTOR, 2.5).unwrap();
+    fs::write(host.join("current.wal"), wal).unwrap();
+    let metrics = dir.path().join("metrics.json");
+    fs::write(&metrics, br#"{"load": 60}"#).unwrap();
+    let root = dir.path().to_str().unwrap();
+    let metrics = metrics.to_str().unwrap();
+
+    let output = ccwal(&["restore", root, "--from", "0", "--metrics", metrics]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected = json!({"from": 0, "hosts": [{"cluster": "c", "host": "h", "error": null, "levels": [
+        {"path": [], "metrics": {"load": [
+            {"start": 1000, "frequency": 60, "len": 1, "cap": 1, "archived": true, "bits": [1.5f32.to_bits()]},
+            {"start": 1970, "frequency": 60, "len": 1, "cap": 512, "archived": false, "bits": [2.5f32.to_bits()]}
+        ]}},
+        {"path": ["cpu0"], "metrics": {}}
+    ]}]});
+    assert_eq!(stdout_lines(&output), vec![expected]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("1 applied"));
+    assert_eq!(
+        ccwal(&["restore", root, "--from", "0", "--metrics", "/nonexistent"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let output = ccwal(&["compact", root, "--metrics", metrics]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!host.join("current.wal").exists());
+    let output = ccwal(&[
+        "restore",
+        root,
+        "--from",
+        "0",
+        "--metrics",
+        metrics,
+        "--strict",
+        "--go-exact",
+        "--host",
+        "c/h",
+    ]);
+    let lines = stdout_lines(&output);
+    let chain = &lines[0]["hosts"][0]["levels"][0]["metrics"]["load"];
+    assert_eq!(chain.as_array().unwrap().len(), 2);
+    assert_eq!(chain[1]["archived"], true);
+    assert_eq!(chain[1]["bits"], json!([2.5f32.to_bits()]));
+}

@@ -9,6 +9,7 @@
 //! sealed segment that restore replays.
 
 mod cleanup;
+mod compact;
 mod pool;
 mod session;
 
@@ -18,6 +19,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub use cleanup::{CleanupReport, cleanup};
+pub use compact::{CompactedHost, compact};
 pub use pool::{HostOutcome, Outcome, SnapshotWriterPool};
 pub use session::{CheckpointReport, CheckpointSession};
 

@@ -1,6 +1,7 @@
 //! `ccwal`: inspect, verify and dump the files of a metricstore checkpoint
 //! directory. Exit codes: 0 ok, 1 damage found, 2 usage or I/O error.
 
+mod compact;
 mod dump;
 mod ingest;
 mod inspect;
@@ -70,6 +71,14 @@ enum Command {
         #[arg(long)]
         host: Option<String>,
     },
+    /// Fold each host's WAL into a new snapshot, then delete the folded WAL
+    /// files (offline: no store may be writing to ROOT).
+    Compact {
+        root: PathBuf,
+        /// JSON object {"metric": frequency_seconds, ...}.
+        #[arg(long)]
+        metrics: PathBuf,
+    },
     /// Summarise a checkpoint root per cluster: hosts, files, bytes,
     /// records, time covered.
     Stat {
@@ -101,6 +110,7 @@ fn main() {
             go_exact,
             host: host.as_deref(),
         }),
+        Command::Compact { root, metrics } => compact::run(&root, &metrics),
         Command::Ingest {
             root,
             cluster,
