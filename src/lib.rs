@@ -7,14 +7,23 @@
 //! - [`layout`]: the directory layout and the snapshot selection rule;
 //! - [`engine`]: the WAL engine (background writer threads);
 //! - [`checkpoint`]: writing snapshots and checkpoint sessions;
-//! - [`restore`]: loading snapshots and replaying the WAL at start-up.
+//! - [`restore`]: loading snapshots and replaying the WAL at start-up;
+//! - [`ffi`]: the C ABI, a thin layer over all of the above.
 
+/// cbindgen:ignore
 pub mod checkpoint;
+/// cbindgen:ignore
 pub mod codec;
+/// cbindgen:ignore
 pub mod engine;
+/// cbindgen:ignore
 pub mod error;
+pub mod ffi;
+/// cbindgen:ignore
 pub mod layout;
+/// cbindgen:ignore
 pub mod names;
+/// cbindgen:ignore
 pub mod restore;
 
 pub use error::{Error, ErrorKind, Result};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::pool::{HostOutcome, Outcome, SnapshotWriterPool};
 use super::{SnapshotBuilder, snapshot_builder};
 use crate::engine::Store;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::layout;
 
 /// What a checkpoint did.
@@ -84,12 +84,9 @@ impl CheckpointSession {
         host: &[u8],
         mut snapshot: SnapshotBuilder,
     ) -> Result<(), Error> {
-        // An already finished builder answers `Finished`; anything else is a
-        // caller's error in the tree.
-        match snapshot.finish() {
-            Ok(_) | Err(crate::codec::snapshot::EncodeError::Finished) => {}
-            Err(e) => return Err(Error::new(crate::ErrorKind::InvalidArgument, e.to_string())),
-        }
+        snapshot
+            .ensure_finished()
+            .map_err(|e| Error::new(ErrorKind::InvalidArgument, e.to_string()))?;
         self.pool
             .submit(cluster, host, self.from, snapshot.into_inner())
     }

@@ -188,6 +188,19 @@ impl<B: BorrowMut<Vec<u8>>> SnapshotEncoder<B> {
         self.out
     }
 
+    /// The bytes written since `new` (a complete snapshot once finished).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.out.borrow()[self.start..]
+    }
+
+    /// `finish` unless that happened already; returns the snapshot's length.
+    pub fn ensure_finished(&mut self) -> Result<usize, EncodeError> {
+        if self.open.is_empty() {
+            return Ok(self.len());
+        }
+        self.finish()
+    }
+
     /// Bytes written since `new`.
     pub fn len(&self) -> usize {
         self.out.borrow().len() - self.start

@@ -86,11 +86,14 @@ pub fn write(
     Ok(())
 }
 
+/// Each metric's chain of chunks, by metric name.
+pub type MetricChains = BTreeMap<Vec<u8>, Vec<Chunk>>;
+
 /// A level of a restored host: the host itself or a selector below it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RestoredLevel {
     /// Each configured metric's chain of chunks, oldest first.
-    pub metrics: BTreeMap<Vec<u8>, Vec<Chunk>>,
+    pub metrics: MetricChains,
     pub children: BTreeMap<Vec<u8>, RestoredLevel>,
 }
 
@@ -104,6 +107,22 @@ impl RestoredLevel {
         path.into_iter().fold(self, |level, name| {
             level.children.entry(name.to_vec()).or_default()
         })
+    }
+
+    /// [`RestoredLevel::walk`], taking the levels apart instead of
+    /// borrowing them: each level's metrics with its path, in path order.
+    pub fn into_levels(self) -> Vec<(Vec<Vec<u8>>, MetricChains)> {
+        let mut out = Vec::new();
+        let mut stack = vec![(Vec::new(), self)];
+        while let Some((path, level)) = stack.pop() {
+            for (name, child) in level.children.into_iter().rev() {
+                let mut child_path = path.clone();
+                child_path.push(name);
+                stack.push((child_path, child));
+            }
+            out.push((path, level.metrics));
+        }
+        out
     }
 
     /// Every level below and including this one with its path, in path

@@ -1,0 +1,3 @@
+module github.com/ccwal/ccwal/examples-go
+
+go 1.24

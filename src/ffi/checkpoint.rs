@@ -1,0 +1,270 @@
+//! `ccwal_checkpoint`: a checkpoint session, and its report.
+
+use super::error::ccwal_error;
+use super::guard::{guard, guard_void};
+use super::snapshot::ccwal_snapshot_builder;
+use super::store::ccwal_store;
+use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr};
+use crate::checkpoint::{CheckpointReport, CheckpointSession, Outcome};
+
+/// A checkpoint of `[from, to]` in progress: the WAL of every host was
+/// sealed when it began (appends go on), snapshots added are written by a
+/// bounded pool of threads, and `ccwal_checkpoint_finish` deletes the
+/// sealed segments of the hosts whose snapshot was written.
+///
+/// The host application must write each sample to memory *before*
+/// appending it to the store, so that everything appended before
+/// `ccwal_checkpoint_begin` is in the snapshots it builds afterwards.
+///
+/// Ownership: created by `ccwal_checkpoint_begin`, owned by the caller,
+/// consumed by `ccwal_checkpoint_finish` or freed (abandoned: sealed
+/// segments stay, restore replays them) with `ccwal_checkpoint_free`.
+/// `ccwal_checkpoint_add` may be called from several threads at once.
+pub struct ccwal_checkpoint {
+    session: CheckpointSession,
+}
+
+/// What a finished checkpoint did.
+///
+/// Ownership: created by `ccwal_checkpoint_finish`, owned by the caller,
+/// freed with `ccwal_checkpoint_report_free`. Immutable: any thread.
+pub struct ccwal_checkpoint_report {
+    report: CheckpointReport,
+}
+
+/// The outcome for one host.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ccwal_host_outcome {
+    CCWAL_HOST_WRITTEN = 0,
+    /// Nothing to write: no file (as in Go).
+    CCWAL_HOST_EMPTY = 1,
+    /// The snapshot could not be written (see the message); the host's
+    /// sealed segments stay.
+    CCWAL_HOST_FAILED = 2,
+}
+
+/// Totals of a checkpoint report.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ccwal_checkpoint_totals {
+    pub hosts: usize,
+    pub written: usize,
+    pub empty: usize,
+    pub failed: usize,
+    pub bytes: u64,
+    pub segments_deleted: usize,
+    pub duration_micros: u64,
+}
+
+/// One host of a checkpoint report; strings are owned by the report.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ccwal_checkpoint_host {
+    pub cluster: *const u8,
+    pub cluster_len: usize,
+    pub host: *const u8,
+    pub host_len: usize,
+    pub outcome: ccwal_host_outcome,
+    pub bytes: u64,
+    pub duration_micros: u64,
+    /// The error message of a failed host (empty otherwise).
+    pub message: *const u8,
+    pub message_len: usize,
+}
+
+/// Seals the WAL of every host below the store's root and starts `workers`
+/// snapshot writers behind a queue of `queue` snapshots. Blocks until the
+/// WAL is sealed (appends from other threads go on). Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_checkpoint_begin(
+    store: *const ccwal_store,
+    from: i64,
+    to: i64,
+    workers: usize,
+    queue: usize,
+    checkpoint_out: *mut *mut ccwal_checkpoint,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable output, as documented.
+        let store = unsafe { handle(store, "store") }?;
+        let out = unsafe { out_ptr(checkpoint_out, "checkpoint_out") }?;
+        let session = CheckpointSession::begin(&store.inner, from, to, workers, queue)?;
+        *out = into_handle(ccwal_checkpoint { session });
+        Ok(())
+    })
+}
+
+/// Queues a host's snapshot, taking the builder (even on failure: do not
+/// use or free it afterwards). Blocks while the writers' queue is full.
+/// Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_checkpoint_add(
+    checkpoint: *const ccwal_checkpoint,
+    cluster: *const u8,
+    cluster_len: usize,
+    host: *const u8,
+    host_len: usize,
+    builder: *mut ccwal_snapshot_builder,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        if builder.is_null() {
+            return Err(Failure::null("builder"));
+        }
+        // SAFETY: a live builder handed over, as documented.
+        let builder = unsafe { Box::from_raw(builder) };
+        // SAFETY: live handle and (ptr, len) pairs, as documented.
+        let checkpoint = unsafe { handle(checkpoint, "checkpoint") }?;
+        let (cluster, host) = unsafe {
+            (
+                bytes(cluster, cluster_len, "cluster")?,
+                bytes(host, host_len, "host")?,
+            )
+        };
+        crate::names::validate_path_component(crate::names::NameField::Cluster, cluster)
+            .map_err(crate::Error::from)?;
+        crate::names::validate_path_component(crate::names::NameField::Host, host)
+            .map_err(crate::Error::from)?;
+        checkpoint.session.add(cluster, host, builder.inner)?;
+        Ok(())
+    })
+}
+
+/// Waits for every snapshot, deletes the sealed segments of written hosts,
+/// frees the session and writes the report to `*report_out`. Blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_checkpoint_finish(
+    checkpoint: *mut ccwal_checkpoint,
+    report_out: *mut *mut ccwal_checkpoint_report,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: writable output, checked before the session is consumed.
+        let out = unsafe { out_ptr(report_out, "report_out") }?;
+        if checkpoint.is_null() {
+            return Err(Failure::null("checkpoint"));
+        }
+        // SAFETY: a live session, consumed here, as documented.
+        let checkpoint = unsafe { Box::from_raw(checkpoint) };
+        *out = into_handle(ccwal_checkpoint_report {
+            report: checkpoint.session.finish(),
+        });
+        Ok(())
+    })
+}
+
+/// Abandons a session without finishing it (waits for snapshots already
+/// queued; deletes no sealed segment); NULL is ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_checkpoint_free(checkpoint: *mut ccwal_checkpoint) {
+    // SAFETY: NULL or a live session, not used afterwards.
+    guard_void(|| unsafe { free_handle(checkpoint) })
+}
+
+/// The totals of a report.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_checkpoint_report_totals(
+    report: *const ccwal_checkpoint_report,
+    totals_out: *mut ccwal_checkpoint_totals,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable output, as documented.
+        let report = &unsafe { handle(report, "report") }?.report;
+        let out = unsafe { out_ptr(totals_out, "totals_out") }?;
+        let mut totals = ccwal_checkpoint_totals {
+            hosts: report.hosts.len(),
+            segments_deleted: report.segments_deleted.len(),
+            duration_micros: report.duration.as_micros() as u64,
+            ..Default::default()
+        };
+        for host in &report.hosts {
+            match &host.outcome {
+                Outcome::Written { bytes, .. } => {
+                    totals.written += 1;
+                    totals.bytes += bytes;
+                }
+                Outcome::Empty => totals.empty += 1,
+                Outcome::Failed(_) => totals.failed += 1,
+            }
+        }
+        *out = totals;
+        Ok(())
+    })
+}
+
+/// Host `index` (< totals.hosts) of a report.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_checkpoint_report_host(
+    report: *const ccwal_checkpoint_report,
+    index: usize,
+    host_out: *mut ccwal_checkpoint_host,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable output, as documented.
+        let report = &unsafe { handle(report, "report") }?.report;
+        let out = unsafe { out_ptr(host_out, "host_out") }?;
+        let host = report.hosts.get(index).ok_or_else(|| {
+            Failure::invalid(format!("host index {index} of {}", report.hosts.len()))
+        })?;
+        let (outcome, bytes, message) = match &host.outcome {
+            Outcome::Written { bytes, .. } => (ccwal_host_outcome::CCWAL_HOST_WRITTEN, *bytes, ""),
+            Outcome::Empty => (ccwal_host_outcome::CCWAL_HOST_EMPTY, 0, ""),
+            Outcome::Failed(e) => (ccwal_host_outcome::CCWAL_HOST_FAILED, 0, e.message()),
+        };
+        *out = ccwal_checkpoint_host {
+            cluster: host.cluster.as_ptr(),
+            cluster_len: host.cluster.len(),
+            host: host.host.as_ptr(),
+            host_len: host.host.len(),
+            outcome,
+            bytes,
+            duration_micros: host.duration.as_micros() as u64,
+            message: message.as_ptr(),
+            message_len: message.len(),
+        };
+        Ok(())
+    })
+}
+
+/// Frees a report; NULL is ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_checkpoint_report_free(report: *mut ccwal_checkpoint_report) {
+    // SAFETY: NULL or a live report, not used afterwards.
+    guard_void(|| unsafe { free_handle(report) })
+}
+
+/// Deletes old snapshots below `root` by the Go rule (number ≤ `horizon`,
+/// never a WAL file); writes how many were deleted to `*deleted_out`.
+/// Problems with single files are not errors: they stay, and are counted
+/// in `*problems_out`. Blocks. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_cleanup(
+    root: *const u8,
+    root_len: usize,
+    horizon: i64,
+    deleted_out: *mut usize,
+    problems_out: *mut usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: (ptr, len) and writable outputs, as documented.
+        let root = unsafe { bytes(root, root_len, "root") }?;
+        let (deleted, problems) = unsafe {
+            (
+                out_ptr(deleted_out, "deleted_out")?,
+                out_ptr(problems_out, "problems_out")?,
+            )
+        };
+        let path = std::path::Path::new(
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(root),
+        );
+        let report = crate::checkpoint::cleanup(path, horizon)?;
+        *deleted = report.deleted.len();
+        *problems = report.errors.len();
+        Ok(())
+    })
+}

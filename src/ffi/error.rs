@@ -1,0 +1,94 @@
+//! `ccwal_error`: the detailed error object handed out through `error_out`.
+
+use super::guard::{guard_value, guard_void};
+use super::{Failure, ccwal_result};
+
+/// The detail of a failed call: its result code, a message naming what was
+/// affected, and the OS error code behind an I/O error.
+///
+/// Ownership: created by ccwal on failure when the caller passed a non-NULL
+/// `error_out`; owned by the caller, who frees it with `ccwal_error_free`.
+/// Immutable: may be read from any thread, also concurrently.
+pub struct ccwal_error {
+    code: ccwal_result,
+    /// The message followed by a NUL byte, so C can also print it directly.
+    message: Vec<u8>,
+    os_code: i32,
+}
+
+impl ccwal_error {
+    pub(crate) fn from_failure(failure: Failure) -> Self {
+        let text = failure.error.message().replace('\0', "\\0");
+        let mut message = text.into_bytes();
+        message.push(0);
+        ccwal_error {
+            code: failure.code,
+            message,
+            os_code: failure.error.os_code().unwrap_or(0),
+        }
+    }
+}
+
+/// The result code of the failed call. Returns `CCWAL_NULL_ARGUMENT` for a
+/// NULL `error`. Never blocks; any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_error_code(error: *const ccwal_error) -> ccwal_result {
+    guard_value(ccwal_result::CCWAL_PANIC, || {
+        // SAFETY: NULL or a live error, as documented.
+        unsafe { error.as_ref() }.map_or(ccwal_result::CCWAL_NULL_ARGUMENT, |e| e.code)
+    })
+}
+
+/// The message of the error as `(ptr, len)`: UTF-8, owned by `error`, valid
+/// until `ccwal_error_free`; also NUL-terminated (`ptr[len] == 0`). Writes
+/// nothing and returns `CCWAL_NULL_ARGUMENT` when any pointer is NULL.
+/// Never blocks; any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_error_message(
+    error: *const ccwal_error,
+    message_out: *mut *const u8,
+    len_out: *mut usize,
+) -> ccwal_result {
+    guard_value(ccwal_result::CCWAL_PANIC, || {
+        // SAFETY: each pointer is NULL or valid, as documented.
+        let (Some(error), Some(message), Some(len)) = (
+            unsafe { error.as_ref() },
+            unsafe { message_out.as_mut() },
+            unsafe { len_out.as_mut() },
+        ) else {
+            return ccwal_result::CCWAL_NULL_ARGUMENT;
+        };
+        *message = error.message.as_ptr();
+        *len = error.message.len() - 1;
+        ccwal_result::CCWAL_OK
+    })
+}
+
+/// The OS error number (errno) behind an I/O error; 0 when there is none or
+/// `error` is NULL. Never blocks; any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_error_os_code(error: *const ccwal_error) -> i32 {
+    guard_value(0, || {
+        // SAFETY: NULL or a live error, as documented.
+        unsafe { error.as_ref() }.map_or(0, |e| e.os_code)
+    })
+}
+
+/// Frees an error. NULL is accepted and ignored. The error must not be used
+/// afterwards. Never blocks; any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_error_free(error: *mut ccwal_error) {
+    guard_void(|| {
+        if !error.is_null() {
+            // SAFETY: a live error handed out by ccwal, freed once, as documented.
+            drop(unsafe { Box::from_raw(error) });
+        }
+    })
+}
+
+/// A static, NUL-terminated English description of a result code; never
+/// NULL, never to be freed. Never blocks; any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_result_description(result: ccwal_result) -> *const std::ffi::c_char {
+    result.description().as_ptr()
+}

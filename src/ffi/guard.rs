@@ -1,0 +1,57 @@
+//! The panic boundary: every `extern "C"` function runs its body through one
+//! of these, so a panic becomes a result code and never unwinds into C.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::error::ccwal_error;
+use super::{Failure, ccwal_result};
+use crate::{Error, ErrorKind};
+
+fn panic_failure(payload: Box<dyn Any + Send>) -> Failure {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    Failure {
+        code: ccwal_result::CCWAL_PANIC,
+        error: Error::new(
+            ErrorKind::InvalidArgument,
+            format!("ccwal panicked (a bug): {what}"),
+        ),
+    }
+}
+
+/// Runs a fallible entry point: `CCWAL_OK` on success; on failure (or
+/// panic) the failure's code, and a new error object in `*error_out` when
+/// `error_out` is not NULL.
+pub(crate) fn guard(
+    error_out: *mut *mut ccwal_error,
+    body: impl FnOnce() -> Result<(), Failure>,
+) -> ccwal_result {
+    let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|p| Err(panic_failure(p)));
+    match outcome {
+        Ok(()) => ccwal_result::CCWAL_OK,
+        Err(failure) => {
+            let code = failure.code;
+            if !error_out.is_null() {
+                let error = Box::new(ccwal_error::from_failure(failure));
+                // SAFETY: the caller passes NULL or a writable pointer slot.
+                unsafe { *error_out = Box::into_raw(error) };
+            }
+            code
+        }
+    }
+}
+
+/// Runs an entry point with a plain return value; `on_panic` is returned if
+/// it panics.
+pub(crate) fn guard_value<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+}
+
+/// Runs an entry point that returns nothing (the `_free` functions).
+pub(crate) fn guard_void(body: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(body));
+}

@@ -1,0 +1,307 @@
+//! `ccwal_options`: how to open a store.
+
+use std::ffi::{OsStr, c_void};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::error::ccwal_error;
+use super::guard::{guard, guard_void};
+use super::{Failure, bytes, ccwal_result, free_handle, into_handle, out_ptr};
+use crate::engine::{Backpressure, Durability, Event, EventLevel, StoreOptions};
+
+/// Options for `ccwal_store_open`, with the defaults of the Rust API.
+///
+/// Ownership: created by `ccwal_options_new`, owned by the caller, freed
+/// with `ccwal_options_free`; `ccwal_store_open` copies what it needs, so
+/// the options may be freed or reused right after. Not thread-safe: use one
+/// options object from one thread at a time. Never blocks.
+pub struct ccwal_options {
+    inner: StoreOptions,
+}
+
+impl ccwal_options {
+    pub(crate) fn store_options(&self) -> StoreOptions {
+        self.inner.clone()
+    }
+}
+
+/// When written records are forced to disk.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ccwal_durability {
+    /// Handed to the OS every round; on disk at `ccwal_store_sync`.
+    CCWAL_DURABILITY_NONE = 0,
+    /// Also fdatasync'ed every interval.
+    CCWAL_DURABILITY_INTERVAL = 1,
+    /// Every round fdatasync'ed before the next.
+    CCWAL_DURABILITY_ALWAYS = 2,
+}
+
+/// What an append does when its queue is full.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ccwal_backpressure {
+    /// Wait for room (with a timeout if one is given).
+    CCWAL_BACKPRESSURE_BLOCK = 0,
+    /// Fail at once with CCWAL_QUEUE_FULL.
+    CCWAL_BACKPRESSURE_REJECT = 1,
+}
+
+/// How serious an event is.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ccwal_event_level {
+    CCWAL_EVENT_INFO = 0,
+    CCWAL_EVENT_WARNING = 1,
+    CCWAL_EVENT_ERROR = 2,
+}
+
+/// An event callback: `user_data` as given, the level, the cluster and
+/// host concerned, and a message (all `(ptr, len)`, valid only during the
+/// call). Called from ccwal's writer threads, possibly from several at
+/// once: it must be thread-safe, quick, and must not call into the store.
+pub type ccwal_event_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        level: ccwal_event_level,
+        cluster: *const u8,
+        cluster_len: usize,
+        host: *const u8,
+        host_len: usize,
+        message: *const u8,
+        message_len: usize,
+    ),
+>;
+
+/// The caller's callback and its user data, sent to the writer threads.
+struct EventTarget {
+    callback: unsafe extern "C" fn(
+        *mut c_void,
+        ccwal_event_level,
+        *const u8,
+        usize,
+        *const u8,
+        usize,
+        *const u8,
+        usize,
+    ),
+    user_data: *mut c_void,
+}
+
+impl EventTarget {
+    fn deliver(&self, event: &Event) {
+        let level = match event.level {
+            EventLevel::Info => ccwal_event_level::CCWAL_EVENT_INFO,
+            EventLevel::Warning => ccwal_event_level::CCWAL_EVENT_WARNING,
+            EventLevel::Error => ccwal_event_level::CCWAL_EVENT_ERROR,
+        };
+        // SAFETY: the caller's callback, called with pointers valid for the
+        // duration of the call, as documented.
+        unsafe {
+            (self.callback)(
+                self.user_data,
+                level,
+                event.cluster.as_ptr(),
+                event.cluster.len(),
+                event.host.as_ptr(),
+                event.host.len(),
+                event.message.as_ptr(),
+                event.message.len(),
+            )
+        }
+    }
+}
+
+// SAFETY: the caller promises (documented at ccwal_options_set_event_hook)
+// that the callback and user data may be used from any thread.
+unsafe impl Send for EventTarget {}
+// SAFETY: as above.
+unsafe impl Sync for EventTarget {}
+
+/// New options for a store below `root` (a path, `(ptr, len)`), with the
+/// defaults. The new object is written to `*options_out`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_options_new(
+    root: *const u8,
+    root_len: usize,
+    options_out: *mut *mut ccwal_options,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: (ptr, len) as documented.
+        let root = unsafe { bytes(root, root_len, "root") }?;
+        if root.is_empty() {
+            return Err(Failure::invalid("root is empty"));
+        }
+        // SAFETY: NULL or writable, as documented.
+        let out = unsafe { out_ptr(options_out, "options_out") }?;
+        *out = into_handle(ccwal_options {
+            inner: StoreOptions::new(OsStr::from_bytes(root)),
+        });
+        Ok(())
+    })
+}
+
+/// Runs `change` on the options behind `options`.
+fn with_options(
+    options: *mut ccwal_options,
+    error_out: *mut *mut ccwal_error,
+    change: impl FnOnce(&mut StoreOptions) -> Result<(), Failure>,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: NULL or a live options object used by one thread, as documented.
+        let options = unsafe { options.as_mut() }.ok_or_else(|| Failure::null("options"))?;
+        change(&mut options.inner)
+    })
+}
+
+/// Writer threads (shards); 0 means one per core.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_options_set_shards(
+    options: *mut ccwal_options,
+    shards: usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    with_options(options, error_out, |o| {
+        o.shards = shards;
+        Ok(())
+    })
+}
+
+/// Bytes of encoded records each shard may queue (> 0).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_options_set_queue_capacity(
+    options: *mut ccwal_options,
+    bytes: usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    with_options(options, error_out, |o| {
+        if bytes == 0 {
+            return Err(Failure::invalid("queue capacity must be > 0"));
+        }
+        o.queue_capacity = bytes;
+        Ok(())
+    })
+}
+
+/// Durability mode; `interval_ms` (> 0) is used by
+/// CCWAL_DURABILITY_INTERVAL only.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_options_set_durability(
+    options: *mut ccwal_options,
+    durability: ccwal_durability,
+    interval_ms: u64,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    with_options(options, error_out, |o| {
+        o.durability = match durability {
+            ccwal_durability::CCWAL_DURABILITY_NONE => Durability::None,
+            ccwal_durability::CCWAL_DURABILITY_ALWAYS => Durability::Always,
+            ccwal_durability::CCWAL_DURABILITY_INTERVAL if interval_ms > 0 => {
+                Durability::Interval(Duration::from_millis(interval_ms))
+            }
+            ccwal_durability::CCWAL_DURABILITY_INTERVAL => {
+                return Err(Failure::invalid("the durability interval must be > 0"));
+            }
+        };
+        Ok(())
+    })
+}
+
+/// How often an idle writer wakes up, in milliseconds (> 0).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_options_set_flush_interval_ms(
+    options: *mut ccwal_options,
+    interval_ms: u64,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    with_options(options, error_out, |o| {
+        if interval_ms == 0 {
+            return Err(Failure::invalid("the flush interval must be > 0"));
+        }
+        o.flush_interval = Duration::from_millis(interval_ms);
+        Ok(())
+    })
+}
+
+/// Open WAL descriptors across all shards (> 0).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_options_set_max_open_files(
+    options: *mut ccwal_options,
+    files: usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    with_options(options, error_out, |o| {
+        if files == 0 {
+            return Err(Failure::invalid("max open files must be > 0"));
+        }
+        o.max_open_files = files;
+        Ok(())
+    })
+}
+
+/// A host's WAL is deleted and restarted (as in Go) at this size; 0: no
+/// limit.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_options_set_max_wal_bytes(
+    options: *mut ccwal_options,
+    bytes: u64,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    with_options(options, error_out, |o| {
+        o.max_wal_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// Backpressure policy; `timeout_ms` bounds the wait of
+/// CCWAL_BACKPRESSURE_BLOCK (0: wait without limit).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_options_set_backpressure(
+    options: *mut ccwal_options,
+    policy: ccwal_backpressure,
+    timeout_ms: u64,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    with_options(options, error_out, |o| {
+        o.backpressure = match policy {
+            ccwal_backpressure::CCWAL_BACKPRESSURE_REJECT => Backpressure::Reject,
+            ccwal_backpressure::CCWAL_BACKPRESSURE_BLOCK => Backpressure::Block {
+                timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
+            },
+        };
+        Ok(())
+    })
+}
+
+/// Installs an event callback (NULL removes it). The callback and
+/// `user_data` must stay valid until the store is freed, and may be called
+/// from any of ccwal's threads (see `ccwal_event_callback`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_options_set_event_hook(
+    options: *mut ccwal_options,
+    callback: ccwal_event_callback,
+    user_data: *mut c_void,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    with_options(options, error_out, |o| {
+        o.event_hook = callback.map(|callback| {
+            let target = EventTarget {
+                callback,
+                user_data,
+            };
+            let hook: Arc<crate::engine::EventHook> =
+                Arc::new(move |event: &Event| target.deliver(event));
+            hook
+        });
+        Ok(())
+    })
+}
+
+/// Frees options; NULL is ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_options_free(options: *mut ccwal_options) {
+    // SAFETY: NULL or a live options object, not used afterwards.
+    guard_void(|| unsafe { free_handle(options) })
+}

@@ -1,0 +1,398 @@
+//! `ccwal_restore_result`: a restored root, walked by index: hosts, their
+//! levels, each level's metrics, each metric's chunks.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::error::ccwal_error;
+use super::guard::{guard, guard_void};
+use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr};
+use crate::restore::{self, Chunk, HostReport, MetricConfig, Recovery, RestoreOptions, Selection};
+
+/// Which snapshots a restore loads.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ccwal_selection {
+    /// Go's rule and also the newest snapshot below the horizon (default).
+    CCWAL_SELECTION_COVERING = 0,
+    /// Exactly Go's rule.
+    CCWAL_SELECTION_GO_EXACT = 1,
+}
+
+/// What a restore does with damage.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ccwal_recovery {
+    /// Skip damaged bytes and go on (default).
+    CCWAL_RECOVERY_SALVAGE = 0,
+    /// Stop as Go does.
+    CCWAL_RECOVERY_STRICT = 1,
+}
+
+/// Options of `ccwal_restore`; all-zero is the default.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ccwal_restore_options {
+    pub selection: ccwal_selection,
+    pub recovery: ccwal_recovery,
+    /// Hosts restored in parallel; 0: one per core.
+    pub workers: usize,
+}
+
+struct FlatLevel {
+    path: Vec<Vec<u8>>,
+    metrics: Vec<(Vec<u8>, Vec<Chunk>)>,
+}
+
+struct FlatHost {
+    cluster: Vec<u8>,
+    host: Vec<u8>,
+    error: Option<String>,
+    report: HostReport,
+    levels: Vec<FlatLevel>,
+}
+
+/// A restored root: the Go metricstore's buffers for every host.
+///
+/// Ownership: created by `ccwal_restore`, owned by the caller, freed with
+/// `ccwal_restore_result_free`; every pointer an accessor hands out (names,
+/// chunk values) is owned by the result and valid until it is freed.
+/// Immutable: any number of threads may read it at once. Never blocks.
+pub struct ccwal_restore_result {
+    hosts: Vec<FlatHost>,
+}
+
+/// One restored host.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ccwal_restored_host {
+    pub cluster: *const u8,
+    pub cluster_len: usize,
+    pub host: *const u8,
+    pub host_len: usize,
+    /// The error that stopped this host (what was loaded before it stays);
+    /// `error_len` 0 when there was none.
+    pub error: *const u8,
+    pub error_len: usize,
+    pub level_count: usize,
+    pub files_loaded: usize,
+    pub files_skipped: usize,
+    pub records_applied: u64,
+    pub records_before_from: u64,
+    pub records_unknown_metric: u64,
+    pub records_rejected: u64,
+    pub damaged_ranges: usize,
+}
+
+/// One level of a host: `depth` path components (0 for the host itself).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ccwal_restored_level {
+    pub depth: usize,
+    pub metric_count: usize,
+}
+
+/// One metric of a level, with its chain of chunks (oldest first).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ccwal_restored_metric {
+    pub name: *const u8,
+    pub name_len: usize,
+    pub chunk_count: usize,
+}
+
+/// One chunk: `values[i]` is the sample at `start + i * frequency` (NaN =
+/// missing); `capacity` is Go's buffer capacity; `archived` chunks came
+/// from snapshots (the host must not write them to a snapshot again).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ccwal_chunk {
+    pub start: i64,
+    pub frequency: i64,
+    pub capacity: usize,
+    pub archived: bool,
+    pub values: *const f64,
+    pub len: usize,
+}
+
+/// Reads a flat metric configuration: per metric `u16 name_len | name |
+/// i64 frequency` (little-endian).
+fn parse_metric_config(bytes: &[u8]) -> Result<MetricConfig, Failure> {
+    let mut metrics = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let malformed = || {
+            Failure::invalid(format!(
+                "metric configuration entry {} at byte {pos} runs past the end",
+                metrics.len()
+            ))
+        };
+        let len = bytes.get(pos..pos + 2).ok_or_else(malformed)?;
+        let len = u16::from_le_bytes([len[0], len[1]]) as usize;
+        let name = bytes.get(pos + 2..pos + 2 + len).ok_or_else(malformed)?;
+        let frequency = bytes
+            .get(pos + 2 + len..pos + 10 + len)
+            .ok_or_else(malformed)?;
+        let frequency = i64::from_le_bytes(frequency.try_into().expect("8 bytes"));
+        if frequency <= 0 {
+            return Err(Failure::invalid(format!(
+                "metric {:?}: frequency must be > 0",
+                String::from_utf8_lossy(name)
+            )));
+        }
+        metrics.push((name, frequency));
+        pos += 10 + len;
+    }
+    Ok(MetricConfig::new(metrics))
+}
+
+/// Restores every `ROOT/CLUSTER/HOST` as the Go metricstore would, for the
+/// retention horizon `from` (unix seconds). `metrics` is the configuration
+/// as a flat list (per metric `u16 name_len | name | i64 frequency`);
+/// `options` may be NULL for the defaults. One host's failure is reported
+/// in that host, not as an error. Blocks (uses worker threads). Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore(
+    root: *const u8,
+    root_len: usize,
+    from: i64,
+    metrics: *const u8,
+    metrics_len: usize,
+    options: *const ccwal_restore_options,
+    result_out: *mut *mut ccwal_restore_result,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: (ptr, len) pairs, NULL or readable options, writable output.
+        let root = unsafe { bytes(root, root_len, "root") }?;
+        let config = parse_metric_config(unsafe { bytes(metrics, metrics_len, "metrics") }?)?;
+        let out = unsafe { out_ptr(result_out, "result_out") }?;
+        let mut rust_options = RestoreOptions::default();
+        // SAFETY: NULL or a readable options struct, as documented.
+        if let Some(o) = unsafe { options.as_ref() } {
+            rust_options.workers = o.workers;
+            rust_options.selection = match o.selection {
+                ccwal_selection::CCWAL_SELECTION_COVERING => Selection::Covering,
+                ccwal_selection::CCWAL_SELECTION_GO_EXACT => Selection::GoExact,
+            };
+            rust_options.recovery = match o.recovery {
+                ccwal_recovery::CCWAL_RECOVERY_SALVAGE => Recovery::Salvage,
+                ccwal_recovery::CCWAL_RECOVERY_STRICT => Recovery::Strict,
+            };
+        }
+        let restored = restore::restore(
+            Path::new(OsStr::from_bytes(root)),
+            from,
+            &config,
+            &rust_options,
+        )?;
+        let hosts = restored
+            .hosts
+            .into_iter()
+            .map(|h| {
+                let levels = h
+                    .root
+                    .into_levels()
+                    .into_iter()
+                    .map(|(path, metrics)| FlatLevel {
+                        path,
+                        metrics: metrics.into_iter().collect(),
+                    })
+                    .collect();
+                FlatHost {
+                    cluster: h.cluster,
+                    host: h.host,
+                    error: h.error,
+                    report: h.report,
+                    levels,
+                }
+            })
+            .collect();
+        *out = into_handle(ccwal_restore_result { hosts });
+        Ok(())
+    })
+}
+
+fn host_at(result: &ccwal_restore_result, h: usize) -> Result<&FlatHost, Failure> {
+    result
+        .hosts
+        .get(h)
+        .ok_or_else(|| Failure::invalid(format!("host index {h} of {}", result.hosts.len())))
+}
+
+fn level_at(result: &ccwal_restore_result, h: usize, l: usize) -> Result<&FlatLevel, Failure> {
+    let host = host_at(result, h)?;
+    host.levels
+        .get(l)
+        .ok_or_else(|| Failure::invalid(format!("level index {l} of {}", host.levels.len())))
+}
+
+fn metric_at(
+    result: &ccwal_restore_result,
+    h: usize,
+    l: usize,
+    m: usize,
+) -> Result<&(Vec<u8>, Vec<Chunk>), Failure> {
+    let level = level_at(result, h, l)?;
+    level
+        .metrics
+        .get(m)
+        .ok_or_else(|| Failure::invalid(format!("metric index {m} of {}", level.metrics.len())))
+}
+
+/// Runs an accessor: a live result, a writable output.
+fn read<T>(
+    result: *const ccwal_restore_result,
+    out: *mut T,
+    error_out: *mut *mut ccwal_error,
+    get: impl FnOnce(&ccwal_restore_result) -> Result<T, Failure>,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable output, as documented.
+        let result = unsafe { handle(result, "result") }?;
+        let out = unsafe { out_ptr(out, "output") }?;
+        *out = get(result)?;
+        Ok(())
+    })
+}
+
+/// Number of hosts (sorted by cluster, then host).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_host_count(
+    result: *const ccwal_restore_result,
+    count_out: *mut usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    read(result, count_out, error_out, |r| Ok(r.hosts.len()))
+}
+
+/// Host `h`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_host(
+    result: *const ccwal_restore_result,
+    h: usize,
+    host_out: *mut ccwal_restored_host,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    read(result, host_out, error_out, |r| {
+        let host = host_at(r, h)?;
+        let error = host.error.as_deref().unwrap_or("");
+        let report = &host.report;
+        Ok(ccwal_restored_host {
+            cluster: host.cluster.as_ptr(),
+            cluster_len: host.cluster.len(),
+            host: host.host.as_ptr(),
+            host_len: host.host.len(),
+            error: error.as_ptr(),
+            error_len: error.len(),
+            level_count: host.levels.len(),
+            files_loaded: report.files_loaded.len(),
+            files_skipped: report.files_skipped.len(),
+            records_applied: report.records_applied,
+            records_before_from: report.records_before_from,
+            records_unknown_metric: report.records_unknown_metric,
+            records_rejected: report.records_rejected,
+            damaged_ranges: report.damage.len(),
+        })
+    })
+}
+
+/// Level `l` of host `h` (levels in path order; level 0 is the host).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_level(
+    result: *const ccwal_restore_result,
+    h: usize,
+    l: usize,
+    level_out: *mut ccwal_restored_level,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    read(result, level_out, error_out, |r| {
+        let level = level_at(r, h, l)?;
+        Ok(ccwal_restored_level {
+            depth: level.path.len(),
+            metric_count: level.metrics.len(),
+        })
+    })
+}
+
+/// Path component `k` (< depth) of level `l` of host `h`, as `(ptr, len)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_level_path(
+    result: *const ccwal_restore_result,
+    h: usize,
+    l: usize,
+    k: usize,
+    name_out: *mut *const u8,
+    len_out: *mut usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable outputs, as documented.
+        let r = unsafe { handle(result, "result") }?;
+        let (name, len) = unsafe { (out_ptr(name_out, "name_out")?, out_ptr(len_out, "len_out")?) };
+        let level = level_at(r, h, l)?;
+        let component = level
+            .path
+            .get(k)
+            .ok_or_else(|| Failure::invalid(format!("path index {k} of {}", level.path.len())))?;
+        *name = component.as_ptr();
+        *len = component.len();
+        Ok(())
+    })
+}
+
+/// Metric `m` of level `l` of host `h`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_metric(
+    result: *const ccwal_restore_result,
+    h: usize,
+    l: usize,
+    m: usize,
+    metric_out: *mut ccwal_restored_metric,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    read(result, metric_out, error_out, |r| {
+        let (name, chain) = metric_at(r, h, l, m)?;
+        Ok(ccwal_restored_metric {
+            name: name.as_ptr(),
+            name_len: name.len(),
+            chunk_count: chain.len(),
+        })
+    })
+}
+
+/// Chunk `c` (oldest first) of metric `m` of level `l` of host `h`; its
+/// values are owned by the result.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_chunk(
+    result: *const ccwal_restore_result,
+    h: usize,
+    l: usize,
+    m: usize,
+    c: usize,
+    chunk_out: *mut ccwal_chunk,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    read(result, chunk_out, error_out, |r| {
+        let (_, chain) = metric_at(r, h, l, m)?;
+        let chunk = chain
+            .get(c)
+            .ok_or_else(|| Failure::invalid(format!("chunk index {c} of {}", chain.len())))?;
+        Ok(ccwal_chunk {
+            start: chunk.start,
+            frequency: chunk.frequency,
+            capacity: chunk.capacity,
+            archived: chunk.archived,
+            values: chunk.values.as_ptr(),
+            len: chunk.values.len(),
+        })
+    })
+}
+
+/// Frees a restore result and everything it handed out; NULL is ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_result_free(result: *mut ccwal_restore_result) {
+    // SAFETY: NULL or a live result, not used afterwards.
+    guard_void(|| unsafe { free_handle(result) })
+}

@@ -1,0 +1,264 @@
+//! `ccwal_store`: the WAL engine.
+
+use super::error::ccwal_error;
+use super::guard::{guard, guard_void};
+use super::options::ccwal_options;
+use super::{
+    Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr, parse_host_list,
+};
+use crate::engine::Store;
+
+/// The WAL engine: background writer threads that append each host's
+/// records to `ROOT/CLUSTER/HOST/current.wal`.
+///
+/// Ownership: created by `ccwal_store_open`, owned by the caller, freed
+/// with `ccwal_store_free` (which closes it first). Thread-safe: every
+/// function except `ccwal_store_free` may be called from any number of
+/// threads at once. After `ccwal_store_close`, calls fail with
+/// CCWAL_CLOSED.
+pub struct ccwal_store {
+    pub(crate) inner: Store,
+}
+
+/// A selector component for `ccwal_store_append`: `(ptr, len)`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ccwal_bytes {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+/// Counters of the engine (see `ccwal_store_stats`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ccwal_stats {
+    /// Samples accepted.
+    pub appended: u64,
+    /// Records handed to the OS.
+    pub written: u64,
+    pub bytes_written: u64,
+    /// Samples refused with CCWAL_QUEUE_FULL or CCWAL_TIMEOUT.
+    pub rejected: u64,
+    /// Records lost to write errors (each reported to the event hook).
+    pub failed: u64,
+    /// Write errors: out of space, I/O, permission, other.
+    pub errors_no_space: u64,
+    pub errors_io: u64,
+    pub errors_permission: u64,
+    pub errors_other: u64,
+    /// Bytes waiting in all queues, and in the fullest one.
+    pub queue_bytes: u64,
+    pub queue_bytes_max: u64,
+    pub open_files: u64,
+    pub fsyncs: u64,
+    pub flushes: u64,
+    pub max_flush_micros: u64,
+    pub rotations: u64,
+    pub size_rotations: u64,
+    pub torn_tails_repaired: u64,
+}
+
+/// Starts the engine with `options` (not consumed). Never touches a file
+/// until the first append. May block briefly (thread start).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_store_open(
+    options: *const ccwal_options,
+    store_out: *mut *mut ccwal_store,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: NULL or live handles, as documented.
+        let options = unsafe { handle(options, "options") }?;
+        let out = unsafe { out_ptr(store_out, "store_out") }?;
+        let inner = Store::open(options.store_options())?;
+        *out = into_handle(ccwal_store { inner });
+        Ok(())
+    })
+}
+
+/// Appends one sample: names as `(ptr, len)`, the selector as an array of
+/// `selector_len` components (NULL when 0). Names are checked in the
+/// caller's thread (CCWAL_INVALID_NAME). The value is stored as float32.
+/// May block when the queue is full and the policy is block. Any thread.
+/// For many samples, `ccwal_store_append_batch` costs one call, not one per
+/// sample.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_store_append(
+    store: *const ccwal_store,
+    cluster: *const u8,
+    cluster_len: usize,
+    host: *const u8,
+    host_len: usize,
+    metric: *const u8,
+    metric_len: usize,
+    selector: *const ccwal_bytes,
+    selector_len: usize,
+    value: f64,
+    ts: i64,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and (ptr, len) pairs, as documented.
+        let store = unsafe { handle(store, "store") }?;
+        let (cluster, host, metric) = unsafe {
+            (
+                bytes(cluster, cluster_len, "cluster")?,
+                bytes(host, host_len, "host")?,
+                bytes(metric, metric_len, "metric")?,
+            )
+        };
+        let components: &[ccwal_bytes] = if selector_len == 0 {
+            &[]
+        } else if selector.is_null() {
+            return Err(Failure::null("selector"));
+        } else {
+            // SAFETY: `selector_len` readable elements, as documented.
+            unsafe { std::slice::from_raw_parts(selector, selector_len) }
+        };
+        let mut parts = Vec::with_capacity(components.len());
+        for (i, c) in components.iter().enumerate() {
+            // SAFETY: each component is a (ptr, len) pair, as documented.
+            parts.push(unsafe { bytes(c.ptr, c.len, &format!("selector[{i}]")) }?);
+        }
+        store
+            .inner
+            .append(cluster, host, metric, &parts, value, ts)?;
+        Ok(())
+    })
+}
+
+/// Appends a batch of samples from one flat, pointer-free buffer — whole or
+/// not at all. Layout, per sample, little-endian and unaligned:
+///
+/// ```text
+/// i64 ts | f64 value | u16 cluster_len | u16 host_len | u16 metric_len |
+/// u8 selector_count | cluster | host | metric | selector_count × (u8 len, bytes)
+/// ```
+///
+/// A malformed buffer (a length running past the end, a bad name) fails
+/// with CCWAL_INVALID_ARGUMENT or CCWAL_INVALID_NAME naming the sample, and
+/// nothing is queued. The buffer is read during the call only (so Go may
+/// pass a []byte). May block as `ccwal_store_append`. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_store_append_batch(
+    store: *const ccwal_store,
+    batch: *const u8,
+    batch_len: usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and (ptr, len), as documented.
+        let store = unsafe { handle(store, "store") }?;
+        let batch = unsafe { bytes(batch, batch_len, "batch") }?;
+        store.inner.append_encoded_batch(batch)?;
+        Ok(())
+    })
+}
+
+/// Returns when every sample appended before the call, by any thread, is
+/// handed to the OS. Blocks. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_store_flush(
+    store: *const ccwal_store,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle, as documented.
+        unsafe { handle(store, "store") }?.inner.flush()?;
+        Ok(())
+    })
+}
+
+/// Returns when every sample appended before the call, by any thread, is
+/// on disk (group commit). Blocks. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_store_sync(
+    store: *const ccwal_store,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle, as documented.
+        unsafe { handle(store, "store") }?.inner.sync()?;
+        Ok(())
+    })
+}
+
+/// Closes and deletes current.wal of each host (Go's rotation), after every
+/// record of that host appended before the call. `hosts` is a flat list:
+/// per host `u16 cluster_len | u16 host_len | cluster | host`. Blocks until
+/// done. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_store_rotate(
+    store: *const ccwal_store,
+    hosts: *const u8,
+    hosts_len: usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and (ptr, len), as documented.
+        let store = unsafe { handle(store, "store") }?;
+        let hosts = parse_host_list(unsafe { bytes(hosts, hosts_len, "hosts") }?)?;
+        store.inner.rotate(&hosts)?;
+        Ok(())
+    })
+}
+
+/// Copies the engine's counters to `*stats_out`. Never blocks for long.
+/// Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_store_stats(
+    store: *const ccwal_store,
+    stats_out: *mut ccwal_stats,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable output, as documented.
+        let store = unsafe { handle(store, "store") }?;
+        let out = unsafe { out_ptr(stats_out, "stats_out") }?;
+        let s = store.inner.stats();
+        *out = ccwal_stats {
+            appended: s.appended,
+            written: s.written,
+            bytes_written: s.bytes_written,
+            rejected: s.rejected,
+            failed: s.failed,
+            errors_no_space: s.errors_no_space.errors,
+            errors_io: s.errors_io.errors,
+            errors_permission: s.errors_permission.errors,
+            errors_other: s.errors_other.errors,
+            queue_bytes: s.queue_bytes.iter().sum(),
+            queue_bytes_max: s.queue_bytes.iter().copied().max().unwrap_or(0),
+            open_files: s.open_files,
+            fsyncs: s.fsyncs,
+            flushes: s.flushes,
+            max_flush_micros: s.max_flush_micros,
+            rotations: s.rotations,
+            size_rotations: s.size_rotations,
+            torn_tails_repaired: s.torn_tails_repaired,
+        };
+        Ok(())
+    })
+}
+
+/// Stops accepting (later calls fail with CCWAL_CLOSED), writes what is
+/// queued, fdatasyncs unless durability is none, closes the files and
+/// joins the threads. Idempotent. Blocks. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_store_close(
+    store: *const ccwal_store,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle, as documented.
+        unsafe { handle(store, "store") }?.inner.close();
+        Ok(())
+    })
+}
+
+/// Closes (as `ccwal_store_close`) and frees the store; NULL is ignored.
+/// No other call on the store may run or follow. Blocks.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_store_free(store: *mut ccwal_store) {
+    // SAFETY: NULL or a live store, not used afterwards, as documented.
+    guard_void(|| unsafe { free_handle(store) })
+}
