@@ -1,24 +1,46 @@
 # ccwal: `make demo` builds everything and runs the demo; `make test` runs
-# every test. See README.md.
+# every test (Rust, then the C tests with ctest: plain + valgrind, and under
+# ASan+UBSan). See README.md.
 CARGO ?= cargo
+PREFIX ?= /usr/local
+LIB_DIR := $(CURDIR)/target/release
+CTEST_DIR := target/ctest
+CTEST_ASAN_DIR := target/ctest-asan
+DEMO_DIR ?= target/demo
 
-.PHONY: help build test bench demo clean fmt lint
+.PHONY: help build lib header test test-rust test-c bench demo install clean fmt lint
 help:
-	@echo "targets: build test bench demo clean fmt lint"
+	@echo "targets: build lib header test test-rust test-c bench demo install clean fmt lint"
 
 build:
 	$(CARGO) build --release --all-targets
 
+# The static and shared libraries (target/release/libccwal.{a,so}).
+lib:
+	$(CARGO) build --release --lib
+
+# Regenerates include/ccwal.h from src/ffi (tests/header.rs checks it).
+header:
+	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
+
+test: test-rust test-c
+
 # Benchmarks are compiled here, run by `make bench`.
-test:
+test-rust:
 	$(CARGO) test --lib --bins --tests --examples
 	$(CARGO) test --doc
 	$(CARGO) build --benches
 
+test-c: lib
+	cmake -S tests/c -B $(CTEST_DIR) -DCCWAL_LIB_DIR=$(LIB_DIR)
+	cmake --build $(CTEST_DIR) -j 2
+	cd $(CTEST_DIR) && ctest --output-on-failure
+	cmake -S tests/c -B $(CTEST_ASAN_DIR) -DCCWAL_LIB_DIR=$(LIB_DIR) -DCCWAL_SANITIZE=ON
+	cmake --build $(CTEST_ASAN_DIR) -j 2
+	cd $(CTEST_ASAN_DIR) && ctest --output-on-failure
+
 bench:
 	$(CARGO) bench
-
-DEMO_DIR ?= target/demo
 
 # Generates a small checkpoint directory (one WAL with a torn tail, as after
 # a crash) and inspects it; verify exits 1 there on purpose.
@@ -28,6 +50,17 @@ demo: build
 	target/release/ccwal stat $(DEMO_DIR) || test $$? -eq 1
 	target/release/ccwal verify $(DEMO_DIR) || test $$? -eq 1
 	target/release/ccwal dump $(DEMO_DIR)/demo/node02/current.wal | tail -n 3
+
+# Header, libraries, the ccwal tool and a pkg-config file under $(PREFIX).
+install: lib
+	$(CARGO) build --release --bin ccwal
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/ccwal.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 target/release/libccwal.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 target/release/libccwal.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 target/release/ccwal $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e "s|@VERSION@|$$(sed -n 's/^version = \"\(.*\)\"/\1/p' Cargo.toml | head -n 1)|" \
+		ccwal.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ccwal.pc
 
 clean:
 	$(CARGO) clean
