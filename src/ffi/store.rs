@@ -7,6 +7,8 @@ use super::{
     Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr, parse_host_list,
 };
 use crate::engine::Store;
+use crate::error::Error;
+use crate::names::{MAX_SELECTOR_DEPTH, NameError};
 
 /// The WAL engine: background writer threads that append each host's
 /// records to `ROOT/CLUSTER/HOST/current.wal`.
@@ -107,6 +109,12 @@ pub extern "C" fn ccwal_store_append(
                 bytes(metric, metric_len, "metric")?,
             )
         };
+        if selector_len > MAX_SELECTOR_DEPTH {
+            return Err(Error::from(NameError::TooManySelectors {
+                count: selector_len,
+            })
+            .into());
+        }
         let components: &[ccwal_bytes] = if selector_len == 0 {
             &[]
         } else if selector.is_null() {
@@ -115,14 +123,23 @@ pub extern "C" fn ccwal_store_append(
             // SAFETY: `selector_len` readable elements, as documented.
             unsafe { std::slice::from_raw_parts(selector, selector_len) }
         };
-        let mut parts = Vec::with_capacity(components.len());
-        for (i, c) in components.iter().enumerate() {
+        // The per-sample path: typical selectors (≤ 8 deep) stay on the stack.
+        let mut stack: [&[u8]; 8] = [&[]; 8];
+        let mut heap = Vec::new();
+        let parts: &mut [&[u8]] = if components.len() <= stack.len() {
+            &mut stack[..components.len()]
+        } else {
+            heap.resize(components.len(), &[][..]);
+            &mut heap
+        };
+        for (part, c) in parts.iter_mut().zip(components) {
             // SAFETY: each component is a (ptr, len) pair, as documented.
-            parts.push(unsafe { bytes(c.ptr, c.len, &format!("selector[{i}]")) }?);
+            *part = unsafe { bytes(c.ptr, c.len, "a selector component") }?;
         }
+        let parts: &[&[u8]] = parts;
         store
             .inner
-            .append(cluster, host, metric, &parts, value, ts)?;
+            .append(cluster, host, metric, parts, value, ts)?;
         Ok(())
     })
 }
