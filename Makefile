@@ -8,9 +8,9 @@ CTEST_DIR := target/ctest
 CTEST_ASAN_DIR := target/ctest-asan
 DEMO_DIR ?= target/demo
 
-.PHONY: help build lib header test test-rust test-c bench demo install clean fmt lint
+.PHONY: help build lib header test test-rust test-c test-go bench demo install clean fmt lint
 help:
-	@echo "targets: build lib header test test-rust test-c bench demo install clean fmt lint"
+	@echo "targets: build lib header test test-rust test-c test-go bench demo install clean fmt lint"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -23,7 +23,7 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: test-rust test-c
+test: test-rust test-c test-go
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -38,6 +38,12 @@ test-c: lib
 	cmake -S tests/c -B $(CTEST_ASAN_DIR) -DCCWAL_LIB_DIR=$(LIB_DIR) -DCCWAL_SANITIZE=ON
 	cmake --build $(CTEST_ASAN_DIR) -j 2
 	cd $(CTEST_ASAN_DIR) && ctest --output-on-failure
+
+# The Go bindings link libccwal.a; also under the race detector and the
+# strict cgo pointer checks.
+test-go: lib
+	cd examples-go && go vet ./... && go test -race -count=1 ./...
+	cd examples-go && GOEXPERIMENT=cgocheck2 go test -count=1 ./...
 
 bench:
 	$(CARGO) bench

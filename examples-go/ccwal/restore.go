@@ -1,0 +1,169 @@
+package ccwal
+
+/*
+#include "ccwal.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"runtime"
+	"sort"
+	"unsafe"
+)
+
+// RestoreOptions choose Go's exact behaviour or ccwal's salvaging one.
+type RestoreOptions struct {
+	// GoExact uses Go's snapshot selection, including its flaw at the last
+	// window; by default the newest snapshot below the horizon is taken too.
+	GoExact bool
+	// Strict stops at damage as Go does; by default damage is skipped.
+	Strict bool
+	// Workers restoring hosts in parallel; 0: one per core.
+	Workers int
+}
+
+// Chunk is one buffer of a metric's chain: Values[i] is the sample at
+// Start + i*Frequency (NaN = missing).
+type Chunk struct {
+	Start, Frequency int64
+	Capacity         int
+	// Archived chunks came from snapshots: do not write them again.
+	Archived bool
+	Values   []float64
+}
+
+// RestoredHost is one host: its report, and the error that stopped it.
+type RestoredHost struct {
+	Cluster, Host                         string
+	Err                                   error
+	Levels                                int
+	FilesLoaded, FilesSkipped             int
+	RecordsApplied, RecordsBeforeFrom     uint64
+	RecordsUnknownMetric, RecordsRejected uint64
+	DamagedRanges                         int
+}
+
+// Restored is a restored root. Walk it with Host, Level, Metric and Chunks;
+// Close releases it.
+type Restored struct {
+	result *C.ccwal_restore_result
+	Hosts  []RestoredHost
+}
+
+// Restore loads every ROOT/CLUSTER/HOST as the Go metricstore would, for
+// the retention horizon `from`, with `metrics` mapping each configured
+// metric to its frequency in seconds.
+func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions) (*Restored, error) {
+	names := make([]string, 0, len(metrics))
+	for name := range metrics {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var config []byte
+	for _, name := range names {
+		config = binary.LittleEndian.AppendUint16(config, uint16(len(name)))
+		config = append(config, name...)
+		config = binary.LittleEndian.AppendUint64(config, uint64(metrics[name]))
+	}
+	var configPtr *C.uint8_t
+	if len(config) > 0 {
+		configPtr = (*C.uint8_t)(unsafe.Pointer(&config[0]))
+	}
+	options := C.ccwal_restore_options{selection: C.CCWAL_SELECTION_COVERING, recovery: C.CCWAL_RECOVERY_SALVAGE,
+		workers: C.size_t(o.Workers)}
+	if o.GoExact {
+		options.selection = C.CCWAL_SELECTION_GO_EXACT
+	}
+	if o.Strict {
+		options.recovery = C.CCWAL_RECOVERY_STRICT
+	}
+	r, rLen := str(root)
+	out := &Restored{}
+	err := call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore(r, rLen, C.int64_t(from), configPtr, C.size_t(len(config)), &options, &out.result, e)
+	})
+	runtime.KeepAlive(root)
+	runtime.KeepAlive(config)
+	if err != nil {
+		return nil, err
+	}
+	var count C.size_t
+	if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_restore_host_count(out.result, &count, e) }); err != nil {
+		out.Close()
+		return nil, err
+	}
+	for i := 0; i < int(count); i++ {
+		var h C.ccwal_restored_host
+		if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_restore_host(out.result, C.size_t(i), &h, e) }); err != nil {
+			out.Close()
+			return nil, err
+		}
+		host := RestoredHost{
+			Cluster: goBytes(h.cluster, h.cluster_len), Host: goBytes(h.host, h.host_len),
+			Levels: int(h.level_count), FilesLoaded: int(h.files_loaded), FilesSkipped: int(h.files_skipped),
+			RecordsApplied: uint64(h.records_applied), RecordsBeforeFrom: uint64(h.records_before_from),
+			RecordsUnknownMetric: uint64(h.records_unknown_metric), RecordsRejected: uint64(h.records_rejected),
+			DamagedRanges: int(h.damaged_ranges),
+		}
+		if h.error_len > 0 {
+			host.Err = &Error{Code: CodeCorrupt, Message: goBytes(h.error, h.error_len)}
+		}
+		out.Hosts = append(out.Hosts, host)
+	}
+	return out, nil
+}
+
+// Level returns the path (selector below the host) and metric count of
+// level l of host h.
+func (r *Restored) Level(h, l int) (path []string, metrics int, err error) {
+	var level C.ccwal_restored_level
+	if err := call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore_level(r.result, C.size_t(h), C.size_t(l), &level, e)
+	}); err != nil {
+		return nil, 0, err
+	}
+	for k := 0; k < int(level.depth); k++ {
+		var ptr *C.uint8_t
+		var n C.size_t
+		if err := call(func(e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_restore_level_path(r.result, C.size_t(h), C.size_t(l), C.size_t(k), &ptr, &n, e)
+		}); err != nil {
+			return nil, 0, err
+		}
+		path = append(path, goBytes(ptr, n))
+	}
+	return path, int(level.metric_count), nil
+}
+
+// Metric returns metric m of level l of host h with its chunks, oldest
+// first, copied into Go slices.
+func (r *Restored) Metric(h, l, m int) (name string, chunks []Chunk, err error) {
+	var metric C.ccwal_restored_metric
+	if err := call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore_metric(r.result, C.size_t(h), C.size_t(l), C.size_t(m), &metric, e)
+	}); err != nil {
+		return "", nil, err
+	}
+	for c := 0; c < int(metric.chunk_count); c++ {
+		var chunk C.ccwal_chunk
+		if err := call(func(e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_restore_chunk(r.result, C.size_t(h), C.size_t(l), C.size_t(m), C.size_t(c), &chunk, e)
+		}); err != nil {
+			return "", nil, err
+		}
+		values := make([]float64, int(chunk.len))
+		if chunk.len > 0 {
+			copy(values, unsafe.Slice((*float64)(unsafe.Pointer(chunk.values)), int(chunk.len)))
+		}
+		chunks = append(chunks, Chunk{Start: int64(chunk.start), Frequency: int64(chunk.frequency),
+			Capacity: int(chunk.capacity), Archived: bool(chunk.archived), Values: values})
+	}
+	return goBytes(metric.name, metric.name_len), chunks, nil
+}
+
+// Close releases the restored data (chunks already copied stay valid).
+func (r *Restored) Close() {
+	C.ccwal_restore_result_free(r.result)
+	r.result = nil
+}

@@ -1,0 +1,293 @@
+package ccwal
+
+/*
+#include <stdlib.h>
+#include "ccwal.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"math"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Durability says when written records are forced to disk.
+type Durability int
+
+const (
+	// DurabilityNone hands records to the OS every round; Sync forces them.
+	DurabilityNone Durability = iota
+	// DurabilityInterval also fdatasyncs every Options.SyncInterval.
+	DurabilityInterval
+	// DurabilityAlways fdatasyncs every round before the next.
+	DurabilityAlways
+)
+
+// Backpressure says what a write does when its queue is full.
+type Backpressure int
+
+const (
+	// Block waits for room (at most Options.BlockTimeout when set).
+	Block Backpressure = iota
+	// Reject fails at once with ErrQueueFull.
+	Reject
+)
+
+// Options configure a Store; zero values take the library's defaults.
+type Options struct {
+	// Root is the checkpoint directory: ROOT/CLUSTER/HOST/current.wal.
+	Root          string
+	Shards        int
+	QueueCapacity int
+	Durability    Durability
+	SyncInterval  time.Duration
+	FlushInterval time.Duration
+	MaxOpenFiles  int
+	MaxWALBytes   int64
+	Backpressure  Backpressure
+	BlockTimeout  time.Duration
+	// OnEvent receives the engine's events (write errors, repaired torn
+	// tails, size rotations) from its writer threads: keep it quick.
+	OnEvent func(Event)
+}
+
+// Store is the WAL engine. All methods are safe for concurrent use.
+type Store struct {
+	store *C.ccwal_store
+	hook  *eventHook
+}
+
+// str passes a Go string to C for the duration of one call, without a copy.
+func str(s string) (*C.uint8_t, C.size_t) {
+	return (*C.uint8_t)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
+}
+
+func call(f func(errOut **C.ccwal_error) C.ccwal_result) error {
+	var detail *C.ccwal_error
+	rc := f(&detail)
+	return toError(rc, detail)
+}
+
+func millis(d time.Duration) C.uint64_t {
+	return C.uint64_t(d / time.Millisecond)
+}
+
+// Open starts the engine.
+func Open(o Options) (*Store, error) {
+	var opts *C.ccwal_options
+	root, rootLen := str(o.Root)
+	if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_options_new(root, rootLen, &opts, e) }); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive(o.Root)
+	defer C.ccwal_options_free(opts)
+	settings := []func(e **C.ccwal_error) C.ccwal_result{}
+	if o.Shards > 0 {
+		settings = append(settings, func(e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_options_set_shards(opts, C.size_t(o.Shards), e)
+		})
+	}
+	if o.QueueCapacity > 0 {
+		settings = append(settings, func(e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_options_set_queue_capacity(opts, C.size_t(o.QueueCapacity), e)
+		})
+	}
+	if o.FlushInterval > 0 {
+		settings = append(settings, func(e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_options_set_flush_interval_ms(opts, millis(o.FlushInterval), e)
+		})
+	}
+	if o.MaxOpenFiles > 0 {
+		settings = append(settings, func(e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_options_set_max_open_files(opts, C.size_t(o.MaxOpenFiles), e)
+		})
+	}
+	settings = append(settings,
+		func(e **C.ccwal_error) C.ccwal_result {
+			mode := [...]C.ccwal_durability{C.CCWAL_DURABILITY_NONE, C.CCWAL_DURABILITY_INTERVAL, C.CCWAL_DURABILITY_ALWAYS}[o.Durability]
+			return C.ccwal_options_set_durability(opts, mode, millis(o.SyncInterval), e)
+		},
+		func(e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_options_set_max_wal_bytes(opts, C.uint64_t(o.MaxWALBytes), e)
+		},
+		func(e **C.ccwal_error) C.ccwal_result {
+			policy := C.ccwal_backpressure(C.CCWAL_BACKPRESSURE_BLOCK)
+			if o.Backpressure == Reject {
+				policy = C.CCWAL_BACKPRESSURE_REJECT
+			}
+			return C.ccwal_options_set_backpressure(opts, policy, millis(o.BlockTimeout), e)
+		})
+	for _, set := range settings {
+		if err := call(set); err != nil {
+			return nil, err
+		}
+	}
+	s := &Store{}
+	if o.OnEvent != nil {
+		s.hook = newEventHook(o.OnEvent)
+		if err := call(func(e **C.ccwal_error) C.ccwal_result { return s.hook.install(opts, e) }); err != nil {
+			s.hook.release()
+			return nil, err
+		}
+	}
+	if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_store_open(opts, &s.store, e) }); err != nil {
+		if s.hook != nil {
+			s.hook.release()
+		}
+		return nil, err
+	}
+	runtime.SetFinalizer(s, (*Store).free)
+	return s, nil
+}
+
+// Batch is a reusable set of samples in ccwal's flat, pointer-free layout:
+// Add appends to one byte slice, so a warm batch allocates nothing, and
+// WriteBatch passes the whole batch in one cgo call.
+type Batch struct {
+	buf []byte
+	n   int
+}
+
+// Add appends one sample. Lengths that do not fit the format are refused
+// with ErrInvalidName (nothing is added); the other name rules are checked
+// when the batch is written.
+func (b *Batch) Add(cluster, host, metric string, selector []string, value float64, ts int64) error {
+	if len(cluster) > math.MaxUint16 || len(host) > math.MaxUint16 || len(metric) > math.MaxUint16 {
+		return &Error{Code: CodeInvalidName, Message: "a cluster, host or metric name is longer than 65535 bytes"}
+	}
+	if len(selector) > math.MaxUint8 {
+		return &Error{Code: CodeInvalidName, Message: "a selector has more than 255 components"}
+	}
+	for _, component := range selector {
+		if len(component) > math.MaxUint8 {
+			return &Error{Code: CodeInvalidName, Message: "a selector component is longer than 255 bytes"}
+		}
+	}
+	b.buf = binary.LittleEndian.AppendUint64(b.buf, uint64(ts))
+	b.buf = binary.LittleEndian.AppendUint64(b.buf, math.Float64bits(value))
+	b.buf = binary.LittleEndian.AppendUint16(b.buf, uint16(len(cluster)))
+	b.buf = binary.LittleEndian.AppendUint16(b.buf, uint16(len(host)))
+	b.buf = binary.LittleEndian.AppendUint16(b.buf, uint16(len(metric)))
+	b.buf = append(b.buf, byte(len(selector)))
+	b.buf = append(b.buf, cluster...)
+	b.buf = append(b.buf, host...)
+	b.buf = append(b.buf, metric...)
+	for _, component := range selector {
+		b.buf = append(b.buf, byte(len(component)))
+		b.buf = append(b.buf, component...)
+	}
+	b.n++
+	return nil
+}
+
+// Len is the number of samples in the batch.
+func (b *Batch) Len() int { return b.n }
+
+// Reset empties the batch, keeping its memory.
+func (b *Batch) Reset() {
+	b.buf = b.buf[:0]
+	b.n = 0
+}
+
+// WriteBatch queues every sample of the batch, or none (a bad name, a full
+// queue under Reject). The batch may be reused as soon as it returns.
+func (s *Store) WriteBatch(b *Batch) error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	ptr := (*C.uint8_t)(unsafe.Pointer(&b.buf[0]))
+	err := call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_store_append_batch(s.store, ptr, C.size_t(len(b.buf)), e)
+	})
+	runtime.KeepAlive(b)
+	return err
+}
+
+var batchPool = sync.Pool{New: func() any { return new(Batch) }}
+
+// Write queues one sample. Overlong names are refused (ErrInvalidName),
+// never truncated. Prefer WriteBatch for many samples: one call for all.
+func (s *Store) Write(cluster, host, metric string, selector []string, value float64, ts int64) error {
+	b := batchPool.Get().(*Batch)
+	defer func() {
+		b.Reset()
+		batchPool.Put(b)
+	}()
+	if err := b.Add(cluster, host, metric, selector, value, ts); err != nil {
+		return err
+	}
+	return s.WriteBatch(b)
+}
+
+// Flush returns when every sample written before it, by any goroutine, is
+// handed to the OS.
+func (s *Store) Flush() error {
+	return call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_store_flush(s.store, e) })
+}
+
+// Sync returns when every sample written before it is on disk.
+func (s *Store) Sync() error {
+	return call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_store_sync(s.store, e) })
+}
+
+// Host names a host directory.
+type Host struct{ Cluster, Host string }
+
+// Rotate closes and deletes current.wal of each host, after every sample
+// of that host written before the call (the Go metricstore's rotation).
+func (s *Store) Rotate(hosts []Host) error {
+	var list []byte
+	for _, h := range hosts {
+		list = binary.LittleEndian.AppendUint16(list, uint16(len(h.Cluster)))
+		list = binary.LittleEndian.AppendUint16(list, uint16(len(h.Host)))
+		list = append(list, h.Cluster...)
+		list = append(list, h.Host...)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_store_rotate(s.store, (*C.uint8_t)(unsafe.Pointer(&list[0])), C.size_t(len(list)), e)
+	})
+}
+
+// Stats are the engine's counters.
+type Stats struct {
+	Appended, Written, BytesWritten, Rejected, Failed                    uint64
+	ErrorsNoSpace, ErrorsIO, ErrorsPermission, ErrorsOther               uint64
+	QueueBytes, QueueBytesMax, OpenFiles, Fsyncs, Flushes, MaxFlushMicro uint64
+	Rotations, SizeRotations, TornTailsRepaired                          uint64
+}
+
+// Stats returns the engine's counters.
+func (s *Store) Stats() (Stats, error) {
+	var c C.ccwal_stats
+	if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_store_stats(s.store, &c, e) }); err != nil {
+		return Stats{}, err
+	}
+	return Stats{
+		uint64(c.appended), uint64(c.written), uint64(c.bytes_written), uint64(c.rejected), uint64(c.failed),
+		uint64(c.errors_no_space), uint64(c.errors_io), uint64(c.errors_permission), uint64(c.errors_other),
+		uint64(c.queue_bytes), uint64(c.queue_bytes_max), uint64(c.open_files), uint64(c.fsyncs), uint64(c.flushes),
+		uint64(c.max_flush_micros), uint64(c.rotations), uint64(c.size_rotations), uint64(c.torn_tails_repaired),
+	}, nil
+}
+
+// Close stops accepting (later calls fail with ErrClosed), writes what is
+// queued, syncs unless durability is none, closes the files and stops the
+// threads. Idempotent. The handle itself is released when the Store is
+// garbage collected, so late calls get ErrClosed, never a crash.
+func (s *Store) Close() error {
+	return call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_store_close(s.store, e) })
+}
+
+func (s *Store) free() {
+	C.ccwal_store_free(s.store)
+	if s.hook != nil {
+		s.hook.release()
+	}
+}

@@ -1,0 +1,238 @@
+package ccwal
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestWriteCheckpointRestoreRoundTrip(t *testing.T) {
+	root := t.TempDir()
+	s, err := Open(Options{Root: root, Shards: 2, Durability: DurabilityAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const base = int64(1_700_000_000)
+	var batch Batch
+	for i := 0; i < 100; i++ {
+		if err := batch.Add("fritz", "f0102", "mem_bw", []string{"socket0", "memctrl1"}, float64(i), base+60*int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.WriteBatch(&batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if err := s.Write("fritz", "f0101", "flops", []string{"cpu3"}, 1.5*float64(i), base+60*int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := s.Stats()
+	if err != nil || stats.Written != 110 || stats.Fsyncs == 0 {
+		t.Fatalf("stats %+v, %v", stats, err)
+	}
+
+	cp, err := s.BeginCheckpoint(base, base+600, 2, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := NewSnapshot(base, base+600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := make([]float64, 10)
+	for i := range values {
+		values[i] = 1.5 * float64(i)
+	}
+	values[4] = math.NaN()
+	if err := snap.BeginChild("cpu3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.AddMetric("flops", 60, base, values); err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.EndChild(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Add("fritz", "f0101", snap); err != nil {
+		t.Fatal(err)
+	}
+	report, err := cp.Finish()
+	if err != nil || report.Written != 1 || report.SegmentsDeleted != 1 || len(report.Hosts) != 1 {
+		t.Fatalf("report %+v, %v", report, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write("fritz", "f0101", "flops", nil, 1, base); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after close: %v", err)
+	}
+
+	restored, err := Restore(root, base, map[string]int64{"flops": 60, "mem_bw": 60}, RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	if len(restored.Hosts) != 2 || restored.Hosts[0].Host != "f0101" || restored.Hosts[1].RecordsApplied != 100 {
+		t.Fatalf("hosts %+v", restored.Hosts)
+	}
+	path, metrics, err := restored.Level(0, 1)
+	if err != nil || len(path) != 1 || path[0] != "cpu3" || metrics != 1 {
+		t.Fatalf("level %v %d %v", path, metrics, err)
+	}
+	name, chunks, err := restored.Metric(0, 1, 0)
+	if err != nil || name != "flops" || len(chunks) != 1 || !chunks[0].Archived || len(chunks[0].Values) != 10 {
+		t.Fatalf("metric %s %+v %v", name, chunks, err)
+	}
+	if chunks[0].Values[3] != 4.5 || !math.IsNaN(chunks[0].Values[4]) {
+		t.Fatalf("values %v", chunks[0].Values)
+	}
+	_, chunks, err = restored.Metric(1, 2, 0)
+	if err != nil || len(chunks) != 1 || chunks[0].Values[99] != 99 || chunks[0].Archived {
+		t.Fatalf("WAL chunk %+v %v", chunks, err)
+	}
+}
+
+func TestErrorsCarryCodesAndMessages(t *testing.T) {
+	s, err := Open(Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Write("..", "h", "m", nil, 1, 1)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeInvalidName || e.Message == "" || !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("got %v", err)
+	}
+	long := make([]byte, 256)
+	if err := s.Write("c", "h", "m", []string{string(long)}, 1, 1); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("overlong selector: %v", err)
+	}
+	if _, err := Open(Options{Root: ""}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("empty root: %v", err)
+	}
+	if _, err := Restore(t.TempDir(), 0, map[string]int64{"m": 0}, RestoreOptions{}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("zero frequency: %v", err)
+	}
+}
+
+func TestEventsReachTheGoHook(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "c", "h")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "current.wal"), []byte("garbage!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var events []Event
+	s, err := Open(Options{Root: root, OnEvent: func(e Event) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write("c", "h", "m", nil, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 1 || events[0].Level != EventWarning || events[0].Host != "h" || events[0].Cluster != "c" {
+		t.Fatalf("events %+v", events)
+	}
+}
+
+func TestConcurrentWritersAndRotation(t *testing.T) {
+	root := t.TempDir()
+	s, err := Open(Options{Root: root, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			var b Batch
+			for i := 0; i < 1000; i++ {
+				if err := b.Add("c", "h", "m", nil, float64(i), int64(i)); err != nil {
+					t.Error(err)
+				}
+				if b.Len() == 100 {
+					if err := s.WriteBatch(&b); err != nil {
+						t.Error(err)
+					}
+					b.Reset()
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if err := s.Rotate([]Host{{"c", "h"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "c", "h", "current.wal")); !os.IsNotExist(err) {
+		t.Fatalf("rotation left the file: %v", err)
+	}
+	stats, _ := s.Stats()
+	if stats.Appended != 4000 || stats.Rotations != 1 {
+		t.Fatalf("stats %+v", stats)
+	}
+	s.Close()
+}
+
+func TestWriteSnapshotAndCleanup(t *testing.T) {
+	root := t.TempDir()
+	snap, err := NewSnapshot(100, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Free()
+	if err := snap.AddMetric("m", 10, 95, []float64{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSnapshot(root, "c", "h", 100, snap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "c", "h", "100.bin")); err != nil {
+		t.Fatal(err)
+	}
+	deleted, problems, err := Cleanup(root, 100)
+	if err != nil || deleted != 1 || problems != 0 {
+		t.Fatalf("cleanup %d %d %v", deleted, problems, err)
+	}
+}
+
+func BenchmarkWriteBatch(b *testing.B) {
+	s, err := Open(Options{Root: b.TempDir(), QueueCapacity: 1 << 28})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var batch Batch
+	selector := []string{"cpu0"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = batch.Add("fritz", "node0001", "cpu_load", selector, float64(i), int64(i))
+		if batch.Len() == 4096 {
+			if err := s.WriteBatch(&batch); err != nil {
+				b.Fatal(err)
+			}
+			batch.Reset()
+		}
+	}
+	_ = s.WriteBatch(&batch)
+}
