@@ -1,3 +1,11 @@
 module github.com/ccwal/ccwal/examples-go
 
-go 1.24
+go 1.25.0
+
+require github.com/ClusterCockpit/cc-lib/v2 v2.12.0
+
+require (
+	github.com/fsnotify/fsnotify v1.9.0 // indirect
+	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1 // indirect
+	golang.org/x/sys v0.43.0 // indirect
+)

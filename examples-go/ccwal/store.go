@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -152,12 +153,30 @@ type Batch struct {
 	n   int
 }
 
-// Add appends one sample. Lengths that do not fit the format are refused
-// with ErrInvalidName (nothing is added); the other name rules are checked
-// when the batch is written.
+// pathComponentError says why a cluster or host name cannot be a single
+// directory below the root (the library's rule, checked here too so that
+// one bad sample never spoils a whole batch); "" when it can.
+func pathComponentError(field, name string) string {
+	switch {
+	case len(name) > 255:
+		return field + " is longer than 255 bytes"
+	case name == "" || name == "." || strings.Contains(name, "..") || strings.ContainsAny(name, "/\\\x00"):
+		return field + " must be a single directory name: not empty or \".\", without \"..\", \"/\", \"\\\" or NUL"
+	}
+	return ""
+}
+
+// Add appends one sample. Names the library would refuse are refused here
+// with ErrInvalidName (nothing is added), so a batch is always accepted
+// whole.
 func (b *Batch) Add(cluster, host, metric string, selector []string, value float64, ts int64) error {
-	if len(cluster) > math.MaxUint16 || len(host) > math.MaxUint16 || len(metric) > math.MaxUint16 {
-		return &Error{Code: CodeInvalidName, Message: "a cluster, host or metric name is longer than 65535 bytes"}
+	for _, check := range [][2]string{{"cluster", cluster}, {"host", host}} {
+		if why := pathComponentError(check[0], check[1]); why != "" {
+			return &Error{Code: CodeInvalidName, Message: why}
+		}
+	}
+	if len(metric) > math.MaxUint16 {
+		return &Error{Code: CodeInvalidName, Message: "the metric name is longer than 65535 bytes"}
 	}
 	if len(selector) > math.MaxUint8 {
 		return &Error{Code: CodeInvalidName, Message: "a selector has more than 255 components"}

@@ -1,0 +1,187 @@
+// Package shim has the exported names and signatures of cc-backend's
+// metricstore WAL staging (pkg/metricstore/walCheckpoint.go, v1.5.x),
+// backed by ccwal, so that swapping the persistence path in cc-backend is
+// mechanical: import this package instead and set Keys before WALStaging.
+//
+// What changes behind the same calls: no sample is dropped when producers
+// outrun the writers (SendWALMessage waits instead, and returns false only
+// when staging is not running); rotation is ordered after every sample of
+// the host sent before it; torn tails are repaired; files are fsynced as
+// Keys.Durability says.
+package shim
+
+import (
+	"context"
+	"log"
+	"os"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/ClusterCockpit/cc-lib/v2/schema"
+	"github.com/ccwal/ccwal/examples-go/ccwal"
+)
+
+// WALMessage is one sample for the WAL, as in cc-backend.
+type WALMessage struct {
+	MetricName string
+	Cluster    string
+	Node       string
+	Selector   []string
+	Value      schema.Float
+	Timestamp  int64
+}
+
+// Keys configures the staging; set it before WALStaging.
+var Keys = struct {
+	// RootDir is the checkpoint directory (cc-backend's
+	// Keys.Checkpoints.RootDir).
+	RootDir string
+	// NumWorkers is the number of writer threads (cc-backend's
+	// Keys.NumWorkers); 0: one per core.
+	NumWorkers int
+	// Durability and SyncInterval choose when records reach the disk.
+	Durability   ccwal.Durability
+	SyncInterval time.Duration
+	// MaxWALSize: a host's WAL is restarted at this size (0: no limit).
+	MaxWALSize int64
+	// HandOffInterval bounds how long a sample waits in the Go-side batch
+	// before it is handed to ccwal (samples go over in batches, one cgo
+	// call per batch).
+	HandOffInterval time.Duration
+}{RootDir: "./var/checkpoints", HandOffInterval: 10 * time.Millisecond}
+
+// batchSamples is when a pending batch is handed over without waiting.
+const batchSamples = 4096
+
+var staging struct {
+	sync.Mutex
+	store   *ccwal.Store
+	pending ccwal.Batch
+	done    sync.WaitGroup
+}
+
+// Store is the ccwal store behind the staging while it runs (nil
+// otherwise), for checkpoint sessions and stats.
+func Store() *ccwal.Store {
+	staging.Lock()
+	defer staging.Unlock()
+	return staging.store
+}
+
+// handOff writes the pending batch to ccwal; the caller holds the lock.
+func handOff() {
+	if staging.pending.Len() == 0 {
+		return
+	}
+	if err := staging.store.WriteBatch(&staging.pending); err != nil {
+		log.Printf("[CCWAL]> WAL: %d samples not accepted: %v", staging.pending.Len(), err)
+	}
+	staging.pending.Reset()
+}
+
+// WALStaging opens the ccwal store below Keys.RootDir and keeps it until ctx
+// is done; then it hands over what is pending, closes the store (writing,
+// syncing and closing every file) and calls wg.Done.
+func WALStaging(wg *sync.WaitGroup, ctx context.Context) {
+	store, err := ccwal.Open(ccwal.Options{
+		Root:         Keys.RootDir,
+		Shards:       Keys.NumWorkers,
+		Durability:   Keys.Durability,
+		SyncInterval: Keys.SyncInterval,
+		MaxWALBytes:  Keys.MaxWALSize,
+		OnEvent: func(e ccwal.Event) {
+			log.Printf("[CCWAL]> WAL %s/%s: %s", e.Cluster, e.Host, e.Message)
+		},
+	})
+	if err != nil {
+		log.Printf("[CCWAL]> WAL: cannot open %s: %v", Keys.RootDir, err)
+		return
+	}
+	staging.Lock()
+	staging.store = store
+	staging.Unlock()
+	wg.Add(1)
+	staging.done.Add(1)
+	go func() {
+		defer wg.Done()
+		defer staging.done.Done()
+		ticker := time.NewTicker(Keys.HandOffInterval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				staging.Lock()
+				handOff()
+				if err := store.Close(); err != nil {
+					log.Printf("[CCWAL]> WAL: close: %v", err)
+				}
+				staging.store = nil
+				staging.Unlock()
+				return
+			case <-ticker.C:
+				staging.Lock()
+				handOff()
+				staging.Unlock()
+			}
+		}
+	}()
+}
+
+// SendWALMessage queues a sample for the WAL. It returns false only when
+// the staging is not running or the sample's names are refused (too long,
+// path traversal) — never because a queue is full: then it waits.
+func SendWALMessage(msg *WALMessage) bool {
+	staging.Lock()
+	defer staging.Unlock()
+	if staging.store == nil {
+		return false
+	}
+	err := staging.pending.Add(msg.Cluster, msg.Node, msg.MetricName, msg.Selector, float64(msg.Value), msg.Timestamp)
+	if err != nil {
+		return false
+	}
+	if staging.pending.Len() >= batchSamples {
+		handOff()
+	}
+	return true
+}
+
+// WaitForWALStagingDrain blocks until the staging has stopped and every
+// file is closed.
+func WaitForWALStagingDrain() {
+	staging.done.Wait()
+}
+
+// hostOf reads ROOT/CLUSTER/HOST as in cc-backend.
+func hostOf(hostDir string) ccwal.Host {
+	return ccwal.Host{Cluster: path.Base(path.Dir(hostDir)), Host: path.Base(hostDir)}
+}
+
+// RotateWALFiles closes and deletes current.wal of the given host
+// directories, after every sample of those hosts sent before the call.
+func RotateWALFiles(hostDirs []string) {
+	staging.Lock()
+	defer staging.Unlock()
+	if staging.store == nil {
+		return
+	}
+	handOff()
+	hosts := make([]ccwal.Host, len(hostDirs))
+	for i, dir := range hostDirs {
+		hosts[i] = hostOf(dir)
+	}
+	if err := staging.store.Rotate(hosts); err != nil {
+		log.Printf("[CCWAL]> WAL: rotate: %v", err)
+	}
+}
+
+// RotateWALFilesAfterShutdown deletes current.wal of the given host
+// directories directly, once the staging has stopped.
+func RotateWALFilesAfterShutdown(hostDirs []string) {
+	for _, dir := range hostDirs {
+		if err := os.Remove(path.Join(dir, "current.wal")); err != nil && !os.IsNotExist(err) {
+			log.Printf("[CCWAL]> WAL: remove %s: %v", dir, err)
+		}
+	}
+}
