@@ -8,9 +8,9 @@ CTEST_DIR := target/ctest
 CTEST_ASAN_DIR := target/ctest-asan
 DEMO_DIR ?= target/demo
 
-.PHONY: help build lib header test test-rust test-c test-go bench demo install clean fmt lint
+.PHONY: help build lib header test test-rust test-c test-go bench demo demo-files install clean fmt lint
 help:
-	@echo "targets: build lib header test test-rust test-c test-go bench demo install clean fmt lint"
+	@echo "targets: build lib header test test-rust test-c test-go bench demo demo-files install clean fmt lint"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -42,21 +42,31 @@ test-c: lib
 # The Go bindings link libccwal.a; also under the race detector and the
 # strict cgo pointer checks.
 test-go: lib
-	cd examples-go && go vet ./... && go test -race -count=1 ./...
-	cd examples-go && GOEXPERIMENT=cgocheck2 go test -count=1 ./...
+	cd examples-go && go vet ./... && go test -race -short -count=1 ./...
+	cd examples-go && GOEXPERIMENT=cgocheck2 go test -short -count=1 ./...
 	cd examples-go/interop && go vet ./... && go test -race -count=1 ./...
 
 bench:
 	$(CARGO) bench
 
-# Generates a small checkpoint directory (one WAL with a torn tail, as after
-# a crash) and inspects it; verify exits 1 there on purpose.
-demo: build
+# The main demo: a metric store persisting only through ccwal is killed with
+# SIGKILL mid-stream, restarts, restores and verifies every acknowledged
+# sample; then the ccwal tool looks at what it left.
+demo: lib
+	$(CARGO) build --release --bin ccwal
 	rm -rf $(DEMO_DIR)
-	$(CARGO) run --release --quiet --example gen_sample -- $(DEMO_DIR)
-	target/release/ccwal stat $(DEMO_DIR) || test $$? -eq 1
-	target/release/ccwal verify $(DEMO_DIR) || test $$? -eq 1
-	target/release/ccwal dump $(DEMO_DIR)/demo/node02/current.wal | tail -n 3
+	cd examples-go && go run ./cmd/metricstore-demo -root $(abspath $(DEMO_DIR))
+	target/release/ccwal stat $(DEMO_DIR)
+	target/release/ccwal verify $(DEMO_DIR)
+
+# A small hand-made directory (one WAL with a torn tail) for the tool.
+demo-files:
+	$(CARGO) build --release --bin ccwal
+	rm -rf $(DEMO_DIR)-files
+	$(CARGO) run --release --quiet --example gen_sample -- $(DEMO_DIR)-files
+	target/release/ccwal stat $(DEMO_DIR)-files || test $$? -eq 1
+	target/release/ccwal verify $(DEMO_DIR)-files || test $$? -eq 1
+	target/release/ccwal dump $(DEMO_DIR)-files/demo/node02/current.wal | tail -n 3
 
 # Header, libraries, the ccwal tool and a pkg-config file under $(PREFIX).
 install: lib
