@@ -51,26 +51,49 @@ fn fsync_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io(format!("fsync {}", dir.display()), &e))
 }
 
-/// Writes `ROOT/CLUSTER/HOST/<from>.bin` atomically and durably: to
-/// `<from>.bin.tmp`, fdatasync, rename, fsync of the directory. `bytes` are
-/// a finished snapshot (see [`SnapshotBuilder`]). On failure no temporary
-/// file is left and an existing `<from>.bin` is untouched. Returns the
-/// path. Blocks; any thread.
-pub fn write_snapshot(
+/// A snapshot written to its temporary file, waiting to be renamed into
+/// place.
+pub(crate) struct StagedSnapshot {
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl StagedSnapshot {
+    /// Renames the temporary file into place; removes it on failure.
+    pub(crate) fn commit(&self) -> Result<PathBuf, Error> {
+        fs::rename(&self.tmp, &self.path).map_err(|e| {
+            let _ = fs::remove_file(&self.tmp);
+            Error::io(format!("rename {} into place", self.tmp.display()), &e)
+        })?;
+        Ok(self.path.clone())
+    }
+
+    pub(crate) fn discard(&self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+/// Writes the snapshot to `ROOT/CLUSTER/HOST/<from>.bin.tmp` (creating the
+/// directories), with an fdatasync when `sync`; no temporary file is left
+/// on failure.
+pub(crate) fn stage_snapshot(
     root: &Path,
     cluster: &[u8],
     host: &[u8],
     from: i64,
     bytes: &[u8],
-) -> Result<PathBuf, Error> {
+    sync: bool,
+) -> Result<StagedSnapshot, Error> {
     let dir = layout::host_dir(root, cluster, host)?;
     if !dir.is_dir() {
         fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), &e))?;
-        for parent in [dir.parent(), dir.parent().and_then(Path::parent)]
-            .into_iter()
-            .flatten()
-        {
-            fsync_dir(parent)?;
+        if sync {
+            for parent in [dir.parent(), dir.parent().and_then(Path::parent)]
+                .into_iter()
+                .flatten()
+            {
+                fsync_dir(parent)?;
+            }
         }
     }
     let tmp = dir.join(layout::snapshot_temp_name(from));
@@ -87,13 +110,43 @@ pub fn write_snapshot(
         .open(&tmp)
         .and_then(|mut file| {
             file.write_all(bytes)?;
-            file.sync_data()
-        })
-        .and_then(|()| fs::rename(&tmp, &path));
+            if sync { file.sync_data() } else { Ok(()) }
+        });
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(Error::io(format!("write {}", path.display()), &e));
     }
-    fsync_dir(&dir)?;
+    Ok(StagedSnapshot { tmp, path })
+}
+
+/// Flushes every dirty page of the file system holding `root` with one
+/// syncfs: the checkpoint pool's group commit of many files.
+pub(crate) fn sync_file_system(root: &Path) -> Result<(), Error> {
+    let dir = File::open(root).map_err(|e| Error::io(format!("open {}", root.display()), &e))?;
+    // SAFETY: syncfs on a valid, open descriptor.
+    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) } != 0 {
+        return Err(Error::io(
+            format!("syncfs {}", root.display()),
+            &std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `ROOT/CLUSTER/HOST/<from>.bin` atomically and durably: to
+/// `<from>.bin.tmp`, fdatasync, rename, fsync of the directory. `bytes` are
+/// a finished snapshot (see [`SnapshotBuilder`]). On failure no temporary
+/// file is left and an existing `<from>.bin` is untouched. Returns the
+/// path. Blocks; any thread.
+pub fn write_snapshot(
+    root: &Path,
+    cluster: &[u8],
+    host: &[u8],
+    from: i64,
+    bytes: &[u8],
+) -> Result<PathBuf, Error> {
+    let staged = stage_snapshot(root, cluster, host, from, bytes, true)?;
+    let path = staged.commit()?;
+    fsync_dir(path.parent().expect("a host directory"))?;
     Ok(path)
 }

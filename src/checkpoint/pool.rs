@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
-use super::{is_empty_snapshot, write_snapshot};
+use super::{StagedSnapshot, is_empty_snapshot, stage_snapshot, sync_file_system};
 use crate::error::{Error, ErrorKind};
 
 /// What happened to one host's snapshot.
@@ -38,33 +38,63 @@ struct Job {
     bytes: Vec<u8>,
 }
 
-/// Writer threads behind a bounded queue: `submit` blocks while `queue`
-/// snapshots wait, so memory stays bounded however many hosts there are.
-pub struct SnapshotWriterPool {
-    jobs: Option<Sender<Job>>,
-    workers: Vec<JoinHandle<()>>,
-    outcomes: Arc<Mutex<Vec<HostOutcome>>>,
+/// A host's result before the group commit.
+enum Pending {
+    Staged(StagedSnapshot, u64),
+    Done(Outcome),
 }
 
-fn work(root: PathBuf, jobs: Receiver<Job>, outcomes: Arc<Mutex<Vec<HostOutcome>>>) {
+struct PendingHost {
+    cluster: Vec<u8>,
+    host: Vec<u8>,
+    pending: Pending,
+    duration: Duration,
+}
+
+impl PendingHost {
+    /// The outcome of a host that has nothing staged.
+    fn into_done(self) -> HostOutcome {
+        let outcome = match self.pending {
+            Pending::Done(outcome) => outcome,
+            Pending::Staged(..) => unreachable!("only called without staged snapshots"),
+        };
+        HostOutcome {
+            cluster: self.cluster,
+            host: self.host,
+            outcome,
+            duration: self.duration,
+        }
+    }
+}
+
+/// Writer threads behind a bounded queue: `submit` blocks while `queue`
+/// snapshots wait, so memory stays bounded however many hosts there are.
+/// Snapshots are written to temporary files without an fsync each;
+/// `finish` makes them durable with one syncfs, renames them into place
+/// and syncs again — two flushes per checkpoint instead of two per host.
+pub struct SnapshotWriterPool {
+    root: PathBuf,
+    jobs: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+    pending: Arc<Mutex<Vec<PendingHost>>>,
+}
+
+fn work(root: PathBuf, jobs: Receiver<Job>, pending: Arc<Mutex<Vec<PendingHost>>>) {
     for job in jobs {
         let started = Instant::now();
-        let outcome = if is_empty_snapshot(&job.bytes) {
-            Outcome::Empty
+        let result = if is_empty_snapshot(&job.bytes) {
+            Pending::Done(Outcome::Empty)
         } else {
-            match write_snapshot(&root, &job.cluster, &job.host, job.from, &job.bytes) {
-                Ok(path) => Outcome::Written {
-                    path,
-                    bytes: job.bytes.len() as u64,
-                },
-                Err(e) => Outcome::Failed(e),
+            match stage_snapshot(&root, &job.cluster, &job.host, job.from, &job.bytes, false) {
+                Ok(staged) => Pending::Staged(staged, job.bytes.len() as u64),
+                Err(e) => Pending::Done(Outcome::Failed(e)),
             }
         };
         let duration = started.elapsed();
-        outcomes.lock().push(HostOutcome {
+        pending.lock().push(PendingHost {
             cluster: job.cluster,
             host: job.host,
-            outcome,
+            pending: result,
             duration,
         });
     }
@@ -75,18 +105,17 @@ impl SnapshotWriterPool {
     /// `queue` snapshots wait for a thread.
     pub fn new(root: PathBuf, workers: usize, queue: usize) -> Result<Self, Error> {
         let (jobs, receiver) = crossbeam_channel::bounded(queue.max(1));
-        let outcomes = Arc::new(Mutex::new(Vec::new()));
         let mut pool = SnapshotWriterPool {
+            root: root.clone(),
             jobs: Some(jobs),
             workers: Vec::new(),
-            outcomes,
+            pending: Arc::new(Mutex::new(Vec::new())),
         };
         for index in 0..workers.max(1) {
-            let (root, receiver, outcomes) =
-                (root.clone(), receiver.clone(), pool.outcomes.clone());
+            let (root, receiver, pending) = (root.clone(), receiver.clone(), pool.pending.clone());
             let worker = std::thread::Builder::new()
                 .name(format!("ccwal-snapshot-{index}"))
-                .spawn(move || work(root, receiver, outcomes))
+                .spawn(move || work(root, receiver, pending))
                 .map_err(|e| Error::io("start a snapshot writer thread", &e))?;
             pool.workers.push(worker);
         }
@@ -115,10 +144,55 @@ impl SnapshotWriterPool {
             .map_err(|_| Error::new(ErrorKind::Closed, "the snapshot writers have stopped"))
     }
 
-    /// Waits for every submitted snapshot; returns their outcomes.
+    /// Waits for every submitted snapshot, makes them durable and renames
+    /// them into place (syncfs, renames, syncfs); returns their outcomes.
+    /// Blocks.
     pub fn finish(mut self) -> Vec<HostOutcome> {
         self.stop();
-        std::mem::take(&mut *self.outcomes.lock())
+        let pending = std::mem::take(&mut *self.pending.lock());
+        if !pending
+            .iter()
+            .any(|p| matches!(p.pending, Pending::Staged(..)))
+        {
+            return pending.into_iter().map(PendingHost::into_done).collect();
+        }
+        let staged_durably = sync_file_system(&self.root);
+        let outcomes: Vec<HostOutcome> = pending
+            .into_iter()
+            .map(|p| {
+                let outcome = match (p.pending, &staged_durably) {
+                    (Pending::Done(outcome), _) => outcome,
+                    (Pending::Staged(staged, _), Err(e)) => {
+                        staged.discard();
+                        Outcome::Failed(e.clone())
+                    }
+                    (Pending::Staged(staged, bytes), Ok(())) => match staged.commit() {
+                        Ok(path) => Outcome::Written { path, bytes },
+                        Err(e) => Outcome::Failed(e),
+                    },
+                };
+                HostOutcome {
+                    cluster: p.cluster,
+                    host: p.host,
+                    outcome,
+                    duration: p.duration,
+                }
+            })
+            .collect();
+        // The renames (directory entries) are durable only after this one.
+        if let Err(e) = sync_file_system(&self.root) {
+            return outcomes
+                .into_iter()
+                .map(|o| match o.outcome {
+                    Outcome::Written { .. } => HostOutcome {
+                        outcome: Outcome::Failed(e.clone()),
+                        ..o
+                    },
+                    _ => o,
+                })
+                .collect();
+        }
+        outcomes
     }
 
     fn stop(&mut self) {

@@ -3,7 +3,7 @@
 //! used eviction, appends that never leave a partial record, rotation and
 //! fdatasync.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IoSlice, Read, Write};
@@ -80,6 +80,10 @@ pub(crate) struct HostFiles {
     dirty: Vec<usize>,
     /// Hosts written since their last fdatasync.
     unsynced: Vec<usize>,
+    /// Directories with new entries (files, sub-directories) not yet
+    /// fsynced: synced with the records, so a durability of `None` costs
+    /// no fsync at all, as in Go.
+    dirs_to_sync: BTreeSet<PathBuf>,
 }
 
 fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -104,6 +108,7 @@ impl HostFiles {
             open: 0,
             dirty: Vec::new(),
             unsynced: Vec::new(),
+            dirs_to_sync: BTreeSet::new(),
         }
     }
 
@@ -211,14 +216,11 @@ impl HostFiles {
         if !dir.is_dir() {
             fs::create_dir_all(&dir)
                 .map_err(|e| Error::io(format!("create {}", dir.display()), &e))?;
-            // Make the new directories durable: the host's and the cluster's entries.
-            for created in [dir.parent(), dir.parent().and_then(Path::parent)]
-                .into_iter()
-                .flatten()
-            {
-                fsync_dir(created)
-                    .map_err(|e| Error::io(format!("fsync {}", created.display()), &e))?;
-            }
+            // The new directories' entries become durable with the next
+            // sync, together with the records.
+            let parents = [dir.parent(), dir.parent().and_then(Path::parent)];
+            self.dirs_to_sync
+                .extend(parents.into_iter().flatten().map(Path::to_path_buf));
         }
         let path = self.hosts[host].wal_path();
         let mut file = OpenOptions::new()
@@ -252,8 +254,8 @@ impl HostFiles {
             Ok(0) => {
                 file.write_all(&wal::file_header())
                     .map_err(|e| Error::io(format!("write header of {}", path.display()), &e))?;
-                let dir = &self.hosts[host].dir;
-                fsync_dir(dir).map_err(|e| Error::io(format!("fsync {}", dir.display()), &e))?;
+                // The new file's entry becomes durable with the next sync.
+                self.dirs_to_sync.insert(self.hosts[host].dir.clone());
                 return Ok(wal::FILE_HEADER_LEN as u64);
             }
             Ok(start) => start,
@@ -476,6 +478,13 @@ impl HostFiles {
     /// meanwhile are reopened for it.
     pub fn sync(&mut self) -> Result<(), Error> {
         let mut first_error = None;
+        for dir in std::mem::take(&mut self.dirs_to_sync) {
+            bump(&self.counters.fsyncs, 1);
+            if let Err(e) = fsync_dir(&dir) {
+                first_error.get_or_insert(Error::io(format!("fsync {}", dir.display()), &e));
+                self.dirs_to_sync.insert(dir);
+            }
+        }
         for host in std::mem::take(&mut self.unsynced) {
             let h = &self.hosts[host];
             if !h.unsynced {

@@ -20,8 +20,9 @@
 //!   the next round. `flush()` and `sync()` wait for everything appended
 //!   before them, by any thread; `sync` is a group commit (one fdatasync per
 //!   written file per round, however many callers wait).
-//! - **Files.** `ROOT/CLUSTER/HOST/current.wal`, created with the file magic
-//!   (new directories fsynced). At most `max_open_files` descriptors are
+//! - **Files.** `ROOT/CLUSTER/HOST/current.wal`, created with the file magic;
+//!   new files' and directories' entries are fsynced with the records (so
+//!   at every sync, and never under `None` until `sync()`). At most `max_open_files` descriptors are
 //!   open (least recently used are closed and reopened on demand). The
 //!   first time a process opens an existing file, a torn tail is cut off,
 //!   and a file with a bad header is moved aside (`current.wal.corrupt-N`,
