@@ -7,13 +7,18 @@
 //!  "children": {NAME: <same object>}}
 //! ```
 //!
-//! Values stay f64 (Go does not narrow them); `null` is NaN. Duplicate keys
-//! keep the last one and missing or null members are empty, as with Go's
-//! `encoding/json`. Keys come out in sorted order (the format has none).
+//! Values stay f64 (Go does not narrow them); `null` is NaN. Decoding
+//! follows Go's `encoding/json`: keys match fields case-insensitively,
+//! a repeated key decodes again over the earlier value (so the last one wins,
+//! and repeated "metrics"/"children" objects merge), missing or null members
+//! are empty, unknown keys are skipped. Keys come out in sorted order (the
+//! format has none).
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -28,6 +33,9 @@ pub enum JsonError {
     NonFinite { metric: String, index: usize },
     /// JSON keys are strings: a name that is not UTF-8 cannot be one.
     NonUtf8Name { name: Vec<u8> },
+    /// Two metrics or two children of one level share a name; a JSON object
+    /// would keep only one of them.
+    DuplicateName { name: String },
 }
 
 impl fmt::Display for JsonError {
@@ -43,54 +51,193 @@ impl fmt::Display for JsonError {
             JsonError::NonUtf8Name { name } => {
                 write!(f, "name {name:02x?} is not UTF-8; JSON keys must be")
             }
+            JsonError::DuplicateName { name } => {
+                write!(
+                    f,
+                    "name {name:?} occurs twice in one level; JSON keys must be unique"
+                )
+            }
         }
     }
 }
 
 impl std::error::Error for JsonError {}
 
-#[derive(Deserialize)]
-struct FileIn {
-    #[serde(default)]
+/// One level as Go's `encoding/json` fills its struct; see [`GoObject`].
+#[derive(Default)]
+struct LevelIn {
     from: i64,
-    #[serde(default)]
     to: i64,
-    #[serde(default)]
-    metrics: Option<BTreeMap<String, MetricIn>>,
-    #[serde(default)]
-    children: Option<BTreeMap<String, FileIn>>,
+    metrics: BTreeMap<String, MetricIn>,
+    children: BTreeMap<String, LevelIn>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct MetricIn {
-    #[serde(default)]
     frequency: i64,
-    #[serde(default)]
     start: i64,
-    #[serde(default)]
-    data: Option<Vec<Option<f64>>>,
+    data: Vec<f64>,
 }
 
-fn level_from(file: FileIn) -> Level<f64> {
-    let metrics = file
+/// A value in "data": a number, or `null` for a missing sample.
+struct NullableValue(f64);
+
+impl<'de> Deserialize<'de> for NullableValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(NullableValue(
+            Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN),
+        ))
+    }
+}
+
+/// Go's `encoding/json` rules for an object decoded into a struct, which
+/// serde's derive does not follow: a key names a field case-insensitively
+/// (by Unicode upper-casing, so "FROM" and "ſtart" match), a repeated key
+/// decodes again over the earlier value, `null` leaves a number as it was
+/// and empties a list or map, and unknown keys are skipped.
+trait GoObject: Default {
+    const EXPECTING: &'static str;
+
+    /// Decodes the value of `key` into `self`; false when `key` names no field.
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
+}
+
+/// Whether a JSON key names the (lower-case ASCII) field `name`.
+fn go_key_matches(key: &str, name: &str) -> bool {
+    key.chars().count() == name.len()
+        && key.chars().zip(name.bytes()).all(|(k, n)| {
+            let mut upper = k.to_uppercase();
+            upper.next() == Some(n.to_ascii_uppercase() as char) && upper.next().is_none()
+        })
+}
+
+/// Sets `target` unless the value is `null`.
+fn go_number<'de, A: MapAccess<'de>>(target: &mut i64, map: &mut A) -> Result<(), A::Error> {
+    if let Some(value) = map.next_value::<Option<i64>>()? {
+        *target = value;
+    }
+    Ok(())
+}
+
+struct GoObjectVisitor<T>(PhantomData<T>);
+
+impl<'de, T: GoObject> Visitor<'de> for GoObjectVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut object = T::default();
+        while let Some(key) = map.next_key::<String>()? {
+            if !object.field(&key, &mut map)? {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(object)
+    }
+}
+
+impl GoObject for LevelIn {
+    const EXPECTING: &'static str = "a snapshot level object";
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        if go_key_matches(key, "from") {
+            go_number(&mut self.from, map)?;
+        } else if go_key_matches(key, "to") {
+            go_number(&mut self.to, map)?;
+        } else if go_key_matches(key, "metrics") {
+            map.next_value_seed(MergeInto(&mut self.metrics))?;
+        } else if go_key_matches(key, "children") {
+            map.next_value_seed(MergeInto(&mut self.children))?;
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+impl GoObject for MetricIn {
+    const EXPECTING: &'static str = "a metric object";
+
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        if go_key_matches(key, "frequency") {
+            go_number(&mut self.frequency, map)?;
+        } else if go_key_matches(key, "start") {
+            go_number(&mut self.start, map)?;
+        } else if go_key_matches(key, "data") {
+            let data = map.next_value::<Option<Vec<NullableValue>>>()?;
+            self.data = data.unwrap_or_default().into_iter().map(|v| v.0).collect();
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+impl<'de> Deserialize<'de> for LevelIn {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(GoObjectVisitor(PhantomData))
+    }
+}
+
+impl<'de> Deserialize<'de> for MetricIn {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(GoObjectVisitor(PhantomData))
+    }
+}
+
+/// Decodes an object into an existing map, as Go reuses a map that is
+/// already there: entries are added, a repeated name replaces the earlier
+/// entry; `null` empties the map.
+struct MergeInto<'a, T>(&'a mut BTreeMap<String, T>);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for MergeInto<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for MergeInto<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object or null")
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.0.clear();
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some((name, value)) = map.next_entry::<String, T>()? {
+            self.0.insert(name, value);
+        }
+        Ok(())
+    }
+}
+
+fn level_from(level: LevelIn) -> Level<f64> {
+    let metrics = level
         .metrics
-        .unwrap_or_default()
         .into_iter()
         .map(|(name, m)| Metric {
             name: name.into_bytes(),
             frequency: m.frequency,
             start: m.start,
-            values: m
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|v| v.unwrap_or(f64::NAN))
-                .collect(),
+            values: m.data,
         })
         .collect();
-    let children = file
+    let children = level
         .children
-        .unwrap_or_default()
         .into_iter()
         .map(|(name, child)| Child {
             name: name.into_bytes(),
@@ -100,9 +247,10 @@ fn level_from(file: FileIn) -> Level<f64> {
     Level { metrics, children }
 }
 
-/// Decodes a JSON snapshot.
+/// Decodes a JSON snapshot as Go's `encoding/json` reads it (see the
+/// module documentation); the top level must be an object.
 pub fn decode_json_snapshot(input: &[u8]) -> Result<Snapshot<f64>, JsonError> {
-    let file: FileIn = serde_json::from_slice(input).map_err(JsonError::Syntax)?;
+    let file: LevelIn = serde_json::from_slice(input).map_err(JsonError::Syntax)?;
     let (from, to) = (file.from, file.to);
     Ok(Snapshot {
         from,
@@ -160,11 +308,23 @@ fn level_out(level: &Level<f64>, from: i64, to: i64) -> Result<FileOut<'_>, Json
             start: m.start,
             data: NullableValues(&m.values),
         };
-        metrics.insert(name, out);
+        if metrics.insert(name, out).is_some() {
+            return Err(JsonError::DuplicateName {
+                name: name.to_string(),
+            });
+        }
     }
     let mut children = BTreeMap::new();
     for child in &level.children {
-        children.insert(utf8(&child.name)?, level_out(&child.level, from, to)?);
+        let name = utf8(&child.name)?;
+        if children
+            .insert(name, level_out(&child.level, from, to)?)
+            .is_some()
+        {
+            return Err(JsonError::DuplicateName {
+                name: name.to_string(),
+            });
+        }
     }
     Ok(FileOut {
         from,

@@ -268,7 +268,8 @@ impl<B: BorrowMut<Vec<u8>>> SnapshotEncoder<B> {
     /// metrics.
     pub fn begin_child(&mut self, name: &[u8]) -> Result<(), EncodeError> {
         check_name(NameField::Child, name)?;
-        if self.open.len() >= MAX_DEPTH {
+        // `open` holds the host level too: the new child is at depth `open.len()`.
+        if self.open.len() > MAX_DEPTH {
             return Err(EncodeError::TooDeep);
         }
         let level = self.current()?;
