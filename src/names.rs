@@ -132,6 +132,20 @@ pub fn validate_selector<S: AsRef<[u8]>>(selector: &[S]) -> Result<(), NameError
     Ok(())
 }
 
+/// Checks every name of a sample: cluster and host as directories, metric
+/// and selector against their WAL fields.
+pub fn validate_sample<S: AsRef<[u8]>>(
+    cluster: &[u8],
+    host: &[u8],
+    metric: &[u8],
+    selector: &[S],
+) -> Result<(), NameError> {
+    validate_path_component(NameField::Cluster, cluster)?;
+    validate_path_component(NameField::Host, host)?;
+    validate_metric(metric)?;
+    validate_selector(selector)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,10 +53,7 @@ impl Batch {
         value: f64,
         ts: i64,
     ) -> Result<(), Error> {
-        names::validate_path_component(NameField::Cluster, cluster)?;
-        names::validate_path_component(NameField::Host, host)?;
-        names::validate_metric(metric)?;
-        names::validate_selector(selector)?;
+        names::validate_sample(cluster, host, metric, selector)?;
         let out = &mut self.bytes;
         out.extend_from_slice(&ts.to_le_bytes());
         out.extend_from_slice(&value.to_le_bytes());

@@ -228,10 +228,7 @@ impl Store {
         value: f64,
         ts: i64,
     ) -> Result<(), Error> {
-        names::validate_path_component(NameField::Cluster, cluster)?;
-        names::validate_path_component(NameField::Host, host)?;
-        names::validate_metric(metric)?;
-        names::validate_selector(selector)?;
+        names::validate_sample(cluster, host, metric, selector)?;
         let need = queued_len(cluster, host, wal::encoded_len(metric, selector));
         let mut queue = self.shard(cluster, host).lock_for(need, 1, false)?;
         queue.append_records(cluster, host, 1, |out| {

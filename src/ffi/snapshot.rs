@@ -9,6 +9,7 @@ use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
 use super::{Failure, bytes, ccwal_result, free_handle, into_handle, out_ptr};
 use crate::checkpoint::{self, SnapshotBuilder};
+use crate::codec::snapshot::SnapshotValue;
 use crate::error::{Error, ErrorKind};
 
 /// A snapshot being built: a level's metrics first, then each child level
@@ -72,17 +73,15 @@ unsafe fn values_slice<'a, T>(values: *const T, len: usize) -> Result<&'a [T], F
     Ok(unsafe { std::slice::from_raw_parts(values, len) })
 }
 
-/// Adds a metric to the current level: `values[i]` is the sample at
-/// `start + i * frequency` (NaN = missing). Fails after a child level of the
-/// current level was begun.
-#[unsafe(no_mangle)]
-pub extern "C" fn ccwal_snapshot_builder_add_metric_f64(
+/// The body of both `add_metric` entry points, for either value type.
+#[allow(clippy::too_many_arguments)]
+fn add_metric<V: SnapshotValue>(
     builder: *mut ccwal_snapshot_builder,
     name: *const u8,
     name_len: usize,
     frequency: i64,
     start: i64,
-    values: *const f64,
+    values: *const V,
     values_len: usize,
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
@@ -99,6 +98,25 @@ pub extern "C" fn ccwal_snapshot_builder_add_metric_f64(
     })
 }
 
+/// Adds a metric to the current level: `values[i]` is the sample at
+/// `start + i * frequency` (NaN = missing). Fails after a child level of the
+/// current level was begun.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_snapshot_builder_add_metric_f64(
+    builder: *mut ccwal_snapshot_builder,
+    name: *const u8,
+    name_len: usize,
+    frequency: i64,
+    start: i64,
+    values: *const f64,
+    values_len: usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    add_metric(
+        builder, name, name_len, frequency, start, values, values_len, error_out,
+    )
+}
+
 /// `ccwal_snapshot_builder_add_metric_f64` for float32 values.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_snapshot_builder_add_metric_f32(
@@ -111,17 +129,9 @@ pub extern "C" fn ccwal_snapshot_builder_add_metric_f32(
     values_len: usize,
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
-    with_builder(builder, error_out, |b| {
-        // SAFETY: (ptr, len) pairs, as documented.
-        let (name, values) = unsafe {
-            (
-                bytes(name, name_len, "name")?,
-                values_slice(values, values_len)?,
-            )
-        };
-        b.metric(name, frequency, start, values)
-            .map_err(encode_error)
-    })
+    add_metric(
+        builder, name, name_len, frequency, start, values, values_len, error_out,
+    )
 }
 
 /// Opens a child level (a selector component such as "cpu3") of the
