@@ -670,6 +670,17 @@ ccwal_result ccwal_restore_chunk(const ccwal_restore_result *result,
                                  ccwal_error **error_out);
 
 /**
+ * A problem of the root itself, apart from the hosts' own errors (a file
+ * where only cluster and host directories belong; under strict recovery
+ * the scan stopped there, as Go's does), as `(ptr, len)` owned by the
+ * result; `len` 0 when there was none.
+ */
+ccwal_result ccwal_restore_root_error(const ccwal_restore_result *result,
+                                      const uint8_t **message_out,
+                                      size_t *len_out,
+                                      ccwal_error **error_out);
+
+/**
  * Frees a restore result and everything it handed out; NULL is ignored.
  */
 void ccwal_restore_result_free(ccwal_restore_result *result);

@@ -171,31 +171,51 @@ pub struct HostDir {
 
 /// Lists every `ROOT/CLUSTER/HOST` directory, sorted by cluster then host.
 /// Files directly in ROOT or in a cluster directory are not hosts and are
-/// passed over.
+/// passed over (see [`scan_root_strays`] to learn where they are).
 pub fn scan_root(root: &Path) -> io::Result<Vec<HostDir>> {
-    let mut hosts = Vec::new();
-    for cluster in sorted_dirs(root)? {
-        for host in sorted_dirs(&cluster.1)? {
-            hosts.push(HostDir {
-                cluster: cluster.0.clone(),
-                host: host.0,
-                path: host.1,
-            });
-        }
-    }
-    Ok(hosts)
+    Ok(scan_root_strays(root)?.0)
 }
 
-fn sorted_dirs(dir: &Path) -> io::Result<Vec<(Vec<u8>, PathBuf)>> {
-    let mut dirs = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            dirs.push((entry.file_name().as_bytes().to_vec(), entry.path()));
+/// A file where only directories belong, with the number of hosts that
+/// come before it in name order.
+pub type Stray = (PathBuf, usize);
+
+/// [`scan_root`], and every file found where only directories belong (in
+/// ROOT or in a cluster directory) with the number of hosts listed before
+/// it in name order: the Go restore stops its scan at the first one.
+pub fn scan_root_strays(root: &Path) -> io::Result<(Vec<HostDir>, Vec<Stray>)> {
+    let mut hosts = Vec::new();
+    let mut strays = Vec::new();
+    for (cluster, cluster_path, is_dir) in sorted_entries(root)? {
+        if !is_dir {
+            strays.push((cluster_path, hosts.len()));
+            continue;
+        }
+        for (host, path, is_dir) in sorted_entries(&cluster_path)? {
+            if is_dir {
+                hosts.push(HostDir {
+                    cluster: cluster.clone(),
+                    host,
+                    path,
+                });
+            } else {
+                strays.push((path, hosts.len()));
+            }
         }
     }
-    dirs.sort();
-    Ok(dirs)
+    Ok((hosts, strays))
+}
+
+/// A directory's entries in name order: (name, path, is a directory).
+fn sorted_entries(dir: &Path) -> io::Result<Vec<(Vec<u8>, PathBuf, bool)>> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let is_dir = entry.file_type()?.is_dir();
+        entries.push((entry.file_name().as_bytes().to_vec(), entry.path(), is_dir));
+    }
+    entries.sort();
+    Ok(entries)
 }
 
 /// The files of one host directory, classified.

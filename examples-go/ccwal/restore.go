@@ -49,6 +49,9 @@ type RestoredHost struct {
 type Restored struct {
 	result *C.ccwal_restore_result
 	Hosts  []RestoredHost
+	// Err is a problem of the root itself (a stray file where only
+	// directories belong), apart from the hosts' own errors.
+	Err error
 }
 
 // Restore loads every ROOT/CLUSTER/HOST as the Go metricstore would, for
@@ -87,6 +90,17 @@ func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions
 	runtime.KeepAlive(config)
 	if err != nil {
 		return nil, err
+	}
+	var message *C.uint8_t
+	var messageLen C.size_t
+	if err := call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore_root_error(out.result, &message, &messageLen, e)
+	}); err != nil {
+		out.Close()
+		return nil, err
+	}
+	if messageLen > 0 {
+		out.Err = &Error{Code: CodeCorrupt, Message: goBytes(message, messageLen)}
 	}
 	var count C.size_t
 	if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_restore_host_count(out.result, &count, e) }); err != nil {

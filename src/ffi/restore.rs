@@ -61,6 +61,8 @@ struct FlatHost {
 /// Immutable: any number of threads may read it at once. Never blocks.
 pub struct ccwal_restore_result {
     hosts: Vec<FlatHost>,
+    /// A problem of the root itself, "" when none.
+    error: String,
 }
 
 /// One restored host.
@@ -209,7 +211,10 @@ pub extern "C" fn ccwal_restore(
                 }
             })
             .collect();
-        *out = into_handle(ccwal_restore_result { hosts });
+        *out = into_handle(ccwal_restore_result {
+            hosts,
+            error: restored.error.unwrap_or_default(),
+        });
         Ok(())
     })
 }
@@ -387,6 +392,32 @@ pub extern "C" fn ccwal_restore_chunk(
             values: chunk.values.as_ptr(),
             len: chunk.values.len(),
         })
+    })
+}
+
+/// A problem of the root itself, apart from the hosts' own errors (a file
+/// where only cluster and host directories belong; under strict recovery
+/// the scan stopped there, as Go's does), as `(ptr, len)` owned by the
+/// result; `len` 0 when there was none.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_root_error(
+    result: *const ccwal_restore_result,
+    message_out: *mut *const u8,
+    len_out: *mut usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable outputs, as documented.
+        let r = unsafe { handle(result, "result") }?;
+        let (message, len) = unsafe {
+            (
+                out_ptr(message_out, "message_out")?,
+                out_ptr(len_out, "len_out")?,
+            )
+        };
+        *message = r.error.as_ptr();
+        *len = r.error.len();
+        Ok(())
     })
 }
 

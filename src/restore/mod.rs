@@ -143,6 +143,9 @@ pub struct RestoredHost {
 pub struct Restored {
     pub from: i64,
     pub hosts: Vec<RestoredHost>,
+    /// A problem of the root itself (a stray file where only directories
+    /// belong), apart from the hosts' own errors.
+    pub error: Option<String>,
 }
 
 /// Levels of one host during the restore, in an arena so that the WAL
@@ -470,8 +473,23 @@ pub fn restore(
     config: &MetricConfig,
     options: &RestoreOptions,
 ) -> Result<Restored, Error> {
-    let mut hosts =
-        layout::scan_root(root).map_err(|e| Error::io(format!("list {}", root.display()), &e))?;
+    let (mut hosts, strays) = layout::scan_root_strays(root)
+        .map_err(|e| Error::io(format!("list {}", root.display()), &e))?;
+    // Go's scan stops at the first file where only directories belong;
+    // under `Strict` so does this one (the hosts before it are restored).
+    let mut error = None;
+    if let Some((stray, hosts_before)) = strays.first() {
+        let reason = format!(
+            "{}: a file where only cluster and host directories belong",
+            stray.display()
+        );
+        if options.recovery == Recovery::Strict {
+            hosts.truncate(*hosts_before);
+            error = Some(format!("{reason}; the scan stops here, as Go's does"));
+        } else {
+            error = Some(reason);
+        }
+    }
     if let Some((cluster, host)) = &options.only {
         hosts.retain(|h| &h.cluster == cluster && &h.host == host);
     }
@@ -508,7 +526,7 @@ pub fn restore(
         .into_iter()
         .map(|h| h.expect("every host restored"))
         .collect();
-    Ok(Restored { from, hosts })
+    Ok(Restored { from, hosts, error })
 }
 
 /// A metric configuration from JSON `{"metric": frequency_seconds, ...}`.

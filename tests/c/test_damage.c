@@ -61,6 +61,21 @@ int main(void) {
   CHECK(restored_values(root, CCWAL_RECOVERY_SALVAGE, &damaged) == 8);
   CHECK(damaged == 3);
 
+  /* A stray file where only host directories belong: strict recovery
+   * stops the scan there, as Go does, and says so. */
+  snprintf(path, sizeof path, "%s/c/0-stray.bin", root);
+  file = fopen(path, "wb");
+  CHECK(file != NULL && fclose(file) == 0);
+  CHECK_RESULT(CCWAL_OK, ccwal_restore(STR(root), 0, config.bytes, config.len, &strict, &result, NULL));
+  const uint8_t *message = NULL;
+  size_t message_len = 0;
+  CHECK_RESULT(CCWAL_OK, ccwal_restore_root_error(result, &message, &message_len, NULL));
+  CHECK(message_len > 0 && strstr((const char *)message, "0-stray.bin") != NULL);
+  size_t hosts = 7;
+  CHECK_RESULT(CCWAL_OK, ccwal_restore_host_count(result, &hosts, NULL));
+  CHECK(hosts == 0);
+  ccwal_restore_result_free(result);
+
   batch_free(&config);
   free(root);
   puts("test_damage: ok");
