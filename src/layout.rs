@@ -65,7 +65,10 @@ pub enum HostFileName {
     /// sealed by a checkpoint session, replayed (oldest first) before
     /// current.wal. The Go restore ignores these names.
     Sealed { label: i64, k: u32 },
-    /// Anything else, `*.bin.tmp` included: never read.
+    /// `<from>.bin.tmp`: a snapshot being written, or left by a crash.
+    /// Never read; cleaned up by `checkpoint::cleanup` once old.
+    Temporary { number: i64 },
+    /// Anything else: never read.
     Other,
 }
 
@@ -96,6 +99,13 @@ pub fn classify(name: &OsStr) -> HostFileName {
     }
     if let Some((label, k)) = parse_sealed(bytes) {
         return HostFileName::Sealed { label, k };
+    }
+    if let Some(number) = bytes
+        .strip_suffix(b".bin.tmp")
+        .and_then(|stem| std::str::from_utf8(stem).ok())
+        .and_then(|stem| stem.parse::<i64>().ok())
+    {
+        return HostFileName::Temporary { number };
     }
     let (stem, format) = if let Some(stem) = bytes.strip_suffix(b".bin") {
         (stem, SnapshotFormat::Binary)
@@ -229,6 +239,8 @@ pub struct HostFiles {
     pub wal: Option<PathBuf>,
     /// Sealed WAL segments, oldest first (by label, then k).
     pub sealed: Vec<PathBuf>,
+    /// `<from>.bin.tmp` files with their number.
+    pub temporaries: Vec<(PathBuf, i64)>,
 }
 
 /// Reads and classifies a host directory. Sub-directories and other files
@@ -254,6 +266,7 @@ pub fn list_host_files(dir: &Path) -> io::Result<HostFiles> {
             }),
             HostFileName::Snapshot { number: None, .. } => files.bad_names.push(entry.path()),
             HostFileName::Sealed { label, k } => sealed.push((label, k, entry.path())),
+            HostFileName::Temporary { number } => files.temporaries.push((entry.path(), number)),
             HostFileName::Other => {}
         }
     }
@@ -328,8 +341,11 @@ mod tests {
         );
         assert_eq!(
             classify(OsStr::new("1700000000.bin.tmp")),
-            HostFileName::Other
+            HostFileName::Temporary {
+                number: 1_700_000_000
+            }
         );
+        assert_eq!(classify(OsStr::new("x.bin.tmp")), HostFileName::Other);
         assert_eq!(classify(OsStr::new("old.wal")), HostFileName::Other);
         assert_eq!(
             classify(OsStr::new("wal-1700000000.sealed")),

@@ -50,6 +50,7 @@ fn cleanup_follows_the_go_rule() {
         "300.bin",
         "current.wal",
         "7.bin.tmp",
+        "400.bin.tmp",
     ] {
         fs::write(dir.join(name), b"x").unwrap();
     }
@@ -65,7 +66,7 @@ fn cleanup_follows_the_go_rule() {
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     deleted.sort();
-    assert_eq!(deleted, vec!["100.bin", "200.json"]);
+    assert_eq!(deleted, vec!["100.bin", "200.json", "7.bin.tmp"]);
     assert_eq!(report.errors.len(), 1);
     assert!(
         odd.join("50.bin").exists(),
@@ -75,7 +76,7 @@ fn cleanup_follows_the_go_rule() {
         "0.bin",
         "300.bin",
         "current.wal",
-        "7.bin.tmp",
+        "400.bin.tmp",
         "wal-50.sealed",
     ] {
         assert!(dir.join(kept).exists(), "{kept}");

@@ -1,6 +1,7 @@
 //! Deleting old snapshots by the Go rule: in every host directory, every
 //! `*.bin` and `*.json` whose number is ≤ the horizon (and not 0) goes;
-//! WAL files and sealed segments never do.
+//! WAL files and sealed segments never do. So do `<n>.bin.tmp` files with
+//! n ≤ the horizon, left by a checkpoint that crashed (Go leaves them).
 
 use std::fs;
 use std::io;
@@ -41,14 +42,20 @@ pub fn cleanup(root: &Path, horizon: i64) -> Result<CleanupReport, Error> {
             ));
             continue;
         }
-        for snapshot in files
+        let old_snapshots = files
             .snapshots
             .into_iter()
             .filter(|s| s.number <= horizon && s.number != 0)
-        {
-            match fs::remove_file(&snapshot.path) {
-                Ok(()) => report.deleted.push(snapshot.path),
-                Err(e) => report.errors.push((snapshot.path, e.to_string())),
+            .map(|s| s.path);
+        let old_temporaries = files
+            .temporaries
+            .into_iter()
+            .filter(|(_, n)| *n <= horizon)
+            .map(|(path, _)| path);
+        for path in old_snapshots.chain(old_temporaries) {
+            match fs::remove_file(&path) {
+                Ok(()) => report.deleted.push(path),
+                Err(e) => report.errors.push((path, e.to_string())),
             }
         }
     }
