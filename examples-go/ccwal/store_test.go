@@ -236,3 +236,35 @@ func BenchmarkWriteBatch(b *testing.B) {
 	}
 	_ = s.WriteBatch(&batch)
 }
+
+func TestRestoreReportsAStrayFileInTheRoot(t *testing.T) {
+	root := t.TempDir()
+	s, err := Open(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write("c", "h", "m", nil, 1, 60); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// It sorts before the host, so a strict scan stops before the host.
+	if err := os.WriteFile(filepath.Join(root, "c", "0.bin"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	strict, err := Restore(root, 0, map[string]int64{"m": 60}, RestoreOptions{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer strict.Close()
+	if !errors.Is(strict.Err, ErrCorrupt) || len(strict.Hosts) != 0 {
+		t.Fatalf("strict: %v, %d hosts", strict.Err, len(strict.Hosts))
+	}
+	salvage, err := Restore(root, 0, map[string]int64{"m": 60}, RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer salvage.Close()
+	if salvage.Err == nil || len(salvage.Hosts) != 1 || salvage.Hosts[0].RecordsApplied != 1 {
+		t.Fatalf("salvage: %v, %+v", salvage.Err, salvage.Hosts)
+	}
+}
