@@ -113,6 +113,20 @@ fn restored_samples(root: &Path) -> BTreeMap<String, BTreeSet<i64>> {
 
 type Memory = Arc<Mutex<BTreeMap<String, Vec<i64>>>>;
 
+/// The host application's write: memory first, then the WAL (the ordering
+/// rule a checkpoint session relies on). Value = ts.
+fn write_sample(store: &Store, memory: &Memory, host: &str, ts: i64) {
+    memory
+        .lock()
+        .unwrap()
+        .entry(host.to_string())
+        .or_default()
+        .push(ts);
+    store
+        .append(b"c", host.as_bytes(), b"m", NONE, ts as f64, ts)
+        .unwrap();
+}
+
 /// The host application's side of a checkpoint: a snapshot of everything
 /// in memory for each host (one sample per second, value = ts).
 fn snapshot_everything(session: &CheckpointSession, memory: &Memory) {
@@ -142,16 +156,7 @@ fn session_invariant_under_concurrent_appends_and_a_failing_host() {
                 let host = format!("h{t}");
                 let mut ts = 1_000_000;
                 while !stop.load(Ordering::Relaxed) || ts < 1_003_000 {
-                    // The ordering rule: memory first, then the WAL.
-                    memory
-                        .lock()
-                        .unwrap()
-                        .entry(host.clone())
-                        .or_default()
-                        .push(ts);
-                    store
-                        .append(b"c", host.as_bytes(), b"m", NONE, ts as f64, ts)
-                        .unwrap();
+                    write_sample(&store, &memory, &host, ts);
                     ts += 1;
                 }
             })
@@ -231,15 +236,7 @@ fn crashing_child(root: &Path, stage: &str) {
     for ts in 1_000_000..1_000_500 {
         for h in 0..2 {
             let host = format!("h{h}");
-            memory
-                .lock()
-                .unwrap()
-                .entry(host.clone())
-                .or_default()
-                .push(ts);
-            store
-                .append(b"c", host.as_bytes(), b"m", NONE, ts as f64, ts)
-                .unwrap();
+            write_sample(&store, &memory, &host, ts);
         }
     }
     store.sync().unwrap();
