@@ -117,7 +117,7 @@ fn ingest(dir: &Path, threads: usize, batched: bool, durability: Durability) -> 
     for w in workers {
         w.join().unwrap();
     }
-    store.close();
+    store.close().unwrap();
     let elapsed = started.elapsed();
     let stats = store.stats();
     assert_eq!(stats.written, (SAMPLES + HOSTS) as u64);
@@ -164,7 +164,7 @@ fn resident_memory_at(dir: &Path, hosts: usize) -> (u64, u64) {
     store.append_batch(&batch).unwrap();
     store.flush().unwrap();
     let during = rss_kib();
-    store.close();
+    store.close().unwrap();
     (before, during)
 }
 

@@ -76,6 +76,12 @@ impl Error {
         }
     }
 
+    /// The same error with `context` added to its message.
+    pub fn with_context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{} ({context})", self.message);
+        self
+    }
+
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

@@ -3,8 +3,6 @@
 //! directory, and which snapshots a restore loads for a retention horizon.
 
 use std::ffi::OsStr;
-use std::fs;
-use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -68,6 +66,10 @@ pub enum HostFileName {
     /// `<from>.bin.tmp`: a snapshot being written, or left by a crash.
     /// Never read; cleaned up by `checkpoint::cleanup` once old.
     Temporary { number: i64 },
+    /// `wal-<label>[-<k>].sealed.tmp`: a sealed segment being replaced by
+    /// its trimmed copy, or left by a crash (the segment itself is intact
+    /// then). Never read; cleaned up by `checkpoint::cleanup`.
+    SegmentTemporary,
     /// Anything else: never read.
     Other,
 }
@@ -99,6 +101,9 @@ pub fn classify(name: &OsStr) -> HostFileName {
     }
     if let Some((label, k)) = parse_sealed(bytes) {
         return HostFileName::Sealed { label, k };
+    }
+    if bytes.strip_suffix(b".tmp").and_then(parse_sealed).is_some() {
+        return HostFileName::SegmentTemporary;
     }
     if let Some(number) = bytes
         .strip_suffix(b".bin.tmp")
@@ -169,110 +174,6 @@ pub fn select_snapshots(
         .zip(keep)
         .filter_map(|(e, k)| k.then_some(e))
         .collect()
-}
-
-/// A host directory found below ROOT.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostDir {
-    pub cluster: Vec<u8>,
-    pub host: Vec<u8>,
-    pub path: PathBuf,
-}
-
-/// Lists every `ROOT/CLUSTER/HOST` directory, sorted by cluster then host.
-/// Files directly in ROOT or in a cluster directory are not hosts and are
-/// passed over (see [`scan_root_strays`] to learn where they are).
-pub fn scan_root(root: &Path) -> io::Result<Vec<HostDir>> {
-    Ok(scan_root_strays(root)?.0)
-}
-
-/// A file where only directories belong, with the number of hosts that
-/// come before it in name order.
-pub type Stray = (PathBuf, usize);
-
-/// [`scan_root`], and every file found where only directories belong (in
-/// ROOT or in a cluster directory) with the number of hosts listed before
-/// it in name order: the Go restore stops its scan at the first one.
-pub fn scan_root_strays(root: &Path) -> io::Result<(Vec<HostDir>, Vec<Stray>)> {
-    let mut hosts = Vec::new();
-    let mut strays = Vec::new();
-    for (cluster, cluster_path, is_dir) in sorted_entries(root)? {
-        if !is_dir {
-            strays.push((cluster_path, hosts.len()));
-            continue;
-        }
-        for (host, path, is_dir) in sorted_entries(&cluster_path)? {
-            if is_dir {
-                hosts.push(HostDir {
-                    cluster: cluster.clone(),
-                    host,
-                    path,
-                });
-            } else {
-                strays.push((path, hosts.len()));
-            }
-        }
-    }
-    Ok((hosts, strays))
-}
-
-/// A directory's entries in name order: (name, path, is a directory).
-fn sorted_entries(dir: &Path) -> io::Result<Vec<(Vec<u8>, PathBuf, bool)>> {
-    let mut entries = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let is_dir = entry.file_type()?.is_dir();
-        entries.push((entry.file_name().as_bytes().to_vec(), entry.path(), is_dir));
-    }
-    entries.sort();
-    Ok(entries)
-}
-
-/// The files of one host directory, classified.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostFiles {
-    /// Snapshots with a numeric name, unsorted.
-    pub snapshots: Vec<SnapshotEntry>,
-    /// Snapshot-like names that are not numbers (`abc.bin`).
-    pub bad_names: Vec<PathBuf>,
-    /// `current.wal`, when present.
-    pub wal: Option<PathBuf>,
-    /// Sealed WAL segments, oldest first (by label, then k).
-    pub sealed: Vec<PathBuf>,
-    /// `<from>.bin.tmp` files with their number.
-    pub temporaries: Vec<(PathBuf, i64)>,
-}
-
-/// Reads and classifies a host directory. Sub-directories and other files
-/// are ignored.
-pub fn list_host_files(dir: &Path) -> io::Result<HostFiles> {
-    let mut files = HostFiles::default();
-    let mut sealed = Vec::new();
-    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        if entry.file_type()?.is_dir() {
-            continue;
-        }
-        match classify(&entry.file_name()) {
-            HostFileName::Wal => files.wal = Some(entry.path()),
-            HostFileName::Snapshot {
-                format,
-                number: Some(number),
-            } => files.snapshots.push(SnapshotEntry {
-                path: entry.path(),
-                number,
-                format,
-            }),
-            HostFileName::Snapshot { number: None, .. } => files.bad_names.push(entry.path()),
-            HostFileName::Sealed { label, k } => sealed.push((label, k, entry.path())),
-            HostFileName::Temporary { number } => files.temporaries.push((entry.path(), number)),
-            HostFileName::Other => {}
-        }
-    }
-    sealed.sort();
-    files.sealed = sealed.into_iter().map(|(_, _, path)| path).collect();
-    Ok(files)
 }
 
 #[cfg(test)]
@@ -363,6 +264,10 @@ mod tests {
             HostFileName::Sealed { label: -5, k: 0 }
         );
         assert_eq!(classify(OsStr::new("wal-x.sealed")), HostFileName::Other);
+        assert_eq!(
+            classify(OsStr::new("wal-17-2.sealed.tmp")),
+            HostFileName::SegmentTemporary
+        );
         for (label, k) in [(1_700_000_000, 0), (5, 3), (-2, 1)] {
             let name = sealed_segment_name(label, k);
             assert_eq!(

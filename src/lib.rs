@@ -4,7 +4,10 @@
 //! Rooms, from the bottom up:
 //! - [`names`]: validation of cluster, host, metric and selector names;
 //! - [`codec`]: the WAL, binary and JSON snapshot formats, pure (no I/O);
-//! - [`layout`]: the directory layout and the snapshot selection rule;
+//! - [`layout`]: the directory layout's names and the snapshot selection
+//!   rule (no I/O);
+//! - [`storage`]: the one owner of the files below a root: listing, and
+//!   every durable create, rename, replace and delete;
 //! - [`engine`]: the WAL engine (background writer threads);
 //! - [`checkpoint`]: writing snapshots and checkpoint sessions;
 //! - [`restore`]: loading snapshots and replaying the WAL at start-up;
@@ -25,5 +28,7 @@ pub mod layout;
 pub mod names;
 /// cbindgen:ignore
 pub mod restore;
+/// cbindgen:ignore
+pub mod storage;
 
 pub use error::{Error, ErrorKind, Result};

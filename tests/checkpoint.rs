@@ -54,7 +54,17 @@ fn cleanup_follows_the_go_rule() {
     ] {
         fs::write(dir.join(name), b"x").unwrap();
     }
-    fs::write(dir.join(sealed_segment_name(50, 0)), b"x").unwrap();
+    // Sealed segments lose their records older than the horizon.
+    let segment = |stamps: &[i64]| {
+        let mut file = ccwal::codec::wal::file_header().to_vec();
+        for &ts in stamps {
+            ccwal::codec::wal::encode_record(&mut file, ts, b"m", NONE, 1.0).unwrap();
+        }
+        file
+    };
+    fs::write(dir.join(sealed_segment_name(50, 0)), segment(&[100, 300])).unwrap();
+    fs::write(dir.join(sealed_segment_name(60, 0)), segment(&[150, 199])).unwrap();
+    fs::write(dir.join("wal-70.sealed.tmp"), b"left by a crash").unwrap();
     let odd = root.path().join("c/odd");
     fs::create_dir_all(&odd).unwrap();
     fs::write(odd.join("50.bin"), b"x").unwrap();
@@ -66,7 +76,20 @@ fn cleanup_follows_the_go_rule() {
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     deleted.sort();
-    assert_eq!(deleted, vec!["100.bin", "200.json", "7.bin.tmp"]);
+    assert_eq!(
+        deleted,
+        vec![
+            "100.bin",
+            "200.json",
+            "7.bin.tmp",
+            "wal-60.sealed",
+            "wal-70.sealed.tmp"
+        ]
+    );
+    assert_eq!(
+        fs::read(dir.join(sealed_segment_name(50, 0))).unwrap(),
+        segment(&[300])
+    );
     assert_eq!(report.errors.len(), 1);
     assert!(
         odd.join("50.bin").exists(),
@@ -130,8 +153,18 @@ fn write_sample(store: &Store, memory: &Memory, host: &str, ts: i64) {
 /// The host application's side of a checkpoint: a snapshot of everything
 /// in memory for each host (one sample per second, value = ts).
 fn snapshot_everything(session: &CheckpointSession, memory: &Memory) {
+    snapshot_window(session, memory, i64::MIN, i64::MAX);
+}
+
+/// A snapshot of what each host has in memory in `[from, to]`, as Go's
+/// checkpoint of that window holds.
+fn snapshot_window(session: &CheckpointSession, memory: &Memory, from: i64, to: i64) {
     let memory = memory.lock().unwrap().clone();
     for (host, samples) in memory {
+        let samples: Vec<i64> = samples
+            .into_iter()
+            .filter(|ts| (from..=to).contains(ts))
+            .collect();
         let mut builder = session.builder();
         let start = samples[0];
         let mut values = vec![f64::NAN; (samples[samples.len() - 1] - start + 1) as usize];
@@ -176,15 +209,15 @@ fn session_invariant_under_concurrent_appends_and_a_failing_host() {
     }
     store.flush().unwrap();
     // Host h1's snapshot cannot be renamed into place: it fails.
-    fs::create_dir_all(root.path().join("c/h1/500.bin/blocker")).unwrap();
-    let session = CheckpointSession::begin(&store, 500, 600, 2, 4).unwrap();
+    fs::create_dir_all(root.path().join("c/h1/1000000.bin/blocker")).unwrap();
+    let session = CheckpointSession::begin(&store, 1_000_000, 2_000_000, 2, 4).unwrap();
     snapshot_everything(&session, &memory);
     let report = session.finish();
     stop.store(true, Ordering::Relaxed);
     for a in appenders {
         a.join().unwrap();
     }
-    store.close();
+    store.close().unwrap();
 
     let outcome = |h: &str| {
         &report
@@ -205,14 +238,14 @@ fn session_invariant_under_concurrent_appends_and_a_failing_host() {
     assert!(
         root.path()
             .join("c/h1")
-            .join(sealed_segment_name(600, 0))
+            .join(sealed_segment_name(2_000_000, 0))
             .exists()
     );
     assert!(
         !root
             .path()
             .join("c/h0")
-            .join(sealed_segment_name(600, 0))
+            .join(sealed_segment_name(2_000_000, 0))
             .exists()
     );
 
@@ -240,7 +273,7 @@ fn crashing_child(root: &Path, stage: &str) {
         }
     }
     store.sync().unwrap();
-    let session = CheckpointSession::begin(&store, 500, 600, 1, 1).unwrap();
+    let session = CheckpointSession::begin(&store, 1_000_000, 1_000_999, 1, 1).unwrap();
     for ts in 1_000_500..1_000_600 {
         store
             .append(b"c", b"h0", b"m", NONE, ts as f64, ts)
@@ -286,6 +319,55 @@ fn a_crash_at_any_step_loses_nothing() {
     }
 }
 
+/// Backfilled samples (older than the checkpoint's window) are in memory
+/// but not in the window's snapshot: the checkpoint keeps them in the
+/// sealed segment, a restore after a crash brings them back, and cleanup
+/// drops them only once they are older than its horizon. (The stock Go
+/// metricstore deletes the whole WAL here and loses them.)
+#[test]
+fn backfilled_samples_survive_a_checkpoint_and_a_crash() {
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreOptions::new(root.path())).unwrap();
+    let memory: Memory = Arc::default();
+    let backfill = 1_000_000..1_000_100;
+    let live = 1_003_600..1_003_610;
+    for ts in backfill.clone().chain(live.clone()) {
+        write_sample(&store, &memory, "h", ts);
+    }
+    // One sample far in the future, outside the window too.
+    write_sample(&store, &memory, "h", 1_010_000);
+    store.sync().unwrap();
+    let (from, to) = (1_003_600, 1_003_700);
+    let session = CheckpointSession::begin(&store, from, to, 1, 1).unwrap();
+    snapshot_window(&session, &memory, from, to);
+    let report = session.finish();
+    assert!(matches!(report.hosts[0].outcome, Outcome::Written { .. }));
+    assert_eq!(report.records_kept, 101, "{report:?}");
+    assert!(report.segments_deleted.is_empty());
+    let segment = root.path().join("c/h").join(sealed_segment_name(to, 0));
+    assert_eq!(report.segments_trimmed, vec![segment.clone()]);
+    drop(store); // as good as a crash: everything was synced
+
+    let expected: BTreeSet<i64> = memory.lock().unwrap()["h"].iter().copied().collect();
+    assert_eq!(restored_samples(root.path())["h"], expected);
+
+    // A second checkpoint keeps them again; cleanup drops those older than
+    // its horizon, and the segment goes once nothing is left in it.
+    let store = Store::open(StoreOptions::new(root.path())).unwrap();
+    let session = CheckpointSession::begin(&store, to, to + 100, 1, 1).unwrap();
+    snapshot_window(&session, &Memory::default(), to, to + 100);
+    drop(session.finish());
+    assert!(segment.exists());
+    let report = cleanup(root.path(), 1_000_050).unwrap();
+    assert!(!report.deleted.contains(&segment), "{report:?}");
+    let left: BTreeSet<i64> = restored_samples(root.path())["h"].clone();
+    let expected: BTreeSet<i64> = expected.into_iter().filter(|&ts| ts >= 1_000_050).collect();
+    assert_eq!(left, expected);
+    let report = cleanup(root.path(), 1_010_001).unwrap();
+    assert!(report.deleted.contains(&segment), "{report:?}");
+    store.close().unwrap();
+}
+
 #[test]
 fn compaction_folds_the_wal_into_a_snapshot_without_changing_the_data() {
     let root = tempfile::tempdir().unwrap();
@@ -299,7 +381,7 @@ fn compaction_folds_the_wal_into_a_snapshot_without_changing_the_data() {
         for ts in (1_000_300..1_001_200).filter(|ts| ts % 97 != 0) {
             store.append(b"c", b"h", b"m", NONE, ts as f64, ts).unwrap();
         }
-        store.close();
+        store.close().unwrap();
     }
     let mut builder = snapshot_builder(900_000, 999_000);
     builder

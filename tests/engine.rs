@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use ccwal::ErrorKind;
 use ccwal::codec::wal::{self, WalItem, WalReader};
-use ccwal::engine::{Backpressure, Batch, Durability, Event, Store, StoreOptions, WriteFault};
+use ccwal::engine::{
+    Backpressure, Batch, Durability, Event, EventLevel, Store, StoreOptions, WriteFault,
+};
 
 /// (ts, metric, selector, value) of every record of a WAL file; panics on
 /// damage.
@@ -95,7 +97,7 @@ fn many_threads_many_hosts_every_sample_in_order() {
     for w in workers {
         w.join().unwrap();
     }
-    store.close();
+    store.close().unwrap();
     let stats = store.stats();
     assert_eq!(stats.appended, (threads * per_thread) as u64);
     assert_eq!(stats.written, stats.appended);
@@ -144,7 +146,7 @@ fn a_torn_tail_is_cut_before_appending() {
     for i in 10..13 {
         store.append(b"c", b"h", b"m", NONE, i as f64, i).unwrap();
     }
-    store.close();
+    store.close().unwrap();
     let ts: Vec<i64> = read_wal(&path).iter().map(|r| r.0).collect();
     assert_eq!(ts, vec![0, 1, 10, 11, 12]);
     assert_eq!(store.stats().torn_tails_repaired, 1);
@@ -165,7 +167,7 @@ fn a_file_with_a_bad_header_is_moved_aside() {
     std::fs::write(&path, b"garbage!").unwrap();
     let store = Store::open(StoreOptions::new(dir.path())).unwrap();
     store.append(b"c", b"h", b"m", NONE, 1.0, 5).unwrap();
-    store.close();
+    store.close().unwrap();
     assert_eq!(read_wal(&path).len(), 1);
     let aside: Vec<_> = std::fs::read_dir(path.parent().unwrap())
         .unwrap()
@@ -209,7 +211,7 @@ fn five_thousand_hosts_under_a_low_descriptor_limit() {
             }
             store.flush().unwrap();
         }
-        store.close();
+        store.close().unwrap();
         let stats = store.stats();
         assert_eq!((stats.written, stats.failed), (15_000, 0), "{stats:?}");
         return;
@@ -249,7 +251,7 @@ fn rotation_comes_after_earlier_records_and_before_later_ones() {
         "rotation deletes the file after its records"
     );
     store.append(b"c", b"h", b"m", NONE, 0.0, 5000).unwrap();
-    store.close();
+    store.close().unwrap();
     let ts: Vec<i64> = read_wal(&wal_path(dir.path(), "c", "h"))
         .iter()
         .map(|r| r.0)
@@ -275,7 +277,7 @@ fn rotate_racing_with_appends_keeps_a_suffix_in_order() {
         store.rotate(&[(b"c", b"h")]).unwrap();
     }
     writer.join().unwrap();
-    store.close();
+    store.close().unwrap();
     // What survives is an unbroken run ending with the last record.
     let ts: Vec<i64> = read_wal(&wal_path(dir.path(), "c", "h"))
         .iter()
@@ -307,11 +309,11 @@ fn close_racing_with_appends_loses_nothing_accepted() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(50));
-    store.close();
+    store.close().unwrap();
     for w in writers {
         w.join().unwrap();
     }
-    store.close(); // idempotent
+    store.close().unwrap(); // idempotent
     let on_disk: usize = (0..4)
         .map(|t| read_wal(&wal_path(dir.path(), "c", &format!("h{t}"))).len())
         .sum();
@@ -321,15 +323,17 @@ fn close_racing_with_appends_loses_nothing_accepted() {
 }
 
 #[test]
-fn write_errors_are_counted_reported_and_leave_no_partial_record() {
+fn write_errors_keep_the_records_and_leave_no_partial_record() {
     let dir = tempfile::tempdir().unwrap();
-    let fail_next = Arc::new(Mutex::new(None::<i32>));
+    let fault = Arc::new(Mutex::new(None::<i32>));
     let events = Arc::new(Mutex::new(Vec::<Event>::new()));
     let mut options = StoreOptions::new(dir.path());
-    let switch = fail_next.clone();
+    let switch = fault.clone();
     options.fault_injector = Some(Arc::new(move |path: &Path| {
-        let errno = switch.lock().unwrap().take()?;
-        assert!(path.ends_with("bad/current.wal"));
+        let errno = (*switch.lock().unwrap())?;
+        if !path.ends_with("bad/current.wal") {
+            return None;
+        }
         Some(WriteFault {
             after_bytes: 20,
             error: io::Error::from_raw_os_error(errno),
@@ -343,38 +347,180 @@ fn write_errors_are_counted_reported_and_leave_no_partial_record() {
     store.append(b"c", b"bad", b"m", NONE, 1.0, 1).unwrap();
     store.flush().unwrap();
     for (errno, ts) in [(libc::ENOSPC, 2), (libc::EIO, 3)] {
-        *fail_next.lock().unwrap() = Some(errno);
+        *fault.lock().unwrap() = Some(errno);
         store.append(b"c", b"bad", b"m", NONE, 1.0, ts).unwrap();
         store.append(b"c", b"good", b"m", NONE, 1.0, ts).unwrap();
+        // The flush sees the failed write: an error with the OS code that
+        // names the file, not OK.
+        let error = store.flush().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Io);
+        assert_eq!(error.os_code(), Some(errno));
+        assert!(error.message().contains("bad/current.wal"), "{error}");
+        assert_eq!(store.stats().backlog_records, 1);
+        // The record was kept; the fault is over: the next flush writes it.
+        *fault.lock().unwrap() = None;
         store.flush().unwrap();
+        assert_eq!(store.stats().backlog_records, 0);
     }
     store.append(b"c", b"bad", b"m", NONE, 1.0, 4).unwrap();
-    store.close();
+    store.close().unwrap();
     let stats = store.stats();
     assert_eq!(
         (
             stats.errors_no_space.errors,
             stats.errors_no_space.records_lost
         ),
-        (1, 1)
+        (1, 0)
     );
     assert_eq!(
         (stats.errors_io.errors, stats.errors_io.records_lost),
-        (1, 1)
+        (1, 0)
     );
-    assert_eq!(stats.failed, 2);
-    // The failed appends were cut back: the file reads cleanly, with the
-    // records before and after the failures.
+    assert_eq!((stats.failed, stats.written), (0, 6));
+    // The failed appends were cut back and written again: the file reads
+    // cleanly, every record once, in order.
     let ts: Vec<i64> = read_wal(&wal_path(dir.path(), "c", "bad"))
         .iter()
         .map(|r| r.0)
         .collect();
-    assert_eq!(ts, vec![1, 4]);
+    assert_eq!(ts, vec![1, 2, 3, 4]);
     assert_eq!(read_wal(&wal_path(dir.path(), "c", "good")).len(), 2);
     let events = events.lock().unwrap();
-    let errors: Vec<_> = events.iter().filter(|e| e.host == b"bad").collect();
+    let errors: Vec<_> = events
+        .iter()
+        .filter(|e| e.host == b"bad" && e.level == EventLevel::Error)
+        .collect();
     assert_eq!(errors.len(), 2, "{events:?}");
-    assert!(errors[0].message.contains("1 records lost"));
+    assert!(errors[0].message.contains("kept in memory and retried"));
+}
+
+/// A store whose appends to every file fail with `errno` while `failing`
+/// is set.
+fn failing_store(
+    dir: &Path,
+    errno: i32,
+    configure: impl FnOnce(&mut StoreOptions),
+) -> (Store, Arc<AtomicBool>) {
+    let failing = Arc::new(AtomicBool::new(true));
+    let mut options = StoreOptions::new(dir);
+    let switch = failing.clone();
+    options.fault_injector = Some(Arc::new(move |_: &Path| {
+        switch.load(Ordering::Acquire).then(|| WriteFault {
+            after_bytes: 7,
+            error: io::Error::from_raw_os_error(errno),
+        })
+    }));
+    configure(&mut options);
+    (Store::open(options).unwrap(), failing)
+}
+
+/// Defects found by a user: with every write failing, `sync` returned OK
+/// 40 times in a row while the records were dropped. Now each call answers
+/// the error within a round (no hang), nothing is dropped, and after the
+/// fault everything is written and synced without a restart.
+#[test]
+fn sync_reports_a_failing_disk_and_nothing_is_lost_after_it_clears() {
+    for errno in [libc::ENOSPC, libc::EIO] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, failing) = failing_store(dir.path(), errno, |o| {
+            o.durability = Durability::Interval(Duration::from_millis(20))
+        });
+        for round in 0..40 {
+            for h in 0..10 {
+                let host = format!("h{h}");
+                store
+                    .append(b"c", host.as_bytes(), b"m", NONE, round as f64, round)
+                    .unwrap();
+            }
+            let started = Instant::now();
+            let error = store.sync().unwrap_err();
+            assert!(started.elapsed() < Duration::from_secs(5));
+            assert_eq!(
+                (error.kind(), error.os_code()),
+                (ErrorKind::Io, Some(errno))
+            );
+        }
+        let stats = store.stats();
+        assert_eq!((stats.backlog_records, stats.failed), (400, 0), "{stats:?}");
+        failing.store(false, Ordering::Release);
+        store.sync().unwrap();
+        store.close().unwrap();
+        for h in 0..10 {
+            let ts: Vec<i64> = read_wal(&wal_path(dir.path(), "c", &format!("h{h}")))
+                .iter()
+                .map(|r| r.0)
+                .collect();
+            assert_eq!(ts, (0..40).collect::<Vec<_>>());
+        }
+    }
+}
+
+/// Kept records count against the queue: a disk that stays full pushes
+/// back on appenders, who get an error instead of a silent loss or a hang.
+#[test]
+fn a_failing_disk_pushes_back_on_appenders() {
+    for backpressure in [
+        Backpressure::Reject,
+        Backpressure::Block {
+            timeout: Some(Duration::from_millis(50)),
+        },
+        Backpressure::Block { timeout: None },
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, failing) = failing_store(dir.path(), libc::ENOSPC, |o| {
+            o.shards = 1;
+            o.queue_capacity = 4096;
+            o.backpressure = backpressure;
+        });
+        let mut accepted = 0;
+        let error = loop {
+            match store.append(b"c", b"h", b"m", NONE, 1.0, accepted) {
+                Ok(()) => accepted += 1,
+                Err(e) => break e,
+            }
+            assert!(accepted < 100_000, "{backpressure:?}: never pushed back");
+        };
+        let expected = match backpressure {
+            Backpressure::Reject => ErrorKind::QueueFull,
+            Backpressure::Block { timeout: Some(_) } => ErrorKind::Timeout,
+            Backpressure::Block { timeout: None } => ErrorKind::Io,
+        };
+        assert_eq!(error.kind(), expected, "{backpressure:?}: {error}");
+        failing.store(false, Ordering::Release);
+        store.close().unwrap();
+        assert_eq!(
+            read_wal(&wal_path(dir.path(), "c", "h")).len(),
+            accepted as usize
+        );
+    }
+}
+
+/// The last write and sync's error reaches the caller of `close`, with the
+/// records it could not write counted as lost.
+#[test]
+fn close_reports_what_it_could_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _failing) = failing_store(dir.path(), libc::EIO, |_| {});
+    store.append(b"c", b"h", b"m", NONE, 1.0, 1).unwrap();
+    let error = store.close().unwrap_err();
+    assert_eq!(
+        (error.kind(), error.os_code()),
+        (ErrorKind::Io, Some(libc::EIO))
+    );
+    assert_eq!(store.stats().failed, 1);
+    assert_eq!(store.stats().errors_io.records_lost, 1);
+    // Idempotent: the same answer again.
+    assert_eq!(store.close().unwrap_err().os_code(), Some(libc::EIO));
+}
+
+/// A budget of descriptors above what RLIMIT_NOFILE allows is refused.
+#[test]
+fn a_descriptor_budget_above_the_limit_is_refused() {
+    let mut options = StoreOptions::new("/nonexistent");
+    options.max_open_files = usize::MAX / 2;
+    let error = Store::open(options).err().unwrap();
+    assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+    assert!(error.message().contains("RLIMIT_NOFILE"), "{error}");
 }
 
 /// A store whose writer blocks inside its first write until released.
@@ -421,7 +567,7 @@ fn reject_returns_queue_full_under_a_stalled_writer() {
     );
     assert_eq!(store.stats().rejected, 2);
     release.store(true, Ordering::Release);
-    store.close();
+    store.close().unwrap();
     assert_eq!(
         read_wal(&wal_path(dir.path(), "c", "h")).len(),
         accepted as usize + 1
@@ -449,7 +595,7 @@ fn block_with_timeout_gives_up_after_the_timeout() {
     assert_eq!(error.kind(), ErrorKind::Timeout);
     assert!(started.elapsed() >= timeout);
     release.store(true, Ordering::Release);
-    store.close();
+    store.close().unwrap();
     assert_eq!(store.stats().rejected, 1);
 }
 
@@ -464,7 +610,7 @@ fn batches_are_all_or_nothing_on_bad_input() {
     let error = store.append_encoded_batch(&bytes).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidArgument);
     assert!(error.message().contains("sample 1"), "{}", error.message());
-    store.close();
+    store.close().unwrap();
     assert_eq!(store.stats().appended, 0);
     assert!(!wal_path(dir.path(), "c", "h").exists());
 }
@@ -515,7 +661,7 @@ fn invalid_names_and_size_limit() {
         store.append(b"c", b"h", b"m", NONE, 1.0, i).unwrap();
         store.flush().unwrap();
     }
-    store.close();
+    store.close().unwrap();
     let stats = store.stats();
     assert!(stats.size_rotations >= 2, "{stats:?}");
     let ts: Vec<i64> = read_wal(&wal_path(dir.path(), "c", "h"))

@@ -1,14 +1,17 @@
 //! Deleting old snapshots by the Go rule: in every host directory, every
 //! `*.bin` and `*.json` whose number is ≤ the horizon (and not 0) goes;
-//! WAL files and sealed segments never do. So do `<n>.bin.tmp` files with
-//! n ≤ the horizon, left by a checkpoint that crashed (Go leaves them).
+//! current.wal never does. So do `<n>.bin.tmp` files with n ≤ the horizon,
+//! left by a checkpoint that crashed (Go leaves them), and the temporaries
+//! of segment rewrites a crash left. Sealed segments lose their records
+//! older than the horizon (the records a checkpoint kept because they were
+//! outside its window): cut down, or deleted when nothing is left.
 
-use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
+use super::SEGMENT_REWRITE;
+use super::session::{Trimmed, trim_segment};
 use crate::error::Error;
-use crate::layout;
+use crate::storage;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupReport {
@@ -21,14 +24,11 @@ pub struct CleanupReport {
 /// Deletes old snapshots below `root`. Fails only when `root` cannot be
 /// listed; per-host problems are in the report. Blocks; any thread.
 pub fn cleanup(root: &Path, horizon: i64) -> Result<CleanupReport, Error> {
-    let hosts = match layout::scan_root(root) {
-        Ok(hosts) => hosts,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::io(format!("list {}", root.display()), &e)),
-    };
+    let hosts = storage::scan_root_or_empty(root)?;
     let mut report = CleanupReport::default();
+    let _rewriting = SEGMENT_REWRITE.lock();
     for host in hosts {
-        let files = match layout::list_host_files(&host.path) {
+        let files = match host.list() {
             Ok(files) => files,
             Err(e) => {
                 report.errors.push((host.path, e.to_string()));
@@ -52,12 +52,22 @@ pub fn cleanup(root: &Path, horizon: i64) -> Result<CleanupReport, Error> {
             .into_iter()
             .filter(|(_, n)| *n <= horizon)
             .map(|(path, _)| path);
-        for path in old_snapshots.chain(old_temporaries) {
-            match fs::remove_file(&path) {
-                Ok(()) => report.deleted.push(path),
-                Err(e) => report.errors.push((path, e.to_string())),
+        let mut doomed: Vec<PathBuf> = old_snapshots
+            .chain(old_temporaries)
+            .chain(files.segment_temporaries)
+            .collect();
+        for segment in files.sealed {
+            match trim_segment(&host, &segment, |ts| ts >= horizon) {
+                Ok(Trimmed::Empty) => doomed.push(segment),
+                Ok(Trimmed::Unchanged | Trimmed::Kept(_)) => {}
+                Err(error) => report.errors.push((segment, error)),
             }
         }
+        let removal = host.remove(doomed);
+        report.deleted.extend(removal.removed);
+        report
+            .errors
+            .extend(removal.errors.into_iter().map(|(p, e)| (p, e.to_string())));
     }
     Ok(report)
 }

@@ -3,17 +3,15 @@
 //! directories whose WAL grew because checkpoints failed. Not for a root a
 //! running store writes to.
 
-use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{snapshot_builder, write_snapshot};
 use crate::codec::snapshot::EncodeError;
 use crate::error::{Error, ErrorKind};
-use crate::layout;
 use crate::restore::{
     Chunk, MetricConfig, Recovery, RestoreOptions, RestoredLevel, Selection, restore,
 };
+use crate::storage::HostDir;
 
 /// What compaction did for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,9 +122,8 @@ fn compact_host(
     host: &[u8],
     level: &RestoredLevel,
 ) -> Result<(Option<PathBuf>, Vec<PathBuf>), Error> {
-    let dir = layout::host_dir(root, cluster, host)?;
-    let files = layout::list_host_files(&dir)
-        .map_err(|e| Error::io(format!("list {}", dir.display()), &e))?;
+    let dir = HostDir::new(root, cluster, host)?;
+    let files = dir.list()?;
     let wal_files: Vec<PathBuf> = files
         .sealed
         .iter()
@@ -143,13 +140,9 @@ fn compact_host(
         .and_then(|()| builder.finish().map(drop))
         .map_err(|e| Error::new(ErrorKind::InvalidArgument, e.to_string()))?;
     let path = write_snapshot(root, cluster, host, number, &builder.into_inner())?;
-    let mut removed = Vec::new();
-    for file in wal_files {
-        match fs::remove_file(&file) {
-            Ok(()) => removed.push(file),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(format!("remove {}", file.display()), &e)),
-        }
+    let removal = dir.remove(wal_files);
+    match removal.errors.into_iter().next() {
+        Some((_, error)) => Err(error),
+        None => Ok((Some(path), removal.removed)),
     }
-    Ok((Some(path), removed))
 }

@@ -13,9 +13,6 @@ mod compact;
 mod pool;
 mod session;
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub use cleanup::{CleanupReport, cleanup};
@@ -26,6 +23,7 @@ pub use session::{CheckpointReport, CheckpointSession};
 use crate::codec::snapshot::{HEADER_LEN, SnapshotEncoder};
 use crate::error::Error;
 use crate::layout;
+use crate::storage::{self, HostDir};
 
 /// A snapshot being built for one host: add metrics and child levels with
 /// [`SnapshotEncoder::metric`] (f64 or f32 slices, copied once, straight
@@ -45,15 +43,14 @@ fn is_empty_snapshot(bytes: &[u8]) -> bool {
     bytes.len() <= EMPTY_SNAPSHOT_LEN
 }
 
-fn fsync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(format!("fsync {}", dir.display()), &e))
-}
+/// Held while sealed segments are rewritten (a session's `finish`,
+/// `cleanup`), so two of them never replace the same segment at once.
+static SEGMENT_REWRITE: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
 /// A snapshot written to its temporary file, waiting to be renamed into
 /// place.
 pub(crate) struct StagedSnapshot {
+    dir: HostDir,
     tmp: PathBuf,
     path: PathBuf,
 }
@@ -61,21 +58,18 @@ pub(crate) struct StagedSnapshot {
 impl StagedSnapshot {
     /// Renames the temporary file into place; removes it on failure.
     pub(crate) fn commit(&self) -> Result<PathBuf, Error> {
-        fs::rename(&self.tmp, &self.path).map_err(|e| {
-            let _ = fs::remove_file(&self.tmp);
-            Error::io(format!("rename {} into place", self.tmp.display()), &e)
-        })?;
+        self.dir.rename_into_place(&self.tmp, &self.path)?;
         Ok(self.path.clone())
     }
 
     pub(crate) fn discard(&self) {
-        let _ = fs::remove_file(&self.tmp);
+        self.dir.remove([self.tmp.clone()]);
     }
 }
 
 /// Writes the snapshot to `ROOT/CLUSTER/HOST/<from>.bin.tmp` (creating the
-/// directories), with an fdatasync when `sync`; no temporary file is left
-/// on failure.
+/// directories), with an fdatasync (and fsyncs of new directories) when
+/// `sync`; no temporary file is left on failure.
 pub(crate) fn stage_snapshot(
     root: &Path,
     cluster: &[u8],
@@ -84,53 +78,10 @@ pub(crate) fn stage_snapshot(
     bytes: &[u8],
     sync: bool,
 ) -> Result<StagedSnapshot, Error> {
-    let dir = layout::host_dir(root, cluster, host)?;
-    if !dir.is_dir() {
-        fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), &e))?;
-        if sync {
-            for parent in [dir.parent(), dir.parent().and_then(Path::parent)]
-                .into_iter()
-                .flatten()
-            {
-                fsync_dir(parent)?;
-            }
-        }
-    }
-    let tmp = dir.join(layout::snapshot_temp_name(from));
-    let path = dir.join(layout::snapshot_file_name(
-        from,
-        layout::SnapshotFormat::Binary,
-    ));
-    let written = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .mode(0o644)
-        .open(&tmp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            if sync { file.sync_data() } else { Ok(()) }
-        });
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(format!("write {}", path.display()), &e));
-    }
-    Ok(StagedSnapshot { tmp, path })
-}
-
-/// Flushes every dirty page of the file system holding `root` with one
-/// syncfs: the checkpoint pool's group commit of many files.
-pub(crate) fn sync_file_system(root: &Path) -> Result<(), Error> {
-    let dir = File::open(root).map_err(|e| Error::io(format!("open {}", root.display()), &e))?;
-    // SAFETY: syncfs on a valid, open descriptor.
-    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) } != 0 {
-        return Err(Error::io(
-            format!("syncfs {}", root.display()),
-            &std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    let dir = HostDir::new(root, cluster, host)?;
+    let tmp = dir.write_temporary(&layout::snapshot_temp_name(from), bytes, sync)?;
+    let path = dir.snapshot_path(from, layout::SnapshotFormat::Binary);
+    Ok(StagedSnapshot { dir, tmp, path })
 }
 
 /// Writes `ROOT/CLUSTER/HOST/<from>.bin` atomically and durably: to
@@ -147,6 +98,6 @@ pub fn write_snapshot(
 ) -> Result<PathBuf, Error> {
     let staged = stage_snapshot(root, cluster, host, from, bytes, true)?;
     let path = staged.commit()?;
-    fsync_dir(path.parent().expect("a host directory"))?;
+    storage::sync_dir(&staged.dir.path)?;
     Ok(path)
 }

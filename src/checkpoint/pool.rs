@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
-use super::{StagedSnapshot, is_empty_snapshot, stage_snapshot, sync_file_system};
+use super::{StagedSnapshot, is_empty_snapshot, stage_snapshot};
 use crate::error::{Error, ErrorKind};
+use crate::storage::sync_file_system;
 
 /// What happened to one host's snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +121,11 @@ impl SnapshotWriterPool {
             pool.workers.push(worker);
         }
         Ok(pool)
+    }
+
+    /// The root the snapshots are written below.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
     }
 
     /// Queues a finished snapshot of `[from, ...]` for (cluster, host).

@@ -1,27 +1,48 @@
 //! Checkpoint sessions: seal the WAL at `begin` (appends never pause),
-//! write each host's snapshot, and delete the sealed segments of the hosts
-//! whose snapshot was written.
+//! write each host's snapshot, and settle the sealed segments of the hosts
+//! whose snapshot was written: a segment goes only when the snapshot holds
+//! every record in it.
+//!
+//! A record whose timestamp is outside the checkpoint's window `[from, to]`
+//! (a backfilled sample, a late or a future one) is in the host's memory
+//! but not in the window's snapshot. Such records stay in a sealed segment:
+//! the segment is cut down to them (replaced atomically under its own
+//! name, so restore still replays it in its place, before current.wal and
+//! later segments). Records are not carried into the live WAL, where they
+//! would follow newer ones. Restore in `Recovery::Salvage` (the default)
+//! writes a record older than a chain's newest chunk into the right older
+//! chunk, so they come back; the Go rule (`Strict`) refuses them, as Go's
+//! own replay does. `cleanup` drops such records once they are older than
+//! its horizon.
 
 use std::collections::HashMap;
 use std::fs;
-use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::pool::{HostOutcome, Outcome, SnapshotWriterPool};
-use super::{SnapshotBuilder, snapshot_builder};
+use super::{SEGMENT_REWRITE, SnapshotBuilder, snapshot_builder};
+use crate::codec::wal;
 use crate::engine::Store;
 use crate::error::{Error, ErrorKind};
-use crate::layout;
+use crate::storage::{self, HostDir};
 
 /// What a checkpoint did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckpointReport {
     /// One entry per host given to the session (written, empty or failed).
     pub hosts: Vec<HostOutcome>,
-    /// Sealed segments deleted because their host's snapshot was written.
+    /// Hosts whose WAL could not be made durable and sealed at `begin`:
+    /// their records stay in current.wal (restore replays it).
+    pub seal_errors: Vec<(Vec<u8>, Vec<u8>, Error)>,
+    /// Sealed segments deleted because their host's snapshot holds them.
     pub segments_deleted: Vec<PathBuf>,
-    /// Segments that could not be deleted (they stay; restore replays them).
+    /// Sealed segments cut down to their records outside `[from, to]`.
+    pub segments_trimmed: Vec<PathBuf>,
+    /// Records outside `[from, to]` kept in trimmed segments.
+    pub records_kept: u64,
+    /// Segments that could not be settled (they stay whole; restore
+    /// replays them).
     pub delete_errors: Vec<(PathBuf, String)>,
     pub duration: Duration,
 }
@@ -34,6 +55,7 @@ pub struct CheckpointSession {
     to: i64,
     /// Sealed segments per (cluster, host), as sealed at `begin`.
     sealed: HashMap<(Vec<u8>, Vec<u8>), Vec<PathBuf>>,
+    seal_errors: Vec<(Vec<u8>, Vec<u8>, Error)>,
     pool: SnapshotWriterPool,
     started: Instant,
 }
@@ -52,20 +74,27 @@ impl CheckpointSession {
         queue: usize,
     ) -> Result<Self, Error> {
         let root = store.root().to_path_buf();
-        let hosts = match layout::scan_root(&root) {
-            Ok(hosts) => hosts,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(Error::io(format!("list {}", root.display()), &e)),
-        };
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> =
-            hosts.into_iter().map(|h| (h.cluster, h.host)).collect();
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = storage::scan_root_or_empty(&root)?
+            .into_iter()
+            .map(|h| (h.cluster, h.host))
+            .collect();
         let segments = store.seal(&pairs, to)?;
-        let sealed = pairs.into_iter().zip(segments).collect();
+        let mut sealed = HashMap::new();
+        let mut seal_errors = Vec::new();
+        for ((cluster, host), outcome) in pairs.into_iter().zip(segments) {
+            match outcome {
+                Ok(segments) => {
+                    sealed.insert((cluster, host), segments);
+                }
+                Err(error) => seal_errors.push((cluster, host, error)),
+            }
+        }
         let pool = SnapshotWriterPool::new(root, workers, queue)?;
         Ok(CheckpointSession {
             from,
             to,
             sealed,
+            seal_errors,
             pool,
             started: Instant::now(),
         })
@@ -91,36 +120,107 @@ impl CheckpointSession {
             .submit(cluster, host, self.from, snapshot.into_inner())
     }
 
-    /// Waits for every snapshot, then deletes the sealed segments of each
-    /// host whose snapshot was written. Those of failed or empty hosts stay:
-    /// restore replays them, and the next successful checkpoint of the host
-    /// removes them.
+    /// Waits for every snapshot, then settles the sealed segments of each
+    /// host whose snapshot was written: deleted, or cut down to the records
+    /// outside `[from, to]` (see the module documentation). Those of failed
+    /// or empty hosts stay whole: restore replays them, and the next
+    /// successful checkpoint of the host settles them.
     pub fn finish(self) -> CheckpointReport {
         let CheckpointSession {
+            from,
+            to,
             mut sealed,
+            seal_errors,
             pool,
             started,
-            ..
         } = self;
+        let root = pool.root().to_path_buf();
         let hosts = pool.finish();
         let mut report = CheckpointReport {
             hosts,
+            seal_errors,
             ..Default::default()
         };
-        for outcome in &report.hosts {
+        let _rewriting = SEGMENT_REWRITE.lock();
+        for at in 0..report.hosts.len() {
+            let outcome = &report.hosts[at];
             if !matches!(outcome.outcome, Outcome::Written { .. }) {
                 continue;
             }
             let key = (outcome.cluster.clone(), outcome.host.clone());
-            for segment in sealed.remove(&key).unwrap_or_default() {
-                match fs::remove_file(&segment) {
-                    Ok(()) => report.segments_deleted.push(segment),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => report.delete_errors.push((segment, e.to_string())),
-                }
+            let segments = sealed.remove(&key).unwrap_or_default();
+            match HostDir::new(&root, &key.0, &key.1) {
+                Ok(dir) => settle_segments(&dir, segments, from, to, &mut report),
+                Err(e) => report
+                    .delete_errors
+                    .extend(segments.into_iter().map(|p| (p, e.to_string()))),
             }
         }
         report.duration = started.elapsed();
         report
+    }
+}
+
+/// Deletes each segment whose records are all inside `[from, to]`, and
+/// cuts the others down to the records outside it.
+fn settle_segments(
+    dir: &HostDir,
+    segments: Vec<PathBuf>,
+    from: i64,
+    to: i64,
+    report: &mut CheckpointReport,
+) {
+    let mut covered = Vec::new();
+    for segment in segments {
+        match trim_segment(dir, &segment, |ts| ts < from || ts > to) {
+            Ok(Trimmed::Empty) => covered.push(segment),
+            Ok(Trimmed::Unchanged) => {}
+            Ok(Trimmed::Kept(records)) => {
+                report.records_kept += records;
+                report.segments_trimmed.push(segment);
+            }
+            Err(error) => report.delete_errors.push((segment, error)),
+        }
+    }
+    let removal = dir.remove(covered);
+    report.segments_deleted.extend(removal.removed);
+    report
+        .delete_errors
+        .extend(removal.errors.into_iter().map(|(p, e)| (p, e.to_string())));
+}
+
+/// What [`trim_segment`] did to a sealed segment.
+pub(crate) enum Trimmed {
+    /// No record is to be kept: the caller removes the segment.
+    Empty,
+    /// Every record is kept: the segment is left as it is.
+    Unchanged,
+    /// Replaced by a copy holding this many records.
+    Kept(u64),
+}
+
+/// Cuts a sealed segment down to the records whose timestamp `keep`
+/// accepts, replacing it atomically. A segment that cannot be read whole
+/// (damage) is left alone: nothing is dropped that nobody has seen.
+pub(crate) fn trim_segment(
+    dir: &HostDir,
+    segment: &std::path::Path,
+    keep: impl Fn(i64) -> bool,
+) -> Result<Trimmed, String> {
+    let content = match fs::read(segment) {
+        Ok(content) => content,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Trimmed::Unchanged),
+        Err(e) => return Err(Error::io(format!("read {}", segment.display()), &e).to_string()),
+    };
+    let filtered = wal::filter_records(&content, |record| keep(record.ts))
+        .map_err(|e| format!("{}: {e}; kept whole", segment.display()))?;
+    match (filtered.kept, filtered.dropped) {
+        (0, _) => Ok(Trimmed::Empty),
+        (_, 0) => Ok(Trimmed::Unchanged),
+        (kept, _) => {
+            dir.replace(segment, &filtered.file)
+                .map_err(|e| e.to_string())?;
+            Ok(Trimmed::Kept(kept))
+        }
     }
 }

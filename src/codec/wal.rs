@@ -536,6 +536,67 @@ impl<'a> Iterator for WalReader<'a> {
     }
 }
 
+/// Why [`filter_records`] would not rewrite a WAL file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterError {
+    Header(FileHeaderError),
+    /// Damage at this offset: rewriting would drop what follows it.
+    Damaged {
+        offset: usize,
+        error: RecordError,
+    },
+}
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FilterError::Header(e) => e.fmt(f),
+            FilterError::Damaged { offset, error } => write!(f, "offset {offset}: {error}"),
+        }
+    }
+}
+
+/// The records of a whole WAL file that `keep` accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filtered {
+    /// A WAL file (header and the kept records, bytes unchanged, in order).
+    pub file: Vec<u8>,
+    pub kept: u64,
+    pub dropped: u64,
+}
+
+/// Copies the records of `file` (a whole WAL file) that `keep` accepts into
+/// a new WAL file. Refuses a file with any damage, so that nothing the
+/// caller cannot see is lost.
+pub fn filter_records(
+    file: &[u8],
+    mut keep: impl FnMut(&Record<'_>) -> bool,
+) -> Result<Filtered, FilterError> {
+    let start = check_file_header(file).map_err(FilterError::Header)?;
+    let mut out = Filtered {
+        file: file_header().to_vec(),
+        kept: 0,
+        dropped: 0,
+    };
+    let mut reader = WalReader::new(file, start, false);
+    while let Some(item) = reader.next() {
+        match item {
+            WalItem::Record { offset, record } => {
+                if keep(&record) {
+                    out.file.extend_from_slice(&file[offset..reader.position()]);
+                    out.kept += 1;
+                } else {
+                    out.dropped += 1;
+                }
+            }
+            WalItem::Damaged { offset, error, .. } => {
+                return Err(FilterError::Damaged { offset, error });
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn read_u32(buf: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes"))
 }

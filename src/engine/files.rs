@@ -1,24 +1,31 @@
 //! The WAL files of one shard's hosts, owned by its writer thread: opening
 //! (with torn-tail repair), a budget of open descriptors with least-recently
-//! used eviction, appends that never leave a partial record, rotation and
-//! fdatasync.
+//! used eviction, appends that never leave a partial record, rotation,
+//! sealing and fdatasync — and the rule that no accepted record is dropped
+//! because a system call failed:
+//!
+//! - a failed `write`/`open` keeps the host's records (and every later one)
+//!   in a backlog, in order; the file is cut back to its last whole record
+//!   and the backlog is retried until it is written;
+//! - a failed `fdatasync` is never retried as if the data were safe (the
+//!   kernel may have dropped the dirty pages and cleared the error): every
+//!   byte written since the host's last good fdatasync is kept in memory,
+//!   and after a failure the file is cut back to the synced length and
+//!   those bytes are written again from that copy.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Read, Write};
 use std::ops::Range;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::stats::{Counters, Event, EventHook, EventLevel, WriteErrorKind, bump};
 use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::Error;
-use crate::layout::{self, WAL_FILE_NAME};
+use crate::storage::{self, HostDir};
 
 /// A write fault for tests: the engine writes at most `after_bytes` of the
 /// data, then fails with `error`, as a full or failing disk would.
@@ -32,27 +39,32 @@ pub struct WriteFault {
 pub type FaultInjector = dyn Fn(&Path) -> Option<WriteFault> + Send + Sync;
 
 struct Host {
-    cluster: Vec<u8>,
-    host: Vec<u8>,
-    dir: PathBuf,
+    dir: HostDir,
     file: Option<File>,
-    /// The file's length as written by us (valid while `checked`).
+    /// Bytes of the file that hold its header and whole records (valid
+    /// while `checked`).
     len: u64,
+    /// Of those, the bytes known to be on stable storage.
+    synced_len: u64,
     /// The existing file was checked for a torn tail in this process.
     checked: bool,
     /// Stamp of the last use, for LRU eviction.
     last_use: u64,
-    /// Written since the last fdatasync.
-    unsynced: bool,
+    /// A copy of the file's bytes from `synced_len` to `len`, to write them
+    /// again if their fdatasync fails.
+    unsynced: Vec<u8>,
+    /// Records accepted but not in the file yet (a write or an fdatasync
+    /// failed), written before anything newer.
+    backlog: Vec<u8>,
+    backlog_records: u64,
+    /// The file may hold bytes past `len` (a partial write): cut them off
+    /// before the next append.
+    must_cut: bool,
+    /// Why the backlog is not empty.
+    failure: Option<Error>,
     /// This round's record ranges (into the round's bytes) and their count.
     ranges: Vec<Range<usize>>,
     records: u64,
-}
-
-impl Host {
-    fn wal_path(&self) -> PathBuf {
-        self.dir.join(WAL_FILE_NAME)
-    }
 }
 
 /// Settings the file layer needs from the store's options.
@@ -78,22 +90,22 @@ pub(crate) struct HostFiles {
     open: usize,
     /// Hosts with ranges waiting in this round.
     dirty: Vec<usize>,
-    /// Hosts written since their last fdatasync.
+    /// Hosts with bytes written since their last fdatasync.
     unsynced: Vec<usize>,
+    /// Bytes held in the hosts' `unsynced` copies.
+    unsynced_bytes: usize,
+    /// Hosts with a backlog.
+    failing: Vec<usize>,
+    /// Bytes held in the hosts' backlogs.
+    backlog_bytes: usize,
     /// Directories with new entries (files, sub-directories) not yet
     /// fsynced: synced with the records, so a durability of `None` costs
-    /// no fsync at all, as in Go.
+    /// no fsync at all until `sync`.
     dirs_to_sync: BTreeSet<PathBuf>,
 }
 
-fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-fn unix_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
 }
 
 impl HostFiles {
@@ -108,47 +120,49 @@ impl HostFiles {
             open: 0,
             dirty: Vec::new(),
             unsynced: Vec::new(),
+            unsynced_bytes: 0,
+            failing: Vec::new(),
+            backlog_bytes: 0,
             dirs_to_sync: BTreeSet::new(),
         }
     }
 
     fn event(&self, host: usize, level: EventLevel, message: String) {
         if let Some(hook) = &self.settings.event_hook {
-            let h = &self.hosts[host];
+            let dir = &self.hosts[host].dir;
             hook(&Event {
                 level,
-                cluster: h.cluster.clone(),
-                host: h.host.clone(),
+                cluster: dir.cluster.clone(),
+                host: dir.host.clone(),
                 message,
             });
         }
     }
 
     /// The host for `key` = `cluster \0 host` (names already validated).
-    pub fn host_index(&mut self, key: &[u8], cluster_len: usize) -> usize {
+    pub fn host_index(&mut self, key: &[u8], cluster_len: usize) -> Result<usize, Error> {
         if let Some(&index) = self.index.get(key) {
-            return index;
+            return Ok(index);
         }
         let (cluster, host) = (&key[..cluster_len], &key[cluster_len + 1..]);
-        let dir = self
-            .settings
-            .root
-            .join(OsStr::from_bytes(cluster))
-            .join(OsStr::from_bytes(host));
+        let dir = HostDir::new(&self.settings.root, cluster, host)?;
         self.hosts.push(Host {
-            cluster: cluster.to_vec(),
-            host: host.to_vec(),
             dir,
             file: None,
             len: 0,
+            synced_len: 0,
             checked: false,
             last_use: 0,
-            unsynced: false,
+            unsynced: Vec::new(),
+            backlog: Vec::new(),
+            backlog_records: 0,
+            must_cut: false,
+            failure: None,
             ranges: Vec::new(),
             records: 0,
         });
         self.index.insert(key.to_vec(), self.hosts.len() - 1);
-        self.hosts.len() - 1
+        Ok(self.hosts.len() - 1)
     }
 
     /// Queues `range` of this round's bytes (holding `records` records) for
@@ -166,12 +180,64 @@ impl HostFiles {
     }
 
     /// Appends every host's queued ranges to its file: one write (vectored)
-    /// per host.
-    pub fn write_round(&mut self, bytes: &[u8]) {
-        let mut slices = Vec::new();
+    /// per host. Hosts with a backlog are retried first when `retry`;
+    /// otherwise their new records join the backlog untried, so a failing
+    /// disk costs one attempt per host per retry interval.
+    pub fn write_round(&mut self, bytes: &[u8], retry: bool) {
         for host in std::mem::take(&mut self.dirty) {
-            self.write_host(host, bytes, &mut slices);
+            if !retry && self.hosts[host].failure.is_some() {
+                self.keep_ranges(host, bytes);
+            } else {
+                self.write_host(host, bytes);
+            }
         }
+        if retry {
+            for host in std::mem::take(&mut self.failing) {
+                if !self.hosts[host].backlog.is_empty() {
+                    self.write_host(host, bytes);
+                }
+            }
+        }
+        self.failing
+            .retain(|&h| self.hosts[h].failure.is_some() || !self.hosts[h].backlog.is_empty());
+        self.failing.sort_unstable();
+        self.failing.dedup();
+        self.publish_gauges();
+    }
+
+    /// The first failure of a host with records not yet written.
+    pub fn failure(&self) -> Option<Error> {
+        let mut failing = self.failing.iter().map(|&h| &self.hosts[h]);
+        let first = failing.next()?;
+        let error = first.failure.clone()?;
+        let others = self.failing.len() - 1;
+        if others == 0 {
+            return Some(error);
+        }
+        Some(error.with_context(format!("and {others} more hosts failing")))
+    }
+
+    pub fn backlog_bytes(&self) -> usize {
+        self.backlog_bytes
+    }
+
+    /// Bytes written but not yet fdatasynced (kept in memory until they are).
+    pub fn unsynced_bytes(&self) -> usize {
+        self.unsynced_bytes
+    }
+
+    pub fn has_unsynced(&self) -> bool {
+        !self.unsynced.is_empty() || !self.dirs_to_sync.is_empty()
+    }
+
+    fn publish_gauges(&self) {
+        let records = self.failing.iter().map(|&h| self.hosts[h].backlog_records);
+        self.counters
+            .backlog_records
+            .store(records.sum(), Ordering::Relaxed);
+        self.counters
+            .backlog_bytes
+            .store(self.backlog_bytes as u64, Ordering::Relaxed);
     }
 
     fn touch(&mut self, host: usize) {
@@ -192,12 +258,28 @@ impl HostFiles {
         }
     }
 
-    fn evict_one(&mut self) {
+    /// Closes the least recently used file; false when none is open.
+    fn evict_one(&mut self) -> bool {
         while let Some((host, stamp)) = self.lru.pop_front() {
             if self.hosts[host].last_use == stamp && self.hosts[host].file.is_some() {
                 self.close_file(host);
-                return;
+                return true;
             }
+        }
+        false
+    }
+
+    /// Runs `open`; when the process is out of descriptors, closes half of
+    /// this shard's files and tries once more.
+    fn open_with_eviction(&mut self, open: impl Fn() -> io::Result<File>) -> io::Result<File> {
+        match open() {
+            Err(e) if is_out_of_descriptors(&e) && self.open > 0 => {
+                for _ in 0..self.open.div_ceil(2) {
+                    self.evict_one();
+                }
+                open()
+            }
+            result => result,
         }
     }
 
@@ -209,32 +291,28 @@ impl HostFiles {
             self.touch(host);
             return Ok(());
         }
-        while self.open >= self.settings.open_file_budget.max(1) {
-            self.evict_one();
-        }
-        let dir = self.hosts[host].dir.clone();
-        if !dir.is_dir() {
-            fs::create_dir_all(&dir)
-                .map_err(|e| Error::io(format!("create {}", dir.display()), &e))?;
-            // The new directories' entries become durable with the next
-            // sync, together with the records.
-            let parents = [dir.parent(), dir.parent().and_then(Path::parent)];
-            self.dirs_to_sync
-                .extend(parents.into_iter().flatten().map(Path::to_path_buf));
-        }
-        let path = self.hosts[host].wal_path();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
+        while self.open >= self.settings.open_file_budget.max(1) && self.evict_one() {}
+        // The new directories' entries become durable with the next sync,
+        // together with the records.
+        let created = self.hosts[host].dir.create()?;
+        self.dirs_to_sync.extend(created);
+        let path = self.hosts[host].dir.wal_path();
+        let mut file = self
+            .open_with_eviction(|| {
+                OpenOptions::new()
+                    .read(true)
+                    .append(true)
+                    .create(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(&path)
+            })
             .map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
         if !self.hosts[host].checked {
             let len = self.check_existing(host, &mut file, &path)?;
             let h = &mut self.hosts[host];
             h.len = len;
             h.checked = true;
+            h.must_cut = false;
         }
         self.hosts[host].file = Some(file);
         self.open += 1;
@@ -252,18 +330,24 @@ impl HostFiles {
             .map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
         let start = match wal::check_file_header(&content) {
             Ok(0) => {
-                file.write_all(&wal::file_header())
+                // Cut whatever a failed header write left, then write it.
+                let header = wal::file_header();
+                file.set_len(0)
+                    .and_then(|()| file.write_all(&header))
                     .map_err(|e| Error::io(format!("write header of {}", path.display()), &e))?;
-                // The new file's entry becomes durable with the next sync.
-                self.dirs_to_sync.insert(self.hosts[host].dir.clone());
-                return Ok(wal::FILE_HEADER_LEN as u64);
+                // The new file's entry becomes durable with the next sync,
+                // and its header is kept like any unsynced record.
+                self.dirs_to_sync.insert(self.hosts[host].dir.path.clone());
+                let h = &mut self.hosts[host];
+                h.synced_len = 0;
+                self.unsynced_bytes -= h.unsynced.len();
+                h.unsynced.clear();
+                self.note_written(host, &[&header]);
+                return Ok(header.len() as u64);
             }
             Ok(start) => start,
             Err(e) => {
-                let aside =
-                    path.with_file_name(format!("{WAL_FILE_NAME}.corrupt-{}", unix_nanos()));
-                fs::rename(path, &aside)
-                    .map_err(|e| Error::io(format!("move aside {}", path.display()), &e))?;
+                let aside = self.hosts[host].dir.move_aside(path)?;
                 self.event(
                     host,
                     EventLevel::Warning,
@@ -288,236 +372,379 @@ impl HostFiles {
             WalItem::Damaged { offset, len, error } => Some((offset, len, error)),
             WalItem::Record { .. } => None,
         });
-        if let Some((offset, len, error)) = damage {
-            file.set_len(offset as u64)
-                .map_err(|e| Error::io(format!("truncate {}", path.display()), &e))?;
-            bump(&self.counters.torn_tails_repaired, 1);
-            self.event(
-                host,
-                EventLevel::Warning,
-                format!(
-                    "{}: cut {len} damaged bytes at offset {offset} ({error})",
-                    path.display()
-                ),
-            );
-            return Ok(offset as u64);
-        }
-        Ok(content.len() as u64)
-    }
-
-    fn write_host<'a>(&mut self, host: usize, bytes: &'a [u8], slices: &mut Vec<IoSlice<'a>>) {
-        let ranges = std::mem::take(&mut self.hosts[host].ranges);
-        let records = std::mem::replace(&mut self.hosts[host].records, 0);
-        let max = self.settings.max_wal_bytes;
-        if max > 0 && self.hosts[host].len >= max && self.hosts[host].checked {
-            let size = self.hosts[host].len;
-            if self.delete_wal(host).is_ok() {
-                bump(&self.counters.size_rotations, 1);
+        let len = match damage {
+            Some((offset, len, error)) => {
+                file.set_len(offset as u64)
+                    .map_err(|e| Error::io(format!("truncate {}", path.display()), &e))?;
+                bump(&self.counters.torn_tails_repaired, 1);
                 self.event(
                     host,
                     EventLevel::Warning,
-                    format!("WAL reached {size} bytes (limit {max}): deleted and restarted"),
+                    format!(
+                        "{}: cut {len} damaged bytes at offset {offset} ({error})",
+                        path.display()
+                    ),
                 );
+                offset as u64
             }
+            None => content.len() as u64,
+        };
+        // What an earlier process left is as durable as it will get; this
+        // process vouches only for what it writes itself.
+        self.hosts[host].synced_len = len;
+        Ok(len)
+    }
+
+    /// Records that `parts` are now in the file, after its known length:
+    /// keeps a copy until their fdatasync.
+    fn note_written(&mut self, host: usize, parts: &[&[u8]]) {
+        let h = &mut self.hosts[host];
+        if h.unsynced.is_empty() {
+            self.unsynced.push(host);
         }
-        if let Err(e) = self.open_host(host) {
-            self.lose(host, records, &e);
-            return;
+        for part in parts {
+            h.unsynced.extend_from_slice(part);
+            self.unsynced_bytes += part.len();
         }
-        slices.clear();
-        slices.extend(ranges.iter().map(|r| IoSlice::new(&bytes[r.clone()])));
-        let total: usize = ranges.iter().map(|r| r.len()).sum();
-        let before = self.hosts[host].len;
-        match self.append_all(host, slices, total) {
+    }
+
+    /// Puts this round's ranges of the host at the end of its backlog.
+    fn keep_ranges(&mut self, host: usize, bytes: &[u8]) {
+        let h = &mut self.hosts[host];
+        let ranges = std::mem::take(&mut h.ranges);
+        for range in &ranges {
+            h.backlog.extend_from_slice(&bytes[range.clone()]);
+            self.backlog_bytes += range.len();
+        }
+        h.backlog_records += std::mem::replace(&mut h.records, 0);
+        // Keep the allocation of the range list for the next round.
+        let mut ranges = ranges;
+        ranges.clear();
+        h.ranges = ranges;
+        if !self.failing.contains(&host) {
+            self.failing.push(host);
+        }
+    }
+
+    /// Writes the host's backlog and this round's ranges; on failure keeps
+    /// them all in the backlog.
+    fn write_host(&mut self, host: usize, bytes: &[u8]) {
+        self.rotate_if_oversized(host);
+        match self.append(host, bytes) {
             Ok(()) => {
                 let h = &mut self.hosts[host];
-                h.len += total as u64;
-                if !h.unsynced {
-                    h.unsynced = true;
-                    self.unsynced.push(host);
+                let records = h.records + h.backlog_records;
+                let total: usize =
+                    h.backlog.len() + h.ranges.iter().map(|r| r.len()).sum::<usize>();
+                self.backlog_bytes -= h.backlog.len();
+                h.backlog.clear();
+                h.backlog_records = 0;
+                h.records = 0;
+                h.ranges.clear();
+                if h.failure.take().is_some() {
+                    self.event(host, EventLevel::Info, "writing again".to_string());
                 }
                 bump(&self.counters.written, records);
                 bump(&self.counters.bytes_written, total as u64);
             }
-            Err(e) => {
-                let error = Error::io(
-                    format!("append to {}", self.hosts[host].wal_path().display()),
-                    &e,
-                );
-                self.cut_back(host, before);
-                self.lose(host, records, &error);
+            Err(error) => {
+                self.keep_ranges(host, bytes);
+                self.fail(host, error);
             }
         }
-        // Keep the allocation of the range list for the next round.
-        let mut ranges = ranges;
-        ranges.clear();
-        self.hosts[host].ranges = ranges;
     }
 
-    fn append_all(
-        &mut self,
-        host: usize,
-        slices: &mut [IoSlice<'_>],
-        total: usize,
-    ) -> io::Result<()> {
-        let path = self.hosts[host].wal_path();
+    /// Marks the host failing (its backlog waits for a retry); counts and
+    /// reports the error when it is a new one.
+    fn fail(&mut self, host: usize, error: Error) {
+        if !self.failing.contains(&host) {
+            self.failing.push(host);
+        }
+        let h = &mut self.hosts[host];
+        let new = h.failure.as_ref().map(Error::os_code) != Some(error.os_code());
+        h.failure = Some(error.clone());
+        if new {
+            self.counters
+                .write_error(WriteErrorKind::of(error.os_code()), 0);
+            let records = self.hosts[host].backlog_records;
+            self.event(
+                host,
+                EventLevel::Error,
+                format!("{error}; {records} records kept in memory and retried"),
+            );
+        }
+    }
+
+    fn rotate_if_oversized(&mut self, host: usize) {
+        let max = self.settings.max_wal_bytes;
+        let h = &self.hosts[host];
+        if max == 0 || !h.checked || h.len < max {
+            return;
+        }
+        let size = h.len;
+        if self.delete_wal(host, false).is_ok() {
+            bump(&self.counters.size_rotations, 1);
+            self.event(
+                host,
+                EventLevel::Warning,
+                format!("WAL reached {size} bytes (limit {max}): deleted and restarted"),
+            );
+        }
+    }
+
+    /// Opens the file, cuts off what a failed write left, and appends the
+    /// backlog and this round's ranges with one vectored write. On failure
+    /// the file is cut back to its last whole record (or marked to be cut
+    /// before the next append).
+    fn append(&mut self, host: usize, bytes: &[u8]) -> Result<(), Error> {
+        self.open_host(host)?;
+        let path = self.hosts[host].dir.wal_path();
+        let h = &mut self.hosts[host];
+        let file = h.file.as_mut().expect("opened by open_host");
+        if h.must_cut {
+            file.set_len(h.len)
+                .map_err(|e| Error::io(format!("truncate {}", path.display()), &e))?;
+            h.must_cut = false;
+        }
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(h.ranges.len() + 1);
+        if !h.backlog.is_empty() {
+            slices.push(IoSlice::new(&h.backlog));
+        }
+        slices.extend(h.ranges.iter().map(|r| IoSlice::new(&bytes[r.clone()])));
+        let total: usize = slices.iter().map(|s| s.len()).sum();
         let fault = self
             .settings
             .fault_injector
             .as_ref()
             .and_then(|inject| inject(&path));
-        let file = self.hosts[host].file.as_mut().expect("opened by open_host");
-        if let Some(fault) = fault {
-            let data: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
-            file.write_all(&data[..fault.after_bytes.min(total)])?;
-            return Err(fault.error);
-        }
-        let mut slices = slices;
-        while !slices.is_empty() {
-            match file.write_vectored(slices) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        match write_all_vectored(file, &mut slices, total, fault) {
+            Ok(()) => {
+                h.len += total as u64;
+                let backlog = std::mem::take(&mut h.backlog);
+                let ranges = std::mem::take(&mut h.ranges);
+                let mut parts: Vec<&[u8]> = vec![&backlog];
+                parts.extend(ranges.iter().map(|r| &bytes[r.clone()]));
+                self.note_written(host, &parts);
+                let h = &mut self.hosts[host];
+                h.backlog = backlog;
+                h.ranges = ranges;
+                Ok(())
+            }
+            Err(e) => {
+                h.must_cut = file.set_len(h.len).is_err();
+                Err(Error::io(format!("append to {}", path.display()), &e))
             }
         }
-        Ok(())
     }
 
-    /// After a failed append: truncate back to the last complete record.
-    /// When even that fails, close the file so the next open re-checks it
-    /// and cuts the partial record then.
-    fn cut_back(&mut self, host: usize, len: u64) {
-        let truncated = self.hosts[host].file.as_ref().map(|f| f.set_len(len));
-        if !matches!(truncated, Some(Ok(()))) {
-            self.close_file(host);
-            self.hosts[host].checked = false;
-        }
-    }
-
-    fn lose(&mut self, host: usize, records: u64, error: &Error) {
-        self.counters
-            .write_error(WriteErrorKind::of(error.os_code()), records);
-        self.event(
-            host,
-            EventLevel::Error,
-            format!("{records} records lost: {error}"),
-        );
-    }
-
-    /// Deletes the host's current.wal (closing it first). A missing file is
-    /// not an error. Returns whether a file was deleted.
-    fn delete_wal(&mut self, host: usize) -> Result<bool, Error> {
+    /// Deletes the host's current.wal (closing it first), with whatever it
+    /// has not written yet: Go's rotation, after a checkpoint that holds
+    /// its records. A missing file is not an error. Returns whether a file
+    /// was deleted.
+    fn delete_wal(&mut self, host: usize, drop_backlog: bool) -> Result<bool, Error> {
         self.close_file(host);
         let h = &mut self.hosts[host];
         h.checked = false;
         h.len = 0;
-        h.unsynced = false;
-        let path = h.wal_path();
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io(format!("remove {}", path.display()), &e)),
+        h.synced_len = 0;
+        h.must_cut = false;
+        self.unsynced_bytes -= h.unsynced.len();
+        h.unsynced.clear();
+        if drop_backlog {
+            self.backlog_bytes -= h.backlog.len();
+            h.backlog.clear();
+            h.backlog_records = 0;
+            h.failure = None;
+        }
+        let removal = h.dir.remove([h.dir.wal_path()]);
+        match removal.errors.into_iter().next() {
+            Some((_, error)) => Err(error),
+            None => Ok(!removal.removed.is_empty()),
         }
     }
 
     /// Go's rotation: close and delete the host's current.wal.
     pub fn rotate(&mut self, key: &[u8], cluster_len: usize) -> Result<(), Error> {
-        let host = self.host_index(key, cluster_len);
-        if self.delete_wal(host)? {
+        let host = self.host_index(key, cluster_len)?;
+        if self.delete_wal(host, true)? {
             bump(&self.counters.rotations, 1);
         }
+        self.failing.retain(|&h| h != host);
+        self.publish_gauges();
         Ok(())
     }
 
-    /// Closes the host's current.wal (after an fdatasync if it has unsynced
-    /// records) and renames it to a sealed segment named by `label`, so that
-    /// new records go to a fresh file; returns every sealed segment the host
-    /// has, oldest first, older ones included.
+    /// Makes the host's file durable: written backlog, fdatasync (reopening
+    /// the file if it was evicted), new directory entries.
+    fn sync_host(&mut self, host: usize) -> Result<(), Error> {
+        if !self.hosts[host].backlog.is_empty() {
+            self.write_host(host, &[]);
+            if let Some(error) = &self.hosts[host].failure {
+                return Err(error.clone());
+            }
+        }
+        if self.hosts[host].unsynced.is_empty() {
+            return Ok(());
+        }
+        let path = self.hosts[host].dir.wal_path();
+        let result = match self.hosts[host].file.as_ref() {
+            Some(file) => file.sync_data(),
+            None => match self.open_with_eviction(|| File::open(&path)) {
+                Ok(file) => file.sync_data(),
+                // The data is still in the page cache: retry the sync later.
+                Err(e) => return Err(Error::io(format!("open {}", path.display()), &e)),
+            },
+        };
+        bump(&self.counters.fsyncs, 1);
+        match result {
+            Ok(()) => {
+                let h = &mut self.hosts[host];
+                h.synced_len = h.len;
+                self.unsynced_bytes -= h.unsynced.len();
+                h.unsynced.clear();
+                if h.unsynced.capacity() > 1 << 20 {
+                    h.unsynced.shrink_to(64 << 10);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let error = Error::io(format!("fdatasync {}", path.display()), &e);
+                self.rewrite_after_failed_sync(host);
+                self.fail(host, error.clone());
+                self.publish_gauges();
+                Err(error)
+            }
+        }
+    }
+
+    /// After a failed fdatasync nothing written since the last good one can
+    /// be trusted: cut the file back to the synced length and queue the
+    /// kept copy to be written again, ahead of the backlog.
+    fn rewrite_after_failed_sync(&mut self, host: usize) {
+        self.close_file(host);
+        let h = &mut self.hosts[host];
+        let mut again = std::mem::take(&mut h.unsynced);
+        self.unsynced_bytes -= again.len();
+        self.backlog_bytes += again.len();
+        again.append(&mut h.backlog);
+        h.backlog = again;
+        h.len = h.synced_len;
+        h.must_cut = true;
+        if h.len == 0 {
+            // The header is in the copy: write it again like the records.
+            h.checked = true;
+        }
+    }
+
+    fn sync_dirs(&mut self) -> Result<(), Error> {
+        let mut first_error = None;
+        for dir in std::mem::take(&mut self.dirs_to_sync) {
+            bump(&self.counters.fsyncs, 1);
+            if let Err(e) = storage::sync_dir(&dir) {
+                first_error.get_or_insert(e);
+                self.dirs_to_sync.insert(dir);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Closes the host's current.wal (after writing its backlog and an
+    /// fdatasync) and renames it to a sealed segment named by `label`, so
+    /// that new records go to a fresh file; returns every sealed segment
+    /// the host has, oldest first, older ones included. Fails, and leaves
+    /// the file as it is, when its records cannot all be made durable.
     pub fn seal(
         &mut self,
         key: &[u8],
         cluster_len: usize,
         label: i64,
     ) -> Result<Vec<PathBuf>, Error> {
-        let host = self.host_index(key, cluster_len);
-        if self.hosts[host].unsynced {
-            if let Some(file) = &self.hosts[host].file {
-                file.sync_data().map_err(|e| {
-                    Error::io(
-                        format!("fdatasync {}", self.hosts[host].wal_path().display()),
-                        &e,
-                    )
-                })?;
-                bump(&self.counters.fsyncs, 1);
-            }
-        }
+        let host = self.host_index(key, cluster_len)?;
+        self.sync_dirs()?;
+        self.sync_host(host)?;
         self.close_file(host);
         let h = &mut self.hosts[host];
         h.checked = false;
         h.len = 0;
-        h.unsynced = false;
-        let (dir, wal) = (h.dir.clone(), h.wal_path());
-        if wal.exists() {
-            let target = (0..)
-                .map(|k| dir.join(layout::sealed_segment_name(label, k)))
-                .find(|path| !path.exists())
-                .expect("some k is free");
-            fs::rename(&wal, &target)
-                .map_err(|e| Error::io(format!("seal {}", wal.display()), &e))?;
-            fsync_dir(&dir).map_err(|e| Error::io(format!("fsync {}", dir.display()), &e))?;
-        }
-        match layout::list_host_files(&dir) {
-            Ok(files) => Ok(files.sealed),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(Error::io(format!("list {}", dir.display()), &e)),
-        }
+        h.synced_len = 0;
+        h.dir.seal_wal(label)?;
+        Ok(h.dir.list()?.sealed)
     }
 
-    /// fdatasync of every file written since the last call; files closed
-    /// meanwhile are reopened for it.
+    /// fdatasync of every file written since the last call (files closed
+    /// meanwhile are reopened for it) and of new directory entries. A host
+    /// whose fdatasync fails is rewritten from its copy at the next retry.
     pub fn sync(&mut self) -> Result<(), Error> {
-        let mut first_error = None;
-        for dir in std::mem::take(&mut self.dirs_to_sync) {
-            bump(&self.counters.fsyncs, 1);
-            if let Err(e) = fsync_dir(&dir) {
-                first_error.get_or_insert(Error::io(format!("fsync {}", dir.display()), &e));
-                self.dirs_to_sync.insert(dir);
-            }
-        }
+        let mut first_error = self.sync_dirs().err();
         for host in std::mem::take(&mut self.unsynced) {
-            let h = &self.hosts[host];
-            if !h.unsynced {
+            if self.hosts[host].unsynced.is_empty() {
                 continue;
             }
-            let result = match &h.file {
-                Some(file) => file.sync_data(),
-                None => File::open(h.wal_path()).and_then(|f| f.sync_data()),
-            };
-            bump(&self.counters.fsyncs, 1);
-            match result {
-                Ok(()) => self.hosts[host].unsynced = false,
-                Err(e) => {
-                    let error = Error::io(
-                        format!("fdatasync {}", self.hosts[host].wal_path().display()),
-                        &e,
-                    );
-                    self.event(host, EventLevel::Error, error.to_string());
+            if let Err(error) = self.sync_host(host) {
+                first_error.get_or_insert(error);
+                if !self.hosts[host].unsynced.is_empty() {
                     self.unsynced.push(host);
-                    first_error.get_or_insert(error);
                 }
             }
         }
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Closes every file, after an fdatasync unless durability is `None`.
-    pub fn close_all(&mut self) {
+    /// A last attempt to write (and, unless durability is `None`, sync)
+    /// everything, then closes every file. Returns the first error; records
+    /// still not written then are lost, and counted.
+    pub fn close_all(&mut self) -> Result<(), Error> {
+        self.write_round(&[], true);
+        let mut result = match self.failure() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        };
         if self.settings.sync_on_close {
-            let _ = self.sync();
+            let synced = self.sync();
+            if result.is_ok() {
+                result = synced;
+            }
+        }
+        for host in std::mem::take(&mut self.failing) {
+            let h = &mut self.hosts[host];
+            let lost = std::mem::replace(&mut h.backlog_records, 0);
+            if lost > 0 {
+                let kind = WriteErrorKind::of(h.failure.as_ref().and_then(Error::os_code));
+                self.counters.write_error(kind, lost);
+                self.event(
+                    host,
+                    EventLevel::Error,
+                    format!("{lost} records lost at close"),
+                );
+            }
         }
         for host in 0..self.hosts.len() {
             self.close_file(host);
         }
+        result
     }
+}
+
+/// Writes all of `slices` (`total` bytes), or fails as `fault` says.
+fn write_all_vectored(
+    file: &mut File,
+    slices: &mut [IoSlice<'_>],
+    total: usize,
+    fault: Option<WriteFault>,
+) -> io::Result<()> {
+    if let Some(fault) = fault {
+        let data: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
+        file.write_all(&data[..fault.after_bytes.min(total)])?;
+        return Err(fault.error);
+    }
+    let mut slices = slices;
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

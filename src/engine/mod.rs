@@ -28,9 +28,24 @@
 //!   and a file with a bad header is moved aside (`current.wal.corrupt-N`,
 //!   which the Go restore ignores), so new records are never appended after
 //!   garbage.
-//! - **Errors.** A failed append is cut back to the last whole record,
-//!   counted by kind with its records, and reported to the event hook;
-//!   other hosts go on, and the host is tried again with its next records.
+//! - **Errors: no accepted record is dropped.** A failed `write` or `open`
+//!   (ENOSPC, EIO, EMFILE, …) cuts the file back to its last whole record
+//!   and keeps the host's records in memory, in order, retried after 10 ms
+//!   (doubling up to 1 s) and at once by `flush`, `sync` and `close`. The
+//!   kept bytes count against the queue capacity, so a disk that stays
+//!   full pushes back on appenders: `QueueFull` (Reject), `Timeout` (Block
+//!   with a timeout), or at once `Io` naming the failure (Block without a
+//!   timeout: waiting for a failing disk could last forever). A failed
+//!   `fdatasync` is never retried as if the data were safe: each host's
+//!   bytes written since its last good fdatasync are kept (at most 64 MiB
+//!   per shard: past that the writer syncs, whatever the durability), and
+//!   after a failure the file is cut back and they are written again.
+//!   `flush` and `sync` answer after the first writer round that starts
+//!   after the call: `Ok` only when all records appended before the call
+//!   are written (synced), otherwise the `Io` error with the OS code and
+//!   the host — within a round, never hanging. Once the fault clears, the
+//!   retries succeed and so do later calls. Errors are counted by kind and
+//!   reported to the event hook; other hosts go on.
 
 mod batch;
 mod files;
@@ -89,7 +104,9 @@ pub struct StoreOptions {
     /// How often an idle writer wakes up (for `Interval` durability).
     pub flush_interval: Duration,
     /// Open WAL descriptors across all shards (default: half the soft
-    /// RLIMIT_NOFILE, between 64 and 16384).
+    /// RLIMIT_NOFILE, between 64 and 16384, and never above the limit
+    /// `open` accepts: the soft RLIMIT_NOFILE less a quarter of it, at
+    /// least 16 and at most 256, left to the application).
     pub max_open_files: usize,
     /// A host's file is deleted and restarted, as in Go, once it reaches
     /// this size; 0 means no limit.
@@ -118,20 +135,31 @@ impl StoreOptions {
     }
 }
 
-/// Half the process's descriptor limit, leaving the rest to the host
-/// application.
-fn default_open_file_budget() -> usize {
+fn descriptor_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit fills the struct we pass.
-    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
         limit.rlim_cur
     } else {
         1024
-    };
-    (soft / 2).clamp(64, 16_384) as usize
+    }
+}
+
+/// The most WAL descriptors the process's soft RLIMIT_NOFILE allows, with
+/// headroom for the application and ccwal's other files.
+fn open_file_ceiling() -> usize {
+    let soft = descriptor_limit();
+    let headroom = (soft / 4).clamp(16, 256);
+    soft.saturating_sub(headroom).min(usize::MAX as u64) as usize
+}
+
+/// Half the process's descriptor limit, leaving the rest to the host
+/// application.
+fn default_open_file_budget() -> usize {
+    ((descriptor_limit() / 2).clamp(64, 16_384) as usize).min(open_file_ceiling().max(1))
 }
 
 /// The WAL engine. `Send + Sync`: share it (e.g. in an `Arc`) and append
@@ -169,6 +197,18 @@ impl Store {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "queue_capacity and max_open_files must be > 0",
+            ));
+        }
+        let ceiling = open_file_ceiling();
+        if options.max_open_files > ceiling {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "max_open_files {} is above what RLIMIT_NOFILE {} allows ({ceiling}, \
+                     keeping headroom for the application)",
+                    options.max_open_files,
+                    descriptor_limit()
+                ),
             ));
         }
         if options.flush_interval.is_zero()
@@ -304,16 +344,37 @@ impl Store {
         Ok(())
     }
 
-    /// Returns when every sample appended before the call, by any thread,
-    /// is handed to the OS (or counted as failed). Blocks.
+    /// Returns `Ok` when every sample appended before the call, by any
+    /// thread, is handed to the OS (it survives a crash of the process).
+    /// When some could not be written, returns the `Io` error (they are
+    /// kept and retried; a later call answers again). Blocks for one writer
+    /// round per shard, never longer.
     pub fn flush(&self) -> Result<(), Error> {
-        self.shards.iter().try_for_each(|s| s.wait_for(false))
+        self.wait_all(false)
     }
 
-    /// Returns when every sample appended before the call, by any thread,
-    /// is on disk (fdatasync). Blocks.
+    /// Returns `Ok` when every sample appended before the call, by any
+    /// thread, is on stable storage (file data fdatasynced, new directory
+    /// entries fsynced). Otherwise the `Io` error, as [`Store::flush`].
+    /// Blocks for one writer round per shard, never longer.
     pub fn sync(&self) -> Result<(), Error> {
-        self.shards.iter().try_for_each(|s| s.wait_for(true))
+        self.wait_all(true)
+    }
+
+    /// Asks every shard first, then waits: the shards' rounds overlap.
+    fn wait_all(&self, sync: bool) -> Result<(), Error> {
+        let requests = self
+            .shards
+            .iter()
+            .map(|shard| shard.request(sync))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut first_error = None;
+        for (shard, request) in self.shards.iter().zip(requests) {
+            if let Err(error) = shard.wait_for(request) {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Closes and deletes `current.wal` of each (cluster, host), after every
@@ -351,14 +412,18 @@ impl Store {
     /// appended before the call, its current.wal is renamed to
     /// `wal-<label>.sealed` (see `layout::sealed_segment_name`), a name the
     /// Go restore ignores and ccwal's restore replays before current.wal;
-    /// later records go to a fresh current.wal. Returns, per host in the
-    /// order given, every sealed segment it has (older ones included).
-    /// Blocks until done. The checkpoint session is built on this.
+    /// later records go to a fresh current.wal. Before the rename the
+    /// host's records are written and fdatasynced (reopening an evicted
+    /// file); a host for which that fails keeps its current.wal and gets
+    /// the error. Returns, per host in the order given, every sealed
+    /// segment it has (older ones included) or that error; fails as a
+    /// whole only for bad names or a closed store. Blocks until done. The
+    /// checkpoint session is built on this.
     pub fn seal<C: AsRef<[u8]>, H: AsRef<[u8]>>(
         &self,
         hosts: &[(C, H)],
         label: i64,
-    ) -> Result<Vec<Vec<PathBuf>>, Error> {
+    ) -> Result<Vec<Result<Vec<PathBuf>, Error>>, Error> {
         let shards = self.shards.len();
         let mut per_shard: Vec<Vec<(Vec<u8>, usize)>> = vec![Vec::new(); shards];
         let mut placement = Vec::with_capacity(hosts.len());
@@ -380,18 +445,21 @@ impl Store {
             self.shards[shard].control(Control::Seal { hosts, label, done })?;
             answers[shard] = Some(answer);
         }
-        let mut sealed: Vec<Vec<Vec<PathBuf>>> = Vec::with_capacity(shards);
+        let mut sealed: Vec<Vec<Option<Result<Vec<PathBuf>, Error>>>> = Vec::with_capacity(shards);
         for answer in answers {
             sealed.push(match answer {
-                Some(answer) => answer.recv().map_err(|_| {
-                    Error::new(ErrorKind::Closed, "the store closed while sealing")
-                })??,
+                Some(answer) => answer
+                    .recv()
+                    .map_err(|_| Error::new(ErrorKind::Closed, "the store closed while sealing"))?
+                    .into_iter()
+                    .map(Some)
+                    .collect(),
                 None => Vec::new(),
             });
         }
         Ok(placement
             .into_iter()
-            .map(|(shard, at)| std::mem::take(&mut sealed[shard][at]))
+            .map(|(shard, at)| sealed[shard][at].take().expect("one answer per host"))
             .collect())
     }
 
@@ -410,16 +478,26 @@ impl Store {
         stats
     }
 
-    /// Stops accepting (later calls get `Closed`), writes everything queued,
-    /// fdatasyncs unless durability is `None`, closes the files and joins
-    /// the writer threads. Idempotent; dropping the store does the same.
-    pub fn close(&self) {
+    /// Stops accepting (later calls get `Closed`), writes everything queued
+    /// (retrying failed writes once more), fdatasyncs unless durability is
+    /// `None`, closes the files and joins the writer threads. Returns the
+    /// first error of that final write and sync: records still unwritten
+    /// then are lost (and counted in `Stats::failed`). Idempotent (a later
+    /// call returns the same outcome); dropping the store closes it too.
+    pub fn close(&self) -> Result<(), Error> {
         for shard in &self.shards {
             shard.close();
         }
         for writer in self.writers.lock().drain(..) {
             let _ = writer.join();
         }
+        let mut first_error = None;
+        for shard in &self.shards {
+            if let Err(error) = shard.close_result() {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 }
 
@@ -429,7 +507,8 @@ fn bump_rejected(shard: &Shard, samples: u64) {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        self.close();
+        // Whoever cares about the outcome calls `close` first.
+        let _ = self.close();
     }
 }
 

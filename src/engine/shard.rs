@@ -24,11 +24,12 @@ pub(crate) enum Control {
         done: Sender<Result<(), Error>>,
     },
     /// Rename each host's current.wal to a sealed segment named by `label`;
-    /// answers every sealed segment each host has.
+    /// answers, per host, every sealed segment it has or why it could not
+    /// be sealed.
     Seal {
         hosts: Vec<(Vec<u8>, usize)>,
         label: i64,
-        done: Sender<Result<Vec<Vec<PathBuf>>, Error>>,
+        done: Sender<Vec<Result<Vec<PathBuf>, Error>>>,
     },
 }
 
@@ -50,23 +51,38 @@ struct Queue {
     items: Vec<Item>,
     /// Bytes promised to batches that are checking every shard first.
     reserved: usize,
+    /// Bytes the writer keeps after failed writes (they count as queued,
+    /// so a failing disk pushes back on appenders).
+    held: usize,
+    /// Why the writer has records it cannot write, while that lasts.
+    failure: Option<Error>,
     /// Records and controls ever queued: the ticket of the newest.
     queued: u64,
     /// Highest ticket a `sync` waits to see on disk.
     sync_wanted: u64,
-    /// Highest ticket a `flush` or a control waits to see written.
-    flush_wanted: u64,
+    /// Calls of `flush`/`sync` so far: each gets a round of its own.
+    requests: u64,
+    /// Rounds the writer has taken the queue for.
+    rounds_taken: u64,
     closing: bool,
 }
 
 #[derive(Default)]
 struct Progress {
-    /// Every ticket up to this one is handed to the OS (or failed, counted).
+    /// Every ticket up to this one is handed to the OS.
     written: u64,
     /// Every ticket up to this one is on disk.
     synced: u64,
-    /// The writer thread has finished.
+    /// Rounds finished; with the outcome of the last one.
+    rounds_done: u64,
+    /// Records of the last round (or earlier) not yet written, and why.
+    write_error: Option<Error>,
+    /// Why the last round that had to sync did not sync everything.
+    sync_error: Option<Error>,
+    /// The writer has finished, with the outcome of its final write and
+    /// sync.
     stopped: bool,
+    close_result: Option<Result<(), Error>>,
 }
 
 pub(crate) struct Shard {
@@ -86,6 +102,13 @@ pub(crate) struct Shard {
 /// it writes in larger rounds (fewer syscalls). `flush`, `sync`, controls
 /// and close never wait for it.
 const LINGER: Duration = Duration::from_millis(1);
+
+/// A `flush` or `sync` waiting for its answer.
+pub(crate) struct Request {
+    ticket: u64,
+    round: u64,
+    sync: bool,
+}
 
 /// A shard's queue, locked by an appender.
 pub(crate) struct QueueGuard<'a> {
@@ -201,16 +224,21 @@ impl Shard {
             if queue.closing {
                 return Err(closed());
             }
-            let used = queue.bytes.len() + queue.reserved;
+            let used = queue.bytes.len() + queue.reserved + queue.held;
             if used == 0 || used + need <= self.capacity {
                 break;
             }
-            let refuse = match self.backpressure {
-                Backpressure::Reject => Some(Error::new(
+            let refuse = match (self.backpressure, &queue.failure) {
+                (Backpressure::Reject, _) => Some(Error::new(
                     ErrorKind::QueueFull,
                     "the shard's queue is full",
                 )),
-                Backpressure::Block { .. } => match deadline {
+                // Waiting for a disk that keeps failing could last forever.
+                (Backpressure::Block { timeout: None }, Some(failure)) => Some(Error::new(
+                    ErrorKind::Io,
+                    format!("the shard's queue is full because writes fail: {failure}"),
+                )),
+                (Backpressure::Block { .. }, _) => match deadline {
                     Some(deadline) if self.space.wait_until(&mut queue, deadline).timed_out() => {
                         Some(Error::new(
                             ErrorKind::Timeout,
@@ -271,27 +299,42 @@ impl Shard {
         }
         queue.items.push(Item::Control(control));
         queue.queued += 1;
-        queue.flush_wanted = queue.queued;
+        queue.requests += 1;
         drop(queue);
         self.work.notify_one();
         Ok(())
     }
 
-    /// Waits until everything queued before the call is written (`sync`:
-    /// on disk).
-    pub fn wait_for(&self, sync: bool) -> Result<(), Error> {
-        let ticket = {
-            let mut queue = self.queue.lock();
-            if queue.closing {
-                return Err(closed());
-            }
-            if sync {
-                queue.sync_wanted = queue.sync_wanted.max(queue.queued);
-            }
-            queue.flush_wanted = queue.queued;
-            queue.queued
+    /// Asks the writer to write (`sync`: to sync) everything queued so far;
+    /// [`Shard::wait_for`] the answer.
+    pub fn request(&self, sync: bool) -> Result<Request, Error> {
+        let mut queue = self.queue.lock();
+        if queue.closing {
+            return Err(closed());
+        }
+        if sync {
+            queue.sync_wanted = queue.sync_wanted.max(queue.queued);
+        }
+        queue.requests += 1;
+        let request = Request {
+            ticket: queue.queued,
+            round: queue.rounds_taken + 1,
+            sync,
         };
+        drop(queue);
         self.work.notify_one();
+        Ok(request)
+    }
+
+    /// Waits until everything queued before the request is written (`sync`:
+    /// on disk). Answers after the first writer round that starts after the
+    /// request: an error when that round could not write (or sync) it all.
+    pub fn wait_for(&self, request: Request) -> Result<(), Error> {
+        let Request {
+            ticket,
+            round,
+            sync,
+        } = request;
         let mut progress = self.progress.lock();
         loop {
             let done = if sync {
@@ -302,11 +345,28 @@ impl Shard {
             if done >= ticket {
                 return Ok(());
             }
+            if progress.rounds_done >= round {
+                let error = match sync {
+                    true => progress
+                        .sync_error
+                        .as_ref()
+                        .or(progress.write_error.as_ref()),
+                    false => progress.write_error.as_ref(),
+                };
+                return Err(error.cloned().unwrap_or_else(|| {
+                    Error::new(ErrorKind::Io, "the writer could not complete the request")
+                }));
+            }
             if progress.stopped {
                 return Err(closed());
             }
             self.progress_changed.wait(&mut progress);
         }
+    }
+
+    /// The outcome of the writer's final write and sync, once it stopped.
+    pub fn close_result(&self) -> Result<(), Error> {
+        self.progress.lock().close_result.clone().unwrap_or(Ok(()))
     }
 
     /// Stops accepting; the writer drains what is queued and exits.
@@ -326,6 +386,26 @@ impl Shard {
     }
 }
 
+/// How long a writer waits before it retries hosts whose writes failed;
+/// doubled after each failed retry up to `RETRY_MAX`. `flush`, `sync` and
+/// close retry at once.
+const RETRY_MIN: Duration = Duration::from_millis(10);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+
+/// Bytes written but not yet fdatasynced that make a writer sync even when
+/// durability is `None`: the copy it keeps of them for a failed fdatasync
+/// stays bounded.
+const UNSYNCED_LIMIT: usize = 64 << 20;
+
+/// What a round takes from the queue.
+struct Round {
+    ticket: u64,
+    sync_wanted: u64,
+    closing: bool,
+    /// A `flush`, `sync` or control waits for this round.
+    requested: bool,
+}
+
 /// The writer thread's loop: take the whole queue, write each host's
 /// records with one call, fdatasync as the durability mode and `sync`
 /// callers ask, report progress; until closed and drained.
@@ -338,31 +418,54 @@ pub(crate) fn run_writer(
     let _stopped = StopOnExit(&shard);
     let mut spare = Queue::default();
     let mut last_sync = Instant::now();
-    let mut sync_failed = false;
+    let mut seen_requests = 0;
+    let mut next_retry: Option<Instant> = None;
+    let mut retry_delay = RETRY_MIN;
     loop {
-        let (ticket, sync_wanted, closing) = {
+        let sync_due = |files: &HostFiles, last_sync: Instant| {
+            matches!(durability, Durability::Interval(d) if last_sync.elapsed() >= d)
+                && files.has_unsynced()
+        };
+        let round = {
             let mut queue = shard.queue.lock();
-            // After a failed fdatasync, retry at the next interval, not at once.
-            while queue.items.is_empty()
-                && !queue.closing
-                && (sync_failed || queue.sync_wanted <= shard.progress.lock().synced)
-            {
-                if shard.work.wait_for(&mut queue, flush_interval).timed_out() {
+            loop {
+                let retry_due = next_retry.is_some_and(|at| Instant::now() >= at);
+                if !queue.items.is_empty()
+                    || queue.closing
+                    || queue.requests != seen_requests
+                    || retry_due
+                    || sync_due(&files, last_sync)
+                {
                     break;
                 }
+                let wait = next_retry.map_or(flush_interval, |at| {
+                    at.saturating_duration_since(Instant::now())
+                        .min(flush_interval)
+                });
+                shard.work.wait_for(&mut queue, wait);
             }
-            let urgent = queue.closing
-                || queue.flush_wanted > shard.progress.lock().written
-                || queue.sync_wanted > shard.progress.lock().synced;
-            if !urgent && !queue.items.is_empty() && queue.bytes.len() < shard.linger_bytes() {
+            if !queue.closing
+                && queue.requests == seen_requests
+                && !queue.items.is_empty()
+                && queue.bytes.len() < shard.linger_bytes()
+            {
                 shard.work.wait_for(&mut queue, LINGER);
             }
             std::mem::swap(&mut queue.bytes, &mut spare.bytes);
             std::mem::swap(&mut queue.items, &mut spare.items);
-            (queue.queued, queue.sync_wanted, queue.closing)
+            queue.rounds_taken += 1;
+            let requested = queue.requests != seen_requests;
+            seen_requests = queue.requests;
+            Round {
+                ticket: queue.queued,
+                sync_wanted: queue.sync_wanted,
+                closing: queue.closing,
+                requested,
+            }
         };
         shard.space.notify_all();
         let started = Instant::now();
+        let retry = round.requested || round.closing || next_retry.is_some_and(|at| started >= at);
         for item in spare.items.drain(..) {
             match item {
                 Item::Records {
@@ -370,19 +473,22 @@ pub(crate) fn run_writer(
                     cluster_len,
                     records,
                     count,
-                } => {
-                    let host = files.host_index(&spare.bytes[key], cluster_len);
-                    files.add(host, records, count);
-                }
+                } => match files.host_index(&spare.bytes[key], cluster_len) {
+                    Ok(host) => files.add(host, records, count),
+                    // Names are checked before they are queued.
+                    Err(error) => shard
+                        .counters
+                        .write_error(super::stats::WriteErrorKind::of(error.os_code()), count),
+                },
                 Item::Control(Control::Rotate { hosts, done }) => {
-                    files.write_round(&spare.bytes);
+                    files.write_round(&spare.bytes, true);
                     let result = hosts
                         .iter()
                         .try_for_each(|(key, cluster_len)| files.rotate(key, *cluster_len));
                     let _ = done.send(result);
                 }
                 Item::Control(Control::Seal { hosts, label, done }) => {
-                    files.write_round(&spare.bytes);
+                    files.write_round(&spare.bytes, true);
                     let result = hosts
                         .iter()
                         .map(|(key, cluster_len)| files.seal(key, *cluster_len, label))
@@ -391,7 +497,7 @@ pub(crate) fn run_writer(
                 }
             }
         }
-        files.write_round(&spare.bytes);
+        files.write_round(&spare.bytes, retry);
         spare.bytes.clear();
         bump(&shard.counters.flushes, 1);
         shard.counters.max_flush_micros.fetch_max(
@@ -399,27 +505,50 @@ pub(crate) fn run_writer(
             std::sync::atomic::Ordering::Relaxed,
         );
 
-        let interval_due =
-            matches!(durability, Durability::Interval(d) if last_sync.elapsed() >= d);
         let must_sync = durability == Durability::Always
-            || interval_due
-            || sync_wanted > shard.progress.lock().synced;
-        // A failed fdatasync is reported as an event and retried next round;
-        // `sync` callers are released only by a round whose sync succeeded.
-        let synced = must_sync && files.sync().is_ok();
-        sync_failed = must_sync && !synced;
+            || sync_due(&files, last_sync)
+            || round.sync_wanted > shard.progress.lock().synced
+            || files.unsynced_bytes() > UNSYNCED_LIMIT;
+        let synced = must_sync.then(|| files.sync());
         if must_sync {
             last_sync = Instant::now();
         }
-        let drained = closing && shard.queue.lock().items.is_empty();
-        if drained {
-            files.close_all();
+        let write_error = files.failure();
+        if write_error.is_some() {
+            next_retry = Some(Instant::now() + retry_delay);
+            retry_delay = (retry_delay * 2).min(RETRY_MAX);
+        } else {
+            next_retry = None;
+            retry_delay = RETRY_MIN;
         }
+        let drained = {
+            let mut queue = shard.queue.lock();
+            queue.held = files.backlog_bytes();
+            queue.failure = write_error.clone();
+            round.closing && queue.items.is_empty()
+        };
+        // Room may have come back, or appenders waiting for it must learn
+        // that writes fail.
+        shard.space.notify_all();
+        let close_result = drained.then(|| files.close_all());
         {
             let mut progress = shard.progress.lock();
-            progress.written = ticket;
-            if synced {
-                progress.synced = ticket;
+            progress.rounds_done += 1;
+            if write_error.is_none() {
+                progress.written = round.ticket;
+            }
+            match synced {
+                Some(Ok(())) if write_error.is_none() => {
+                    progress.synced = round.ticket;
+                    progress.sync_error = None;
+                }
+                Some(Ok(())) => progress.sync_error = write_error.clone(),
+                Some(Err(error)) => progress.sync_error = Some(error),
+                None => {}
+            }
+            progress.write_error = write_error;
+            if close_result.is_some() {
+                progress.close_result = close_result;
             }
         }
         shard.progress_changed.notify_all();
@@ -435,7 +564,15 @@ struct StopOnExit<'a>(&'a Shard);
 
 impl Drop for StopOnExit<'_> {
     fn drop(&mut self) {
-        self.0.progress.lock().stopped = true;
+        let mut progress = self.0.progress.lock();
+        progress.stopped = true;
+        progress.close_result.get_or_insert_with(|| {
+            Err(Error::new(
+                ErrorKind::Io,
+                "the writer thread stopped unexpectedly",
+            ))
+        });
+        drop(progress);
         self.0.progress_changed.notify_all();
         self.0.close();
     }

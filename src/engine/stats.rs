@@ -48,7 +48,9 @@ impl WriteErrorKind {
     }
 }
 
-/// Write errors of one kind: how often, and how many records were lost.
+/// Write errors of one kind: how often one struck a host (a host that keeps
+/// failing with the same error counts once), and how many records were
+/// lost to it — only when the store closed while it lasted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ErrorCount {
     pub errors: u64,
@@ -66,8 +68,15 @@ pub struct Stats {
     pub bytes_written: u64,
     /// Samples refused with `QueueFull` or `Timeout`.
     pub rejected: u64,
-    /// Records lost to write errors (the sum over `errors_*`).
+    /// Records lost to write errors (the sum over `errors_*`): only records
+    /// still unwritten when the store closed; before that, records whose
+    /// write failed are kept and retried.
     pub failed: u64,
+    /// Records kept in memory because their write or fdatasync failed,
+    /// waiting for a retry.
+    pub backlog_records: u64,
+    /// Their bytes (they count against the queue capacity).
+    pub backlog_bytes: u64,
     pub errors_no_space: ErrorCount,
     pub errors_io: ErrorCount,
     pub errors_permission: ErrorCount,
@@ -102,6 +111,8 @@ pub(crate) struct Counters {
     pub bytes_written: AtomicU64,
     pub rejected: AtomicU64,
     errors: [ErrorCounters; 4],
+    pub backlog_records: AtomicU64,
+    pub backlog_bytes: AtomicU64,
     pub open_files: AtomicU64,
     pub fsyncs: AtomicU64,
     pub flushes: AtomicU64,
@@ -149,6 +160,8 @@ impl Counters {
             total.records_lost += get(&slot.records);
             stats.failed += get(&slot.records);
         }
+        stats.backlog_records += get(&self.backlog_records);
+        stats.backlog_bytes += get(&self.backlog_bytes);
         stats.open_files += get(&self.open_files);
         stats.fsyncs += get(&self.fsyncs);
         stats.flushes += get(&self.flushes);

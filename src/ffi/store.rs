@@ -41,9 +41,12 @@ pub struct ccwal_stats {
     pub bytes_written: u64,
     /// Samples refused with CCWAL_QUEUE_FULL or CCWAL_TIMEOUT.
     pub rejected: u64,
-    /// Records lost to write errors (each reported to the event hook).
+    /// Records lost to write errors: only those still unwritten when the
+    /// store closed (each reported to the event hook). Until then records
+    /// whose write failed are kept and retried.
     pub failed: u64,
-    /// Write errors: out of space, I/O, permission, other.
+    /// Write errors (a host failing again with the same error counts
+    /// once): out of space, I/O, permission, other.
     pub errors_no_space: u64,
     pub errors_io: u64,
     pub errors_permission: u64,
@@ -58,6 +61,10 @@ pub struct ccwal_stats {
     pub rotations: u64,
     pub size_rotations: u64,
     pub torn_tails_repaired: u64,
+    /// Records kept in memory after a failed write or fdatasync, waiting
+    /// for a retry, and their bytes (they count against the queues).
+    pub backlog_records: u64,
+    pub backlog_bytes: u64,
 }
 
 /// Starts the engine with `options` (not consumed). Never touches a file
@@ -172,8 +179,13 @@ pub extern "C" fn ccwal_store_append_batch(
     })
 }
 
-/// Returns when every sample appended before the call, by any thread, is
-/// handed to the OS. Blocks. Any thread.
+/// Returns CCWAL_OK when every sample appended before the call, by any
+/// thread, is handed to the OS (it survives a crash of the process). When
+/// some could not be written (a full or failing disk, no descriptors),
+/// returns CCWAL_IO with the OS error code in the error detail, naming the
+/// file: those samples are kept and retried, and a later call answers
+/// again. Blocks for one round of the writer threads, never longer (it
+/// does not wait for a failing disk to recover). Any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_store_flush(
     store: *const ccwal_store,
@@ -186,8 +198,12 @@ pub extern "C" fn ccwal_store_flush(
     })
 }
 
-/// Returns when every sample appended before the call, by any thread, is
-/// on disk (group commit). Blocks. Any thread.
+/// Returns CCWAL_OK when every sample appended before the call, by any
+/// thread, is on stable storage: file data fdatasynced and new directory
+/// entries fsynced (group commit: concurrent callers share the syncs).
+/// Otherwise CCWAL_IO, as `ccwal_store_flush`; after a failed fdatasync the
+/// samples are written again from ccwal's own copy, never assumed safe.
+/// Blocks for one round of the writer threads, never longer. Any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_store_sync(
     store: *const ccwal_store,
@@ -252,14 +268,19 @@ pub extern "C" fn ccwal_store_stats(
             rotations: s.rotations,
             size_rotations: s.size_rotations,
             torn_tails_repaired: s.torn_tails_repaired,
+            backlog_records: s.backlog_records,
+            backlog_bytes: s.backlog_bytes,
         };
         Ok(())
     })
 }
 
 /// Stops accepting (later calls fail with CCWAL_CLOSED), writes what is
-/// queued, fdatasyncs unless durability is none, closes the files and
-/// joins the threads. Idempotent. Blocks. Any thread.
+/// queued (retrying failed writes once more), fdatasyncs unless durability
+/// is none, closes the files and joins the threads. Returns the first error
+/// of that final write and sync (CCWAL_IO with the OS code): samples still
+/// unwritten then are lost and counted in `failed`. Idempotent: a second
+/// call returns the same result. Blocks. Any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_store_close(
     store: *const ccwal_store,
@@ -267,7 +288,7 @@ pub extern "C" fn ccwal_store_close(
 ) -> ccwal_result {
     guard(error_out, || {
         // SAFETY: live handle, as documented.
-        unsafe { handle(store, "store") }?.inner.close();
+        unsafe { handle(store, "store") }?.inner.close()?;
         Ok(())
     })
 }

@@ -86,6 +86,54 @@ pub fn write(
     Ok(())
 }
 
+/// [`write`], except that a sample older than the newest chunk is not
+/// refused: it goes into the older chunk whose slots cover it, or into a
+/// new chunk inserted in time order (capped so it ends where the next one
+/// starts). A live store that took a backfilled sample before newer ones
+/// holds it this way; a restore that replays it after a snapshot of newer
+/// data must too.
+pub fn write_anywhere(
+    chain: &mut Vec<Chunk>,
+    frequency: i64,
+    ts: i64,
+    value: f64,
+) -> Result<(), WriteRefused> {
+    let Some(head) = chain.last() else {
+        return write(chain, frequency, ts, value);
+    };
+    if ts >= head.start {
+        return write(chain, frequency, ts, value);
+    }
+    // The chunks after `at` start later than `ts`.
+    let at = chain.partition_point(|c| c.start <= ts);
+    let next_start = chain[at].start;
+    if let Some(chunk) = at.checked_sub(1).map(|i| &mut chain[i]) {
+        if chunk.frequency <= 0 {
+            return Err(WriteRefused::Unrepresentable);
+        }
+        let index = ((ts - chunk.start) / chunk.frequency) as usize;
+        if index < chunk.capacity {
+            if index < chunk.values.len() {
+                chunk.values[index] = value;
+            } else {
+                chunk.values.resize(index, f64::NAN);
+                chunk.values.push(value);
+            }
+            return Ok(());
+        }
+    }
+    let frequency = chain[at].frequency;
+    if frequency <= 0 {
+        return Err(WriteRefused::Unrepresentable);
+    }
+    let mut chunk = Chunk::new(ts, frequency);
+    let room = (next_start - chunk.start) / frequency;
+    chunk.capacity = room.clamp(1, NEW_CHUNK_CAPACITY as i64) as usize;
+    chunk.values.push(value);
+    chain.insert(at, chunk);
+    Ok(())
+}
+
 /// Each metric's chain of chunks, by metric name.
 pub type MetricChains = BTreeMap<Vec<u8>, Vec<Chunk>>;
 

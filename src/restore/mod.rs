@@ -38,7 +38,8 @@ use crate::codec::json::decode_json_snapshot;
 use crate::codec::snapshot::{self, decode_header, decode_snapshot};
 use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::{Error, ErrorKind};
-use crate::layout::{self, HostDir, SnapshotFormat};
+use crate::layout::{self, SnapshotFormat};
+use crate::storage::{self, HostDir};
 
 /// The configured metrics: name → frequency in seconds. Anything else is
 /// skipped on restore, as in Go.
@@ -406,7 +407,13 @@ impl HostRestore<'_> {
             };
             let chain = &mut self.levels.nodes[node].chains[metric];
             let value = record.value() as f64;
-            match buffer::write(chain, self.config.frequencies[metric], record.ts, value) {
+            // Salvage also takes a record older than the chain's newest
+            // chunk (a backfilled sample a checkpoint kept in a segment).
+            let write = match resync {
+                true => buffer::write_anywhere,
+                false => buffer::write,
+            };
+            match write(chain, self.config.frequencies[metric], record.ts, value) {
                 Ok(()) => self.report.records_applied += 1,
                 Err(_) => self.report.records_rejected += 1,
             }
@@ -416,7 +423,7 @@ impl HostRestore<'_> {
     }
 
     fn run(&mut self) -> Option<String> {
-        let files = match layout::list_host_files(self.dir) {
+        let files = match storage::list_host_files(self.dir) {
             Ok(files) => files,
             Err(e) => return Some(format!("{}: {e}", self.dir.display())),
         };
@@ -473,7 +480,7 @@ pub fn restore(
     config: &MetricConfig,
     options: &RestoreOptions,
 ) -> Result<Restored, Error> {
-    let (mut hosts, strays) = layout::scan_root_strays(root)
+    let (mut hosts, strays) = storage::scan_root_strays(root)
         .map_err(|e| Error::io(format!("list {}", root.display()), &e))?;
     // Go's scan stops at the first file where only directories belong;
     // under `Strict` so does this one (the hosts before it are restored).

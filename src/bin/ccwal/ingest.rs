@@ -89,7 +89,7 @@ pub fn run(root: &Path, default_cluster: Option<&str>, durability: Durability) -
             failure = Some(e.to_string());
         }
     }
-    store.close();
+    store.close().unwrap();
     let stats = serde_json::to_string(&store.stats()).expect("stats serialise");
     eprintln!("{stats}");
     if let Some(failure) = failure {

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use ccwal::layout;
+use ccwal::storage;
 use serde::Serialize;
 
 use crate::inspect::{FileReport, Kind, inspect};
@@ -68,7 +68,7 @@ struct Stat {
 }
 
 fn host_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let files = layout::list_host_files(dir)?;
+    let files = storage::list_host_files(dir)?;
     Ok(files
         .snapshots
         .into_iter()
@@ -79,7 +79,7 @@ fn host_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
 
 fn collect(root: &Path) -> io::Result<Stat> {
     let mut clusters: BTreeMap<String, Totals> = BTreeMap::new();
-    for host in layout::scan_root(root)? {
+    for host in storage::scan_root(root)? {
         let totals = clusters.entry(key(&host.cluster)).or_default();
         totals.hosts += 1;
         for path in host_files(&host.path)? {

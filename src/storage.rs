@@ -1,0 +1,341 @@
+//! One owner for the files below a checkpoint root: where a host's files
+//! are, what a host directory holds, and every change to it made durably
+//! (create, append-side repairs, rename, replace, delete, with the fsyncs
+//! of the directories whose entries change). The engine, checkpoints,
+//! compaction, restore and the CLI all go through here, so the rules for
+//! what is on stable storage live in one place.
+//!
+//! Durability rules kept here:
+//! - a new file or directory is durable only once its parent directory is
+//!   fsynced: creators get the directories to sync back (the engine syncs
+//!   them together with the records, at its next sync);
+//! - a file replaced or renamed into place is written to a temporary name,
+//!   fdatasynced, renamed, and its directory fsynced;
+//! - removals are followed by one fsync of the directory, so a removed file
+//!   does not come back after a crash and shadow newer data.
+
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::Error;
+use crate::layout::{
+    self, HostFileName, SnapshotEntry, SnapshotFormat, WAL_FILE_NAME, classify, sealed_segment_name,
+};
+
+/// fsync of a directory: makes the entries created, renamed or removed in
+/// it durable.
+pub fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(format!("fsync {}", dir.display()), &e))
+}
+
+/// Flushes every dirty page of the file system holding `path` with one
+/// syncfs: a group commit of many files.
+pub fn sync_file_system(path: &Path) -> Result<(), Error> {
+    let dir = File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
+    // SAFETY: syncfs on a valid, open descriptor.
+    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) } != 0 {
+        return Err(Error::io(
+            format!("syncfs {}", path.display()),
+            &io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+fn unix_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// Opens `path` for writing with the flags every ccwal file uses.
+fn open_new(path: &Path, truncate: bool) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(truncate)
+        .custom_flags(libc::O_CLOEXEC)
+        .mode(0o644)
+        .open(path)
+}
+
+/// Files removed from a host directory, and those that could not be.
+#[derive(Debug, Default)]
+pub struct Removal {
+    pub removed: Vec<PathBuf>,
+    pub errors: Vec<(PathBuf, Error)>,
+}
+
+/// A host directory found below ROOT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDir {
+    pub cluster: Vec<u8>,
+    pub host: Vec<u8>,
+    pub path: PathBuf,
+}
+
+impl HostDir {
+    /// `ROOT/CLUSTER/HOST`, after checking both names are single path
+    /// components.
+    pub fn new(root: &Path, cluster: &[u8], host: &[u8]) -> Result<HostDir, Error> {
+        Ok(HostDir {
+            cluster: cluster.to_vec(),
+            host: host.to_vec(),
+            path: layout::host_dir(root, cluster, host)?,
+        })
+    }
+
+    pub fn wal_path(&self) -> PathBuf {
+        self.path.join(WAL_FILE_NAME)
+    }
+
+    pub fn snapshot_path(&self, from: i64, format: SnapshotFormat) -> PathBuf {
+        self.path.join(layout::snapshot_file_name(from, format))
+    }
+
+    /// The directory's files, classified; a missing directory has none.
+    pub fn list(&self) -> Result<HostListing, Error> {
+        match list_host_files(&self.path) {
+            Ok(listing) => Ok(listing),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(HostListing::default()),
+            Err(e) => Err(Error::io(format!("list {}", self.path.display()), &e)),
+        }
+    }
+
+    /// Creates the directory (and the cluster directory) when missing.
+    /// Returns the directories that gained an entry: they must be fsynced
+    /// before anything in the new directory counts as durable.
+    pub fn create(&self) -> Result<Vec<PathBuf>, Error> {
+        if self.path.is_dir() {
+            return Ok(Vec::new());
+        }
+        let cluster_dir = self.path.parent().expect("ROOT/CLUSTER/HOST");
+        let cluster_existed = cluster_dir.is_dir();
+        fs::create_dir_all(&self.path)
+            .map_err(|e| Error::io(format!("create {}", self.path.display()), &e))?;
+        let mut changed = vec![cluster_dir.to_path_buf()];
+        if !cluster_existed {
+            changed.extend(cluster_dir.parent().map(Path::to_path_buf));
+        }
+        Ok(changed)
+    }
+
+    /// [`HostDir::create`], with the new entries fsynced at once.
+    pub fn create_durably(&self) -> Result<(), Error> {
+        self.create()?.iter().try_for_each(|dir| sync_dir(dir))
+    }
+
+    /// Renames current.wal to the first free sealed-segment name for
+    /// `label` and fsyncs the directory. The caller has fdatasynced the
+    /// file. `None` when there is no current.wal.
+    pub fn seal_wal(&self, label: i64) -> Result<Option<PathBuf>, Error> {
+        let wal = self.wal_path();
+        if !wal.exists() {
+            return Ok(None);
+        }
+        let target = (0..)
+            .map(|k| self.path.join(sealed_segment_name(label, k)))
+            .find(|path| !path.exists())
+            .expect("some k is free");
+        fs::rename(&wal, &target).map_err(|e| Error::io(format!("seal {}", wal.display()), &e))?;
+        sync_dir(&self.path)?;
+        Ok(Some(target))
+    }
+
+    /// Moves a damaged file out of the way under a name no reader takes
+    /// (`<name>.corrupt-<nanos>`), durably. Returns the new name.
+    pub fn move_aside(&self, path: &Path) -> Result<PathBuf, Error> {
+        let name = path.file_name().unwrap_or(OsStr::new("file"));
+        let mut aside = name.to_os_string();
+        aside.push(format!(".corrupt-{}", unix_nanos()));
+        let aside = self.path.join(aside);
+        fs::rename(path, &aside)
+            .map_err(|e| Error::io(format!("move aside {}", path.display()), &e))?;
+        sync_dir(&self.path)?;
+        Ok(aside)
+    }
+
+    /// Writes `bytes` to `name` in this directory (created as needed),
+    /// replacing any file of that name, with an fdatasync when `sync`. No
+    /// file is left on failure. The entry is not yet durable: rename it
+    /// into place with [`HostDir::rename_into_place`].
+    pub fn write_temporary(&self, name: &str, bytes: &[u8], sync: bool) -> Result<PathBuf, Error> {
+        if sync {
+            self.create_durably()?;
+        } else {
+            self.create()?;
+        }
+        let tmp = self.path.join(name);
+        let written = open_new(&tmp, true).and_then(|mut file| {
+            file.write_all(bytes)?;
+            if sync { file.sync_data() } else { Ok(()) }
+        });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(format!("write {}", tmp.display()), &e));
+        }
+        Ok(tmp)
+    }
+
+    /// Renames a temporary file over `target`; on failure the temporary is
+    /// removed and `target` is untouched. The directory is not fsynced
+    /// (see [`sync_dir`]), so that a group of renames shares one.
+    pub fn rename_into_place(&self, tmp: &Path, target: &Path) -> Result<(), Error> {
+        fs::rename(tmp, target).map_err(|e| {
+            let _ = fs::remove_file(tmp);
+            Error::io(format!("rename {} into place", tmp.display()), &e)
+        })
+    }
+
+    /// Replaces `target` by `bytes` atomically and durably: temporary file,
+    /// fdatasync, rename, directory fsync. After a crash `target` holds
+    /// either the old or the new bytes.
+    pub fn replace(&self, target: &Path, bytes: &[u8]) -> Result<(), Error> {
+        let name = target.file_name().unwrap_or(OsStr::new("file"));
+        let mut tmp_name = name.to_os_string();
+        tmp_name.push(".tmp");
+        let tmp = self.write_temporary(&tmp_name.to_string_lossy(), bytes, true)?;
+        self.rename_into_place(&tmp, target)?;
+        sync_dir(&self.path)
+    }
+
+    /// Removes `paths` (a missing one is no error), then fsyncs the
+    /// directory once if anything went.
+    pub fn remove(&self, paths: impl IntoIterator<Item = PathBuf>) -> Removal {
+        let mut removal = Removal::default();
+        for path in paths {
+            match fs::remove_file(&path) {
+                Ok(()) => removal.removed.push(path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    let error = Error::io(format!("remove {}", path.display()), &e);
+                    removal.errors.push((path, error));
+                }
+            }
+        }
+        if !removal.removed.is_empty() {
+            if let Err(e) = sync_dir(&self.path) {
+                let removed = std::mem::take(&mut removal.removed);
+                removal
+                    .errors
+                    .extend(removed.into_iter().map(|p| (p, e.clone())));
+            }
+        }
+        removal
+    }
+}
+
+/// Lists every `ROOT/CLUSTER/HOST` directory, sorted by cluster then host.
+/// Files directly in ROOT or in a cluster directory are not hosts and are
+/// passed over (see [`scan_root_strays`] to learn where they are).
+pub fn scan_root(root: &Path) -> io::Result<Vec<HostDir>> {
+    Ok(scan_root_strays(root)?.0)
+}
+
+/// [`scan_root`], with a root that does not exist yet holding no host.
+pub fn scan_root_or_empty(root: &Path) -> Result<Vec<HostDir>, Error> {
+    match scan_root(root) {
+        Ok(hosts) => Ok(hosts),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(format!("list {}", root.display()), &e)),
+    }
+}
+
+/// A file where only directories belong, with the number of hosts that
+/// come before it in name order.
+pub type Stray = (PathBuf, usize);
+
+/// [`scan_root`], and every file found where only directories belong (in
+/// ROOT or in a cluster directory) with the number of hosts listed before
+/// it in name order: the Go restore stops its scan at the first one.
+pub fn scan_root_strays(root: &Path) -> io::Result<(Vec<HostDir>, Vec<Stray>)> {
+    let mut hosts = Vec::new();
+    let mut strays = Vec::new();
+    for (cluster, cluster_path, is_dir) in sorted_entries(root)? {
+        if !is_dir {
+            strays.push((cluster_path, hosts.len()));
+            continue;
+        }
+        for (host, path, is_dir) in sorted_entries(&cluster_path)? {
+            if is_dir {
+                hosts.push(HostDir {
+                    cluster: cluster.clone(),
+                    host,
+                    path,
+                });
+            } else {
+                strays.push((path, hosts.len()));
+            }
+        }
+    }
+    Ok((hosts, strays))
+}
+
+/// A directory's entries in name order: (name, path, is a directory).
+fn sorted_entries(dir: &Path) -> io::Result<Vec<(Vec<u8>, PathBuf, bool)>> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let is_dir = entry.file_type()?.is_dir();
+        entries.push((entry.file_name().as_bytes().to_vec(), entry.path(), is_dir));
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+/// The files of one host directory, classified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostListing {
+    /// Snapshots with a numeric name, unsorted.
+    pub snapshots: Vec<SnapshotEntry>,
+    /// Snapshot-like names that are not numbers (`abc.bin`).
+    pub bad_names: Vec<PathBuf>,
+    /// `current.wal`, when present.
+    pub wal: Option<PathBuf>,
+    /// Sealed WAL segments, oldest first (by label, then k).
+    pub sealed: Vec<PathBuf>,
+    /// `<from>.bin.tmp` files with their number.
+    pub temporaries: Vec<(PathBuf, i64)>,
+    /// `wal-*.sealed.tmp` files left by a crash while trimming a segment.
+    pub segment_temporaries: Vec<PathBuf>,
+}
+
+/// Reads and classifies a host directory. Sub-directories and other files
+/// are ignored.
+pub fn list_host_files(dir: &Path) -> io::Result<HostListing> {
+    let mut files = HostListing::default();
+    let mut sealed = Vec::new();
+    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        if entry.file_type()?.is_dir() {
+            continue;
+        }
+        match classify(&entry.file_name()) {
+            HostFileName::Wal => files.wal = Some(entry.path()),
+            HostFileName::Snapshot {
+                format,
+                number: Some(number),
+            } => files.snapshots.push(SnapshotEntry {
+                path: entry.path(),
+                number,
+                format,
+            }),
+            HostFileName::Snapshot { number: None, .. } => files.bad_names.push(entry.path()),
+            HostFileName::Sealed { label, k } => sealed.push((label, k, entry.path())),
+            HostFileName::Temporary { number } => files.temporaries.push((entry.path(), number)),
+            HostFileName::SegmentTemporary => files.segment_temporaries.push(entry.path()),
+            HostFileName::Other => {}
+        }
+    }
+    sealed.sort();
+    files.sealed = sealed.into_iter().map(|(_, _, path)| path).collect();
+    Ok(files)
+}
