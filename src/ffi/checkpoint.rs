@@ -32,17 +32,15 @@ pub struct ccwal_checkpoint_report {
     report: CheckpointReport,
 }
 
-/// The outcome for one host.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ccwal_host_outcome {
-    CCWAL_HOST_WRITTEN = 0,
-    /// Nothing to write: no file (as in Go).
-    CCWAL_HOST_EMPTY = 1,
-    /// The snapshot could not be written (see the message); the host's
-    /// sealed segments stay.
-    CCWAL_HOST_FAILED = 2,
-}
+/// The outcome for one host: one of the `CCWAL_HOST_*` values.
+pub type ccwal_host_outcome = i32;
+/// The snapshot was written.
+pub const CCWAL_HOST_WRITTEN: ccwal_host_outcome = 0;
+/// Nothing to write: no file (as in Go).
+pub const CCWAL_HOST_EMPTY: ccwal_host_outcome = 1;
+/// The snapshot could not be written (see the message); the host's
+/// sealed segments stay.
+pub const CCWAL_HOST_FAILED: ccwal_host_outcome = 2;
 
 /// Totals of a checkpoint report.
 #[repr(C)]
@@ -211,9 +209,9 @@ pub extern "C" fn ccwal_checkpoint_report_host(
             Failure::invalid(format!("host index {index} of {}", report.hosts.len()))
         })?;
         let (outcome, bytes, message) = match &host.outcome {
-            Outcome::Written { bytes, .. } => (ccwal_host_outcome::CCWAL_HOST_WRITTEN, *bytes, ""),
-            Outcome::Empty => (ccwal_host_outcome::CCWAL_HOST_EMPTY, 0, ""),
-            Outcome::Failed(e) => (ccwal_host_outcome::CCWAL_HOST_FAILED, 0, e.message()),
+            Outcome::Written { bytes, .. } => (CCWAL_HOST_WRITTEN, *bytes, ""),
+            Outcome::Empty => (CCWAL_HOST_EMPTY, 0, ""),
+            Outcome::Failed(e) => (CCWAL_HOST_FAILED, 0, e.message()),
         };
         *out = ccwal_checkpoint_host {
             cluster: host.cluster.as_ptr(),
