@@ -89,7 +89,7 @@ pub extern "C" fn ccwal_checkpoint_begin(
         let store = unsafe { handle(store, "store") }?;
         let out = unsafe { out_ptr(checkpoint_out, "checkpoint_out") }?;
         let session = CheckpointSession::begin(&store.inner, from, to, workers, queue)?;
-        *out = into_handle(ccwal_checkpoint { session });
+        out.write(into_handle(ccwal_checkpoint { session }));
         Ok(())
     })
 }
@@ -146,9 +146,9 @@ pub extern "C" fn ccwal_checkpoint_finish(
         }
         // SAFETY: a live session, consumed here, as documented.
         let checkpoint = unsafe { Box::from_raw(checkpoint) };
-        *out = into_handle(ccwal_checkpoint_report {
+        out.write(into_handle(ccwal_checkpoint_report {
             report: checkpoint.session.finish(),
-        });
+        }));
         Ok(())
     })
 }
@@ -188,7 +188,7 @@ pub extern "C" fn ccwal_checkpoint_report_totals(
                 Outcome::Failed(_) => totals.failed += 1,
             }
         }
-        *out = totals;
+        out.write(totals);
         Ok(())
     })
 }
@@ -213,7 +213,7 @@ pub extern "C" fn ccwal_checkpoint_report_host(
             Outcome::Empty => (CCWAL_HOST_EMPTY, 0, ""),
             Outcome::Failed(e) => (CCWAL_HOST_FAILED, 0, e.message()),
         };
-        *out = ccwal_checkpoint_host {
+        out.write(ccwal_checkpoint_host {
             cluster: host.cluster.as_ptr(),
             cluster_len: host.cluster.len(),
             host: host.host.as_ptr(),
@@ -223,7 +223,7 @@ pub extern "C" fn ccwal_checkpoint_report_host(
             duration_micros: host.duration.as_micros() as u64,
             message: message.as_ptr(),
             message_len: message.len(),
-        };
+        });
         Ok(())
     })
 }
@@ -261,8 +261,8 @@ pub extern "C" fn ccwal_cleanup(
             <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(root),
         );
         let report = crate::checkpoint::cleanup(path, horizon)?;
-        *deleted = report.deleted.len();
-        *problems = report.errors.len();
+        deleted.write(report.deleted.len());
+        problems.write(report.errors.len());
         Ok(())
     })
 }

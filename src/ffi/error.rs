@@ -1,5 +1,7 @@
 //! `ccwal_error`: the detailed error object handed out through `error_out`.
 
+use std::mem::MaybeUninit;
+
 use super::guard::{guard_value, guard_void};
 use super::{CCWAL_NULL_ARGUMENT, CCWAL_OK, CCWAL_PANIC, Failure, ccwal_result, description};
 
@@ -50,16 +52,17 @@ pub extern "C" fn ccwal_error_message(
     len_out: *mut usize,
 ) -> ccwal_result {
     guard_value(CCWAL_PANIC, || {
-        // SAFETY: each pointer is NULL or valid, as documented.
+        // SAFETY: each pointer is NULL or valid, as documented; the outputs
+        // may hold anything, so they are seen as MaybeUninit (see out_ptr).
         let (Some(error), Some(message), Some(len)) = (
             unsafe { error.as_ref() },
-            unsafe { message_out.as_mut() },
-            unsafe { len_out.as_mut() },
+            unsafe { message_out.cast::<MaybeUninit<*const u8>>().as_mut() },
+            unsafe { len_out.cast::<MaybeUninit<usize>>().as_mut() },
         ) else {
             return CCWAL_NULL_ARGUMENT;
         };
-        *message = error.message.as_ptr();
-        *len = error.message.len() - 1;
+        message.write(error.message.as_ptr());
+        len.write(error.message.len() - 1);
         CCWAL_OK
     })
 }

@@ -162,14 +162,21 @@ pub(crate) unsafe fn handle<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, F
     unsafe { ptr.as_ref() }.ok_or_else(|| Failure::null(what))
 }
 
-/// Writes an output parameter, checked for NULL before any work is done by
-/// the caller of this helper.
+/// An output parameter, checked for NULL before any work is done by the
+/// caller of this helper, and written with `MaybeUninit::write`: the C
+/// caller's memory may be uninitialised or hold bytes that are no valid `T`
+/// (a `bool` other than 0 or 1), so it is never seen as a `T` before it is
+/// written.
 ///
 /// # Safety
 /// `out` must be NULL or valid for a write of `T`.
-pub(crate) unsafe fn out_ptr<'a, T>(out: *mut T, what: &str) -> Result<&'a mut T, Failure> {
-    // SAFETY: the caller promises NULL or a writable `T`.
-    unsafe { out.as_mut() }.ok_or_else(|| Failure::null(what))
+pub(crate) unsafe fn out_ptr<'a, T>(
+    out: *mut T,
+    what: &str,
+) -> Result<&'a mut std::mem::MaybeUninit<T>, Failure> {
+    // SAFETY: the caller promises NULL or memory writable as a `T`, which
+    // is valid as a `MaybeUninit<T>` whatever it holds.
+    unsafe { out.cast::<std::mem::MaybeUninit<T>>().as_mut() }.ok_or_else(|| Failure::null(what))
 }
 
 /// Hands a new object to C as an owned handle.

@@ -132,9 +132,9 @@ pub extern "C" fn ccwal_options_new(
         }
         // SAFETY: NULL or writable, as documented.
         let out = unsafe { out_ptr(options_out, "options_out") }?;
-        *out = into_handle(ccwal_options {
+        out.write(into_handle(ccwal_options {
             inner: StoreOptions::new(OsStr::from_bytes(root)),
-        });
+        }));
         Ok(())
     })
 }

@@ -229,10 +229,10 @@ pub extern "C" fn ccwal_restore(
                 }
             })
             .collect();
-        *out = into_handle(ccwal_restore_result {
+        out.write(into_handle(ccwal_restore_result {
             hosts,
             error: restored.error.unwrap_or_default(),
-        });
+        }));
         Ok(())
     })
 }
@@ -275,7 +275,7 @@ fn read<T>(
         // SAFETY: live handle and writable output, as documented.
         let result = unsafe { handle(result, "result") }?;
         let out = unsafe { out_ptr(out, "output") }?;
-        *out = get(result)?;
+        out.write(get(result)?);
         Ok(())
     })
 }
@@ -359,8 +359,8 @@ pub extern "C" fn ccwal_restore_level_path(
             .path
             .get(k)
             .ok_or_else(|| Failure::invalid(format!("path index {k} of {}", level.path.len())))?;
-        *name = component.as_ptr();
-        *len = component.len();
+        name.write(component.as_ptr());
+        len.write(component.len());
         Ok(())
     })
 }
@@ -433,8 +433,8 @@ pub extern "C" fn ccwal_restore_root_error(
                 out_ptr(len_out, "len_out")?,
             )
         };
-        *message = r.error.as_ptr();
-        *len = r.error.len();
+        message.write(r.error.as_ptr());
+        len.write(r.error.len());
         Ok(())
     })
 }

@@ -73,7 +73,7 @@ pub extern "C" fn ccwal_store_open(
         let options = unsafe { handle(options, "options") }?;
         let out = unsafe { out_ptr(store_out, "store_out") }?;
         let inner = Store::open(options.store_options())?;
-        *out = into_handle(ccwal_store { inner });
+        out.write(into_handle(ccwal_store { inner }));
         Ok(())
     })
 }
@@ -233,7 +233,7 @@ pub extern "C" fn ccwal_store_stats(
         let store = unsafe { handle(store, "store") }?;
         let out = unsafe { out_ptr(stats_out, "stats_out") }?;
         let s = store.inner.stats();
-        *out = ccwal_stats {
+        out.write(ccwal_stats {
             appended: s.appended,
             written: s.written,
             bytes_written: s.bytes_written,
@@ -252,7 +252,7 @@ pub extern "C" fn ccwal_store_stats(
             rotations: s.rotations,
             size_rotations: s.size_rotations,
             torn_tails_repaired: s.torn_tails_repaired,
-        };
+        });
         Ok(())
     })
 }
