@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use ccwal::engine::{Batch, Store, StoreOptions};
-use ccwal::ffi::ccwal_result;
+use ccwal::ffi::CCWAL_OK;
 use ccwal::ffi::options::{
     ccwal_options_free, ccwal_options_new, ccwal_options_set_queue_capacity,
 };
@@ -38,15 +38,15 @@ fn c_store(root: &std::path::Path) -> *mut ccwal_store {
             &mut options,
             std::ptr::null_mut()
         ),
-        ccwal_result::CCWAL_OK
+        CCWAL_OK
     );
     assert_eq!(
         ccwal_options_set_queue_capacity(options, QUEUE, std::ptr::null_mut()),
-        ccwal_result::CCWAL_OK
+        CCWAL_OK
     );
     assert_eq!(
         ccwal_store_open(options, &mut store, std::ptr::null_mut()),
-        ccwal_result::CCWAL_OK
+        CCWAL_OK
     );
     ccwal_options_free(options);
     store
@@ -101,7 +101,7 @@ fn main() {
             i as i64,
             std::ptr::null_mut(),
         );
-        assert_eq!(rc, ccwal_result::CCWAL_OK);
+        assert_eq!(rc, CCWAL_OK);
     }
     let c_single = started.elapsed();
     ccwal_store_free(store);
@@ -149,7 +149,7 @@ fn main() {
                 buffer.len(),
                 std::ptr::null_mut(),
             );
-            assert_eq!(rc, ccwal_result::CCWAL_OK);
+            assert_eq!(rc, CCWAL_OK);
             buffer.clear();
             in_buffer = 0;
         }

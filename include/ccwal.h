@@ -10,6 +10,9 @@
  *   with ccwal_error_free. There is no thread-local "last error".
  * - Strings are (const uint8_t *ptr, size_t len) pairs, never
  *   NUL-terminated; ptr may be NULL only when len is 0.
+ * - Enumerations are int32_t typedefs with #define'd constants, not C
+ *   enums; a value that is none of the constants gives
+ *   CCWAL_INVALID_ARGUMENT.
  * - Every entry point catches panics (CCWAL_PANIC); NULL handles give
  *   CCWAL_NULL_ARGUMENT; every _free function accepts NULL.
  */
@@ -35,135 +38,6 @@
  * Patch version of the ccwal these headers belong to.
  */
 #define CCWAL_VERSION_PATCH 0
-
-/**
- * The result of every fallible ccwal function. `CCWAL_OK` is zero; errors
- * start at 7200 so they are not mistaken for errno values or booleans.
- */
-typedef enum {
-  CCWAL_OK = 0,
-  /**
-   * A required pointer argument was NULL.
-   */
-  CCWAL_NULL_ARGUMENT = 7201,
-  /**
-   * A cluster, host, metric or selector name was refused.
-   */
-  CCWAL_INVALID_NAME = 7202,
-  /**
-   * An argument is out of range, or a buffer is malformed.
-   */
-  CCWAL_INVALID_ARGUMENT = 7203,
-  /**
-   * A queue was full and the backpressure policy is reject.
-   */
-  CCWAL_QUEUE_FULL = 7204,
-  /**
-   * A blocking call gave up after its timeout.
-   */
-  CCWAL_TIMEOUT = 7205,
-  /**
-   * The handle was closed.
-   */
-  CCWAL_CLOSED = 7206,
-  /**
-   * A file system call failed (see the error's OS code).
-   */
-  CCWAL_IO = 7207,
-  /**
-   * A file is damaged or not of the expected format.
-   */
-  CCWAL_CORRUPT = 7208,
-  /**
-   * ccwal panicked: a bug. The handle involved should not be used again.
-   */
-  CCWAL_PANIC = 7209,
-} ccwal_result;
-
-/**
- * The outcome for one host.
- */
-typedef enum {
-  CCWAL_HOST_WRITTEN = 0,
-  /**
-   * Nothing to write: no file (as in Go).
-   */
-  CCWAL_HOST_EMPTY = 1,
-  /**
-   * The snapshot could not be written (see the message); the host's
-   * sealed segments stay.
-   */
-  CCWAL_HOST_FAILED = 2,
-} ccwal_host_outcome;
-
-/**
- * When written records are forced to disk.
- */
-typedef enum {
-  /**
-   * Handed to the OS every round; on disk at `ccwal_store_sync`.
-   */
-  CCWAL_DURABILITY_NONE = 0,
-  /**
-   * Also fdatasync'ed every interval.
-   */
-  CCWAL_DURABILITY_INTERVAL = 1,
-  /**
-   * Every round fdatasync'ed before the next.
-   */
-  CCWAL_DURABILITY_ALWAYS = 2,
-} ccwal_durability;
-
-/**
- * What an append does when its queue is full.
- */
-typedef enum {
-  /**
-   * Wait for room (with a timeout if one is given).
-   */
-  CCWAL_BACKPRESSURE_BLOCK = 0,
-  /**
-   * Fail at once with CCWAL_QUEUE_FULL.
-   */
-  CCWAL_BACKPRESSURE_REJECT = 1,
-} ccwal_backpressure;
-
-/**
- * How serious an event is.
- */
-typedef enum {
-  CCWAL_EVENT_INFO = 0,
-  CCWAL_EVENT_WARNING = 1,
-  CCWAL_EVENT_ERROR = 2,
-} ccwal_event_level;
-
-/**
- * Which snapshots a restore loads.
- */
-typedef enum {
-  /**
-   * Go's rule and also the newest snapshot below the horizon (default).
-   */
-  CCWAL_SELECTION_COVERING = 0,
-  /**
-   * Exactly Go's rule.
-   */
-  CCWAL_SELECTION_GO_EXACT = 1,
-} ccwal_selection;
-
-/**
- * What a restore does with damage.
- */
-typedef enum {
-  /**
-   * Skip damaged bytes and go on (default).
-   */
-  CCWAL_RECOVERY_SALVAGE = 0,
-  /**
-   * Stop as Go does.
-   */
-  CCWAL_RECOVERY_STRICT = 1,
-} ccwal_recovery;
 
 /**
  * A checkpoint of `[from, to]` in progress: the WAL of every host was
@@ -245,6 +119,16 @@ typedef struct ccwal_snapshot_builder ccwal_snapshot_builder;
 typedef struct ccwal_store ccwal_store;
 
 /**
+ * The result of every fallible ccwal function: one of the `CCWAL_*` result
+ * codes. `CCWAL_OK` is zero; errors start at 7200 so they are not mistaken
+ * for errno values or booleans.
+ *
+ * Like every enumeration of the C ABI it is a fixed-width integer, not a C
+ * `enum`: a C caller may pass any value, and ccwal checks it.
+ */
+typedef int32_t ccwal_result;
+
+/**
  * Totals of a checkpoint report.
  */
 typedef struct {
@@ -256,6 +140,11 @@ typedef struct {
   size_t segments_deleted;
   uint64_t duration_micros;
 } ccwal_checkpoint_totals;
+
+/**
+ * The outcome for one host: one of the `CCWAL_HOST_*` values.
+ */
+typedef int32_t ccwal_host_outcome;
 
 /**
  * One host of a checkpoint report; strings are owned by the report.
@@ -276,6 +165,26 @@ typedef struct {
 } ccwal_checkpoint_host;
 
 /**
+ * When written records are forced to disk: one of the
+ * `CCWAL_DURABILITY_*` values (any other is refused with
+ * CCWAL_INVALID_ARGUMENT).
+ */
+typedef int32_t ccwal_durability;
+
+/**
+ * What an append does when its queue is full: one of the
+ * `CCWAL_BACKPRESSURE_*` values (any other is refused with
+ * CCWAL_INVALID_ARGUMENT).
+ */
+typedef int32_t ccwal_backpressure;
+
+/**
+ * How serious an event is: one of the `CCWAL_EVENT_*` values (passed by
+ * ccwal to the event callback).
+ */
+typedef int32_t ccwal_event_level;
+
+/**
  * An event callback: `user_data` as given, the level, the cluster and
  * host concerned, and a message (all `(ptr, len)`, valid only during the
  * call). Called from ccwal's writer threads, possibly from several at
@@ -289,6 +198,18 @@ typedef void (*ccwal_event_callback)(void *user_data,
                                      size_t host_len,
                                      const uint8_t *message,
                                      size_t message_len);
+
+/**
+ * Which snapshots a restore loads: one of the `CCWAL_SELECTION_*` values
+ * (any other is refused with CCWAL_INVALID_ARGUMENT).
+ */
+typedef int32_t ccwal_selection;
+
+/**
+ * What a restore does with damage: one of the `CCWAL_RECOVERY_*` values
+ * (any other is refused with CCWAL_INVALID_ARGUMENT).
+ */
+typedef int32_t ccwal_recovery;
 
 /**
  * Options of `ccwal_restore`; all-zero is the default.
@@ -383,11 +304,14 @@ typedef struct {
    */
   uint64_t rejected;
   /**
-   * Records lost to write errors (each reported to the event hook).
+   * Records lost to write errors: only those still unwritten when the
+   * store closed (each reported to the event hook). Until then records
+   * whose write failed are kept and retried.
    */
   uint64_t failed;
   /**
-   * Write errors: out of space, I/O, permission, other.
+   * Write errors (a host failing again with the same error counts
+   * once): out of space, I/O, permission, other.
    */
   uint64_t errors_no_space;
   uint64_t errors_io;
@@ -405,7 +329,131 @@ typedef struct {
   uint64_t rotations;
   uint64_t size_rotations;
   uint64_t torn_tails_repaired;
+  /**
+   * Records kept in memory after a failed write or fdatasync, waiting
+   * for a retry, and their bytes (they count against the queues).
+   */
+  uint64_t backlog_records;
+  uint64_t backlog_bytes;
 } ccwal_stats;
+
+/**
+ * Success.
+ */
+#define CCWAL_OK 0
+
+/**
+ * A required pointer argument was NULL.
+ */
+#define CCWAL_NULL_ARGUMENT 7201
+
+/**
+ * A cluster, host, metric or selector name was refused.
+ */
+#define CCWAL_INVALID_NAME 7202
+
+/**
+ * An argument is out of range (also a value that is none of an
+ * enumeration's constants), or a buffer is malformed.
+ */
+#define CCWAL_INVALID_ARGUMENT 7203
+
+/**
+ * A queue was full and the backpressure policy is reject.
+ */
+#define CCWAL_QUEUE_FULL 7204
+
+/**
+ * A blocking call gave up after its timeout.
+ */
+#define CCWAL_TIMEOUT 7205
+
+/**
+ * The handle was closed.
+ */
+#define CCWAL_CLOSED 7206
+
+/**
+ * A file system call failed (see the error's OS code).
+ */
+#define CCWAL_IO 7207
+
+/**
+ * A file is damaged or not of the expected format.
+ */
+#define CCWAL_CORRUPT 7208
+
+/**
+ * ccwal panicked: a bug. The handle involved should not be used again.
+ */
+#define CCWAL_PANIC 7209
+
+/**
+ * The snapshot was written.
+ */
+#define CCWAL_HOST_WRITTEN 0
+
+/**
+ * Nothing to write: no file (as in Go).
+ */
+#define CCWAL_HOST_EMPTY 1
+
+/**
+ * The snapshot could not be written (see the message); the host's
+ * sealed segments stay.
+ */
+#define CCWAL_HOST_FAILED 2
+
+/**
+ * Handed to the OS every round; on disk at `ccwal_store_sync`.
+ */
+#define CCWAL_DURABILITY_NONE 0
+
+/**
+ * Also fdatasync'ed every interval.
+ */
+#define CCWAL_DURABILITY_INTERVAL 1
+
+/**
+ * Every round fdatasync'ed before the next.
+ */
+#define CCWAL_DURABILITY_ALWAYS 2
+
+/**
+ * Wait for room (with a timeout if one is given).
+ */
+#define CCWAL_BACKPRESSURE_BLOCK 0
+
+/**
+ * Fail at once with CCWAL_QUEUE_FULL.
+ */
+#define CCWAL_BACKPRESSURE_REJECT 1
+
+#define CCWAL_EVENT_INFO 0
+
+#define CCWAL_EVENT_WARNING 1
+
+#define CCWAL_EVENT_ERROR 2
+
+/**
+ * Go's rule and also the newest snapshot below the horizon (default).
+ */
+#define CCWAL_SELECTION_COVERING 0
+
+/**
+ * Exactly Go's rule.
+ */
+#define CCWAL_SELECTION_GO_EXACT 1
+
+/**
+ * Skip damaged bytes and go on (default).
+ */
+#define CCWAL_RECOVERY_SALVAGE 0
+
+/**
+ * Stop as Go does.
+ */
+#define CCWAL_RECOVERY_STRICT 1
 
 #ifdef __cplusplus
 extern "C" {
@@ -513,8 +561,9 @@ int32_t ccwal_error_os_code(const ccwal_error *error);
 void ccwal_error_free(ccwal_error *error);
 
 /**
- * A static, NUL-terminated English description of a result code; never
- * NULL, never to be freed. Never blocks; any thread.
+ * A static, NUL-terminated English description of a result code ("unknown
+ * result code" for a value that is none of the CCWAL_* codes); never NULL,
+ * never to be freed. Never blocks; any thread.
  */
 const char *ccwal_result_description(ccwal_result result);
 
@@ -542,8 +591,9 @@ ccwal_result ccwal_options_set_queue_capacity(ccwal_options *options,
                                               ccwal_error **error_out);
 
 /**
- * Durability mode; `interval_ms` (> 0) is used by
- * CCWAL_DURABILITY_INTERVAL only.
+ * Durability mode (a `CCWAL_DURABILITY_*` value; any other fails with
+ * CCWAL_INVALID_ARGUMENT and changes nothing); `interval_ms` (> 0) is used
+ * by CCWAL_DURABILITY_INTERVAL only.
  */
 ccwal_result ccwal_options_set_durability(ccwal_options *options,
                                           ccwal_durability durability,
@@ -573,8 +623,9 @@ ccwal_result ccwal_options_set_max_wal_bytes(ccwal_options *options,
                                              ccwal_error **error_out);
 
 /**
- * Backpressure policy; `timeout_ms` bounds the wait of
- * CCWAL_BACKPRESSURE_BLOCK (0: wait without limit).
+ * Backpressure policy (a `CCWAL_BACKPRESSURE_*` value; any other fails
+ * with CCWAL_INVALID_ARGUMENT and changes nothing); `timeout_ms` bounds the
+ * wait of CCWAL_BACKPRESSURE_BLOCK (0: wait without limit).
  */
 ccwal_result ccwal_options_set_backpressure(ccwal_options *options,
                                             ccwal_backpressure policy,
@@ -600,8 +651,10 @@ void ccwal_options_free(ccwal_options *options);
  * Restores every `ROOT/CLUSTER/HOST` as the Go metricstore would, for the
  * retention horizon `from` (unix seconds). `metrics` is the configuration
  * as a flat list (per metric `u16 name_len | name | i64 frequency`);
- * `options` may be NULL for the defaults. One host's failure is reported
- * in that host, not as an error. Blocks (uses worker threads). Any thread.
+ * `options` may be NULL for the defaults (a selection or recovery that is
+ * none of its constants fails with CCWAL_INVALID_ARGUMENT). One host's
+ * failure is reported in that host, not as an error. Blocks (uses worker
+ * threads). Any thread.
  */
 ccwal_result ccwal_restore(const uint8_t *root,
                            size_t root_len,
@@ -805,14 +858,23 @@ ccwal_result ccwal_store_append_batch(const ccwal_store *store,
                                       ccwal_error **error_out);
 
 /**
- * Returns when every sample appended before the call, by any thread, is
- * handed to the OS. Blocks. Any thread.
+ * Returns CCWAL_OK when every sample appended before the call, by any
+ * thread, is handed to the OS (it survives a crash of the process). When
+ * some could not be written (a full or failing disk, no descriptors),
+ * returns CCWAL_IO with the OS error code in the error detail, naming the
+ * file: those samples are kept and retried, and a later call answers
+ * again. Blocks for one round of the writer threads, never longer (it
+ * does not wait for a failing disk to recover). Any thread.
  */
 ccwal_result ccwal_store_flush(const ccwal_store *store, ccwal_error **error_out);
 
 /**
- * Returns when every sample appended before the call, by any thread, is
- * on disk (group commit). Blocks. Any thread.
+ * Returns CCWAL_OK when every sample appended before the call, by any
+ * thread, is on stable storage: file data fdatasynced and new directory
+ * entries fsynced (group commit: concurrent callers share the syncs).
+ * Otherwise CCWAL_IO, as `ccwal_store_flush`; after a failed fdatasync the
+ * samples are written again from ccwal's own copy, never assumed safe.
+ * Blocks for one round of the writer threads, never longer. Any thread.
  */
 ccwal_result ccwal_store_sync(const ccwal_store *store, ccwal_error **error_out);
 
@@ -837,8 +899,11 @@ ccwal_result ccwal_store_stats(const ccwal_store *store,
 
 /**
  * Stops accepting (later calls fail with CCWAL_CLOSED), writes what is
- * queued, fdatasyncs unless durability is none, closes the files and
- * joins the threads. Idempotent. Blocks. Any thread.
+ * queued (retrying failed writes once more), fdatasyncs unless durability
+ * is none, closes the files and joins the threads. Returns the first error
+ * of that final write and sync (CCWAL_IO with the OS code): samples still
+ * unwritten then are lost and counted in `failed`. Idempotent: a second
+ * call returns the same result. Blocks. Any thread.
  */
 ccwal_result ccwal_store_close(const ccwal_store *store, ccwal_error **error_out);
 

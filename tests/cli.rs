@@ -267,7 +267,7 @@ fn verify_lists_damage_with_file_and_offset() {
     assert!(lines[0].contains("bad record magic"));
     assert_eq!(
         lines[1],
-        "verified 4 files (2 WAL, 2 snapshots), 1 damaged, 5 records"
+        "verified 4 files (2 WAL, 0 sealed, 2 snapshots), 1 damaged, 5 records"
     );
 }
 
@@ -279,7 +279,7 @@ fn verify_of_a_clean_root_and_bad_paths() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
-        "verified 4 files (2 WAL, 2 snapshots), 0 damaged, 6 records\n"
+        "verified 4 files (2 WAL, 0 sealed, 2 snapshots), 0 damaged, 6 records\n"
     );
     let missing = dir.path().join("missing");
     assert_eq!(
@@ -304,10 +304,197 @@ fn stat_counts_per_cluster_and_in_total() {
     let expected = json!({
         "hosts": 2, "snapshot_files": 2, "snapshot_bytes": 2 * snap.len(),
         "wal_files": 2, "wal_bytes": 2 * wal_len.len(), "wal_records": 6,
+        "sealed_files": 0, "sealed_bytes": 0, "sealed_records": 0,
         "damaged_files": 0, "first": 100, "last": 2000
     });
     assert_eq!(stat["clusters"]["clusterA"], expected);
     assert_eq!(stat["total"], expected);
+}
+
+/// A host with a clean current.wal, a damaged sealed segment (the second
+/// record's magic zeroed) and a clean one: `wal-1000.sealed`,
+/// `wal-1000-1.sealed`. Returns the host directory and the damaged offset.
+fn write_sealed_host(root: &Path) -> (std::path::PathBuf, usize) {
+    let (bytes, offsets) = three_records();
+    let dir = root.join("clusterS").join("s01");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("current.wal"), &bytes).unwrap();
+    let mut damaged = bytes.clone();
+    damaged[offsets[1]] = 0;
+    fs::write(dir.join("wal-1000.sealed"), damaged).unwrap();
+    fs::write(dir.join("wal-1000-1.sealed"), &bytes).unwrap();
+    (dir, offsets[1])
+}
+
+#[test]
+fn verify_checks_sealed_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (host, damaged_at) = write_sealed_host(dir.path());
+    let output = ccwal(&["verify", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let expected = format!("s01/wal-1000.sealed: offset {damaged_at} len ");
+    assert!(lines[0].contains(&expected), "{}", lines[0]);
+    assert!(lines[0].contains("bad record magic"), "{}", lines[0]);
+    assert_eq!(
+        lines[1],
+        "verified 3 files (1 WAL, 2 sealed, 0 snapshots), 1 damaged, 8 records"
+    );
+
+    // Also named on the command line; a clean sealed segment passes.
+    let sealed = host.join("wal-1000.sealed");
+    assert_eq!(
+        ccwal(&["verify", sealed.to_str().unwrap()]).status.code(),
+        Some(1)
+    );
+    let clean = host.join("wal-1000-1.sealed");
+    let output = ccwal(&["verify", clean.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "verified 1 files (0 WAL, 1 sealed, 0 snapshots), 0 damaged, 3 records\n"
+    );
+}
+
+#[test]
+fn stat_counts_sealed_segments_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _) = write_sealed_host(dir.path());
+    let (wal, _) = three_records();
+    let output = ccwal(&["stat", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the sealed segment is damaged"
+    );
+    let stat = &stdout_lines(&output)[0];
+    let expected = json!({
+        "hosts": 1, "snapshot_files": 0, "snapshot_bytes": 0,
+        "wal_files": 1, "wal_bytes": wal.len(), "wal_records": 3,
+        "sealed_files": 2, "sealed_bytes": 2 * wal.len(), "sealed_records": 5,
+        "damaged_files": 1, "first": 100, "last": 220
+    });
+    assert_eq!(stat["clusters"]["clusterS"], expected);
+    assert_eq!(stat["total"], expected);
+
+    let output = ccwal(&["stat", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.contains(" sealed ")
+            && header.contains(" sealed bytes ")
+            && header.contains(" sealed records "),
+        "{text}"
+    );
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[0], "clusterS");
+    // hosts, snapshots, snapshot bytes, WAL files, WAL bytes, WAL records, sealed, ...
+    assert_eq!(row[7], "2", "{text}");
+    assert_eq!(row[8], (2 * wal.len()).to_string(), "{text}");
+}
+
+#[test]
+fn verify_picks_the_decoder_by_file_name() {
+    // What restore would read: a WAL named as a binary snapshot is a
+    // damaged snapshot, a JSON snapshot named current.wal a damaged WAL.
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _) = three_records();
+    let bin = dir.path().join("1000.bin");
+    fs::write(&bin, &wal).unwrap();
+    let output = ccwal(&["verify", bin.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("1000.bin: offset 0 "), "{text}");
+    assert!(text.contains("(0 WAL, 0 sealed, 1 snapshots)"), "{text}");
+
+    let snapshot = Snapshot {
+        from: 1000,
+        to: 2000,
+        root: Level::<f64>::default(),
+    };
+    let current = dir.path().join("current.wal");
+    fs::write(&current, encode_json_snapshot(&snapshot).unwrap()).unwrap();
+    let output = ccwal(&["verify", current.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("bad WAL file magic"), "{text}");
+}
+
+#[test]
+fn verify_rejects_json_without_the_snapshot_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("c").join("h");
+    fs::create_dir_all(&host).unwrap();
+    let empty = host.join("1.json");
+    fs::write(&empty, b"{}").unwrap();
+    let output = ccwal(&["verify", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("h/1.json: offset 0 len 2: "), "{text}");
+    assert!(lines[0].contains("not a JSON snapshot"), "{text}");
+    assert!(lines[0].contains(r#""from" is missing"#), "{text}");
+    assert_eq!(
+        lines[1],
+        "verified 1 files (0 WAL, 0 sealed, 1 snapshots), 1 damaged, 0 records"
+    );
+
+    let mistyped = host.join("2.json");
+    fs::write(
+        &mistyped,
+        br#"{"from": 1, "to": 2, "metrics": {"m": {"frequency": "60", "start": 1, "data": []}}}"#,
+    )
+    .unwrap();
+    let output = ccwal(&["verify", mistyped.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains(r#"metrics["m"]: "frequency" must be an integer"#),
+        "{text}"
+    );
+
+    // stat counts such a file as damaged, too.
+    let output = ccwal(&["stat", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout_lines(&output)[0]["total"]["damaged_files"], 2);
+}
+
+#[test]
+fn verify_accepts_go_written_json_snapshots() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/go");
+    let mut files = Vec::new();
+    for case in ["json_basic", "mixed_json_bin"] {
+        let host = fixtures.join(case).join("root/testcluster/node001");
+        for entry in fs::read_dir(&host).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                files.push(path.to_str().unwrap().to_string());
+            }
+        }
+    }
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let args: Vec<&str> = ["verify"]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let output = ccwal(&args);
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "verified 3 files (0 WAL, 0 sealed, 3 snapshots), 0 damaged, 0 records\n"
+    );
+    assert_eq!(output.status.code(), Some(0));
+
+    // Whole Go-written roots with JSON snapshots verify clean as well.
+    for case in ["json_basic", "mixed_json_bin"] {
+        let root = fixtures.join(case).join("root");
+        let output = ccwal(&["verify", root.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0), "{case}");
+    }
 }
 
 #[test]

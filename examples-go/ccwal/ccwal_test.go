@@ -18,6 +18,11 @@ func TestCodeStringsComeFromTheLibrary(t *testing.T) {
 	if CodeQueueFull.String() == "" || CodeQueueFull == CodeClosed {
 		t.Fatal("codes must be distinct and described")
 	}
+	for _, unknown := range []Code{12345, -1, 99} {
+		if got := unknown.String(); got != "unknown result code" {
+			t.Fatalf("Code(%d) = %q", int(unknown), got)
+		}
+	}
 }
 
 func TestErrorsIsMatchesByCode(t *testing.T) {

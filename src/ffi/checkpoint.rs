@@ -32,17 +32,15 @@ pub struct ccwal_checkpoint_report {
     report: CheckpointReport,
 }
 
-/// The outcome for one host.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ccwal_host_outcome {
-    CCWAL_HOST_WRITTEN = 0,
-    /// Nothing to write: no file (as in Go).
-    CCWAL_HOST_EMPTY = 1,
-    /// The snapshot could not be written (see the message); the host's
-    /// sealed segments stay.
-    CCWAL_HOST_FAILED = 2,
-}
+/// The outcome for one host: one of the `CCWAL_HOST_*` values.
+pub type ccwal_host_outcome = i32;
+/// The snapshot was written.
+pub const CCWAL_HOST_WRITTEN: ccwal_host_outcome = 0;
+/// Nothing to write: no file (as in Go).
+pub const CCWAL_HOST_EMPTY: ccwal_host_outcome = 1;
+/// The snapshot could not be written (see the message); the host's
+/// sealed segments stay.
+pub const CCWAL_HOST_FAILED: ccwal_host_outcome = 2;
 
 /// Totals of a checkpoint report.
 #[repr(C)]
@@ -91,7 +89,7 @@ pub extern "C" fn ccwal_checkpoint_begin(
         let store = unsafe { handle(store, "store") }?;
         let out = unsafe { out_ptr(checkpoint_out, "checkpoint_out") }?;
         let session = CheckpointSession::begin(&store.inner, from, to, workers, queue)?;
-        *out = into_handle(ccwal_checkpoint { session });
+        out.write(into_handle(ccwal_checkpoint { session }));
         Ok(())
     })
 }
@@ -148,9 +146,9 @@ pub extern "C" fn ccwal_checkpoint_finish(
         }
         // SAFETY: a live session, consumed here, as documented.
         let checkpoint = unsafe { Box::from_raw(checkpoint) };
-        *out = into_handle(ccwal_checkpoint_report {
+        out.write(into_handle(ccwal_checkpoint_report {
             report: checkpoint.session.finish(),
-        });
+        }));
         Ok(())
     })
 }
@@ -190,7 +188,7 @@ pub extern "C" fn ccwal_checkpoint_report_totals(
                 Outcome::Failed(_) => totals.failed += 1,
             }
         }
-        *out = totals;
+        out.write(totals);
         Ok(())
     })
 }
@@ -211,11 +209,11 @@ pub extern "C" fn ccwal_checkpoint_report_host(
             Failure::invalid(format!("host index {index} of {}", report.hosts.len()))
         })?;
         let (outcome, bytes, message) = match &host.outcome {
-            Outcome::Written { bytes, .. } => (ccwal_host_outcome::CCWAL_HOST_WRITTEN, *bytes, ""),
-            Outcome::Empty => (ccwal_host_outcome::CCWAL_HOST_EMPTY, 0, ""),
-            Outcome::Failed(e) => (ccwal_host_outcome::CCWAL_HOST_FAILED, 0, e.message()),
+            Outcome::Written { bytes, .. } => (CCWAL_HOST_WRITTEN, *bytes, ""),
+            Outcome::Empty => (CCWAL_HOST_EMPTY, 0, ""),
+            Outcome::Failed(e) => (CCWAL_HOST_FAILED, 0, e.message()),
         };
-        *out = ccwal_checkpoint_host {
+        out.write(ccwal_checkpoint_host {
             cluster: host.cluster.as_ptr(),
             cluster_len: host.cluster.len(),
             host: host.host.as_ptr(),
@@ -225,7 +223,7 @@ pub extern "C" fn ccwal_checkpoint_report_host(
             duration_micros: host.duration.as_micros() as u64,
             message: message.as_ptr(),
             message_len: message.len(),
-        };
+        });
         Ok(())
     })
 }
@@ -263,8 +261,8 @@ pub extern "C" fn ccwal_cleanup(
             <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(root),
         );
         let report = crate::checkpoint::cleanup(path, horizon)?;
-        *deleted = report.deleted.len();
-        *problems = report.errors.len();
+        deleted.write(report.deleted.len());
+        problems.write(report.errors.len());
         Ok(())
     })
 }

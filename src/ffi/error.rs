@@ -1,7 +1,9 @@
 //! `ccwal_error`: the detailed error object handed out through `error_out`.
 
+use std::mem::MaybeUninit;
+
 use super::guard::{guard_value, guard_void};
-use super::{Failure, ccwal_result};
+use super::{CCWAL_NULL_ARGUMENT, CCWAL_OK, CCWAL_PANIC, Failure, ccwal_result, description};
 
 /// The detail of a failed call: its result code, a message naming what was
 /// affected, and the OS error code behind an I/O error.
@@ -33,9 +35,9 @@ impl ccwal_error {
 /// NULL `error`. Never blocks; any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_error_code(error: *const ccwal_error) -> ccwal_result {
-    guard_value(ccwal_result::CCWAL_PANIC, || {
+    guard_value(CCWAL_PANIC, || {
         // SAFETY: NULL or a live error, as documented.
-        unsafe { error.as_ref() }.map_or(ccwal_result::CCWAL_NULL_ARGUMENT, |e| e.code)
+        unsafe { error.as_ref() }.map_or(CCWAL_NULL_ARGUMENT, |e| e.code)
     })
 }
 
@@ -49,18 +51,19 @@ pub extern "C" fn ccwal_error_message(
     message_out: *mut *const u8,
     len_out: *mut usize,
 ) -> ccwal_result {
-    guard_value(ccwal_result::CCWAL_PANIC, || {
-        // SAFETY: each pointer is NULL or valid, as documented.
+    guard_value(CCWAL_PANIC, || {
+        // SAFETY: each pointer is NULL or valid, as documented; the outputs
+        // may hold anything, so they are seen as MaybeUninit (see out_ptr).
         let (Some(error), Some(message), Some(len)) = (
             unsafe { error.as_ref() },
-            unsafe { message_out.as_mut() },
-            unsafe { len_out.as_mut() },
+            unsafe { message_out.cast::<MaybeUninit<*const u8>>().as_mut() },
+            unsafe { len_out.cast::<MaybeUninit<usize>>().as_mut() },
         ) else {
-            return ccwal_result::CCWAL_NULL_ARGUMENT;
+            return CCWAL_NULL_ARGUMENT;
         };
-        *message = error.message.as_ptr();
-        *len = error.message.len() - 1;
-        ccwal_result::CCWAL_OK
+        message.write(error.message.as_ptr());
+        len.write(error.message.len() - 1);
+        CCWAL_OK
     })
 }
 
@@ -86,9 +89,36 @@ pub extern "C" fn ccwal_error_free(error: *mut ccwal_error) {
     })
 }
 
-/// A static, NUL-terminated English description of a result code; never
-/// NULL, never to be freed. Never blocks; any thread.
+/// A static, NUL-terminated English description of a result code ("unknown
+/// result code" for a value that is none of the CCWAL_* codes); never NULL,
+/// never to be freed. Never blocks; any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_result_description(result: ccwal_result) -> *const std::ffi::c_char {
-    result.description().as_ptr()
+    description(result).as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use super::*;
+
+    fn describe(code: ccwal_result) -> &'static str {
+        // SAFETY: a static NUL-terminated string, as documented.
+        unsafe { CStr::from_ptr(ccwal_result_description(code)) }
+            .to_str()
+            .unwrap()
+    }
+
+    #[test]
+    fn result_description_says_unknown_for_unknown_codes() {
+        assert_eq!(describe(CCWAL_OK), "ok");
+        assert_eq!(
+            describe(super::super::CCWAL_INVALID_ARGUMENT),
+            "invalid argument"
+        );
+        for code in [12345, 99, -1, 1, 7200, 7210] {
+            assert_eq!(describe(code), "unknown result code", "{code}");
+        }
+    }
 }

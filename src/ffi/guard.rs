@@ -5,7 +5,7 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::error::ccwal_error;
-use super::{Failure, ccwal_result};
+use super::{CCWAL_OK, CCWAL_PANIC, Failure, ccwal_result};
 use crate::{Error, ErrorKind};
 
 fn panic_failure(payload: Box<dyn Any + Send>) -> Failure {
@@ -15,7 +15,7 @@ fn panic_failure(payload: Box<dyn Any + Send>) -> Failure {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_string());
     Failure {
-        code: ccwal_result::CCWAL_PANIC,
+        code: CCWAL_PANIC,
         error: Error::new(
             ErrorKind::InvalidArgument,
             format!("ccwal panicked (a bug): {what}"),
@@ -32,7 +32,7 @@ pub(crate) fn guard(
 ) -> ccwal_result {
     let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|p| Err(panic_failure(p)));
     match outcome {
-        Ok(()) => ccwal_result::CCWAL_OK,
+        Ok(()) => CCWAL_OK,
         Err(failure) => {
             let code = failure.code;
             if !error_out.is_null() {

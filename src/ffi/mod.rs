@@ -10,6 +10,10 @@
 //!   threads between two calls.
 //! - Strings are `(const uint8_t *ptr, size_t len)` pairs, never
 //!   NUL-terminated; `ptr` may be NULL only when `len` is 0.
+//! - Enumerations are `int32_t` typedefs with `#define`d constants, never
+//!   C (or Rust) enums: C may pass any integer, so every enumeration value
+//!   taken from C is checked, and one that is none of the constants fails
+//!   with `CCWAL_INVALID_ARGUMENT` and a message naming it.
 //! - Every entry point catches panics and returns `CCWAL_PANIC` (or a typed
 //!   default where there is no result); NULL handles give
 //!   `CCWAL_NULL_ARGUMENT`; every `_free` accepts NULL.
@@ -30,60 +34,64 @@ pub mod version;
 
 use crate::{Error, ErrorKind};
 
-/// The result of every fallible ccwal function. `CCWAL_OK` is zero; errors
-/// start at 7200 so they are not mistaken for errno values or booleans.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ccwal_result {
-    CCWAL_OK = 0,
-    /// A required pointer argument was NULL.
-    CCWAL_NULL_ARGUMENT = 7201,
-    /// A cluster, host, metric or selector name was refused.
-    CCWAL_INVALID_NAME = 7202,
-    /// An argument is out of range, or a buffer is malformed.
-    CCWAL_INVALID_ARGUMENT = 7203,
-    /// A queue was full and the backpressure policy is reject.
-    CCWAL_QUEUE_FULL = 7204,
-    /// A blocking call gave up after its timeout.
-    CCWAL_TIMEOUT = 7205,
-    /// The handle was closed.
-    CCWAL_CLOSED = 7206,
-    /// A file system call failed (see the error's OS code).
-    CCWAL_IO = 7207,
-    /// A file is damaged or not of the expected format.
-    CCWAL_CORRUPT = 7208,
-    /// ccwal panicked: a bug. The handle involved should not be used again.
-    CCWAL_PANIC = 7209,
+/// The result of every fallible ccwal function: one of the `CCWAL_*` result
+/// codes. `CCWAL_OK` is zero; errors start at 7200 so they are not mistaken
+/// for errno values or booleans.
+///
+/// Like every enumeration of the C ABI it is a fixed-width integer, not a C
+/// `enum`: a C caller may pass any value, and ccwal checks it.
+pub type ccwal_result = i32;
+
+/// Success.
+pub const CCWAL_OK: ccwal_result = 0;
+/// A required pointer argument was NULL.
+pub const CCWAL_NULL_ARGUMENT: ccwal_result = 7201;
+/// A cluster, host, metric or selector name was refused.
+pub const CCWAL_INVALID_NAME: ccwal_result = 7202;
+/// An argument is out of range (also a value that is none of an
+/// enumeration's constants), or a buffer is malformed.
+pub const CCWAL_INVALID_ARGUMENT: ccwal_result = 7203;
+/// A queue was full and the backpressure policy is reject.
+pub const CCWAL_QUEUE_FULL: ccwal_result = 7204;
+/// A blocking call gave up after its timeout.
+pub const CCWAL_TIMEOUT: ccwal_result = 7205;
+/// The handle was closed.
+pub const CCWAL_CLOSED: ccwal_result = 7206;
+/// A file system call failed (see the error's OS code).
+pub const CCWAL_IO: ccwal_result = 7207;
+/// A file is damaged or not of the expected format.
+pub const CCWAL_CORRUPT: ccwal_result = 7208;
+/// ccwal panicked: a bug. The handle involved should not be used again.
+pub const CCWAL_PANIC: ccwal_result = 7209;
+
+/// The result code of an error kind.
+fn result_of(kind: ErrorKind) -> ccwal_result {
+    match kind {
+        ErrorKind::InvalidName => CCWAL_INVALID_NAME,
+        ErrorKind::InvalidArgument => CCWAL_INVALID_ARGUMENT,
+        ErrorKind::QueueFull => CCWAL_QUEUE_FULL,
+        ErrorKind::Timeout => CCWAL_TIMEOUT,
+        ErrorKind::Closed => CCWAL_CLOSED,
+        ErrorKind::Io => CCWAL_IO,
+        ErrorKind::Corrupt => CCWAL_CORRUPT,
+    }
 }
 
-impl ccwal_result {
-    fn from_kind(kind: ErrorKind) -> Self {
-        match kind {
-            ErrorKind::InvalidName => ccwal_result::CCWAL_INVALID_NAME,
-            ErrorKind::InvalidArgument => ccwal_result::CCWAL_INVALID_ARGUMENT,
-            ErrorKind::QueueFull => ccwal_result::CCWAL_QUEUE_FULL,
-            ErrorKind::Timeout => ccwal_result::CCWAL_TIMEOUT,
-            ErrorKind::Closed => ccwal_result::CCWAL_CLOSED,
-            ErrorKind::Io => ccwal_result::CCWAL_IO,
-            ErrorKind::Corrupt => ccwal_result::CCWAL_CORRUPT,
-        }
-    }
-
-    /// A static, NUL-terminated description of the code.
-    fn description(self) -> &'static std::ffi::CStr {
-        match self {
-            ccwal_result::CCWAL_OK => c"ok",
-            ccwal_result::CCWAL_NULL_ARGUMENT => c"a required pointer argument was NULL",
-            ccwal_result::CCWAL_INVALID_NAME => c"invalid name",
-            ccwal_result::CCWAL_INVALID_ARGUMENT => c"invalid argument",
-            ccwal_result::CCWAL_QUEUE_FULL => c"queue full",
-            ccwal_result::CCWAL_TIMEOUT => c"timed out",
-            ccwal_result::CCWAL_CLOSED => c"closed",
-            ccwal_result::CCWAL_IO => c"I/O error",
-            ccwal_result::CCWAL_CORRUPT => c"corrupt data",
-            ccwal_result::CCWAL_PANIC => c"internal panic",
-        }
+/// A static, NUL-terminated description of a result code; any value that
+/// is not one of the codes is described as unknown.
+fn description(code: ccwal_result) -> &'static std::ffi::CStr {
+    match code {
+        CCWAL_OK => c"ok",
+        CCWAL_NULL_ARGUMENT => c"a required pointer argument was NULL",
+        CCWAL_INVALID_NAME => c"invalid name",
+        CCWAL_INVALID_ARGUMENT => c"invalid argument",
+        CCWAL_QUEUE_FULL => c"queue full",
+        CCWAL_TIMEOUT => c"timed out",
+        CCWAL_CLOSED => c"closed",
+        CCWAL_IO => c"I/O error",
+        CCWAL_CORRUPT => c"corrupt data",
+        CCWAL_PANIC => c"internal panic",
+        _ => c"unknown result code",
     }
 }
 
@@ -96,7 +104,7 @@ pub(crate) struct Failure {
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         Failure {
-            code: ccwal_result::from_kind(error.kind()),
+            code: result_of(error.kind()),
             error,
         }
     }
@@ -105,13 +113,23 @@ impl From<Error> for Failure {
 impl Failure {
     pub(crate) fn null(what: &str) -> Self {
         Failure {
-            code: ccwal_result::CCWAL_NULL_ARGUMENT,
+            code: CCWAL_NULL_ARGUMENT,
             error: Error::new(ErrorKind::InvalidArgument, format!("{what} is NULL")),
         }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Failure::from(Error::new(ErrorKind::InvalidArgument, message))
+    }
+
+    /// `value`, given for the enumeration `what`, is none of its `known`
+    /// constants (name, value).
+    pub(crate) fn unknown_value(what: &str, value: i32, known: &[(&str, i32)]) -> Self {
+        let known: Vec<String> = known
+            .iter()
+            .map(|(name, value)| format!("{name} ({value})"))
+            .collect();
+        Failure::invalid(format!("{what} {value} is not one of {}", known.join(", ")))
     }
 }
 
@@ -144,14 +162,21 @@ pub(crate) unsafe fn handle<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, F
     unsafe { ptr.as_ref() }.ok_or_else(|| Failure::null(what))
 }
 
-/// Writes an output parameter, checked for NULL before any work is done by
-/// the caller of this helper.
+/// An output parameter, checked for NULL before any work is done by the
+/// caller of this helper, and written with `MaybeUninit::write`: the C
+/// caller's memory may be uninitialised or hold bytes that are no valid `T`
+/// (a `bool` other than 0 or 1), so it is never seen as a `T` before it is
+/// written.
 ///
 /// # Safety
 /// `out` must be NULL or valid for a write of `T`.
-pub(crate) unsafe fn out_ptr<'a, T>(out: *mut T, what: &str) -> Result<&'a mut T, Failure> {
-    // SAFETY: the caller promises NULL or a writable `T`.
-    unsafe { out.as_mut() }.ok_or_else(|| Failure::null(what))
+pub(crate) unsafe fn out_ptr<'a, T>(
+    out: *mut T,
+    what: &str,
+) -> Result<&'a mut std::mem::MaybeUninit<T>, Failure> {
+    // SAFETY: the caller promises NULL or memory writable as a `T`, which
+    // is valid as a `MaybeUninit<T>` whatever it holds.
+    unsafe { out.cast::<std::mem::MaybeUninit<T>>().as_mut() }.ok_or_else(|| Failure::null(what))
 }
 
 /// Hands a new object to C as an owned handle.
@@ -199,4 +224,65 @@ pub(crate) fn parse_host_list(bytes: &[u8]) -> Result<Vec<HostName<'_>>, Failure
         pos = end;
     }
     Ok(hosts)
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::ccwal_result;
+    use super::error::{ccwal_error, ccwal_error_code, ccwal_error_free, ccwal_error_message};
+
+    /// The code and message of an error handed out by a call, then freed.
+    pub(crate) fn take_error(error: *mut ccwal_error) -> (ccwal_result, String) {
+        assert!(!error.is_null(), "the call handed out no error");
+        let mut ptr = std::ptr::null();
+        let mut len = 0;
+        assert_eq!(
+            ccwal_error_message(error, &mut ptr, &mut len),
+            super::CCWAL_OK
+        );
+        // SAFETY: the message is `len` bytes owned by the live error.
+        let message = unsafe { std::slice::from_raw_parts(ptr, len) };
+        let message = String::from_utf8(message.to_vec()).unwrap();
+        let code = ccwal_error_code(error);
+        ccwal_error_free(error);
+        (code, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_own_description_and_others_are_unknown() {
+        let codes = [
+            CCWAL_OK,
+            CCWAL_NULL_ARGUMENT,
+            CCWAL_INVALID_NAME,
+            CCWAL_INVALID_ARGUMENT,
+            CCWAL_QUEUE_FULL,
+            CCWAL_TIMEOUT,
+            CCWAL_CLOSED,
+            CCWAL_IO,
+            CCWAL_CORRUPT,
+            CCWAL_PANIC,
+        ];
+        let known: std::collections::HashSet<_> = codes.iter().map(|&c| description(c)).collect();
+        assert_eq!(known.len(), codes.len());
+        assert!(!known.contains(c"unknown result code"));
+        assert_eq!(description(CCWAL_OK), c"ok");
+        for unknown in [1, -1, 99, 7200, 7210, 12345, i32::MIN, i32::MAX] {
+            assert_eq!(description(unknown), c"unknown result code", "{unknown}");
+        }
+    }
+
+    #[test]
+    fn unknown_values_are_named_with_the_known_ones() {
+        let failure = Failure::unknown_value("durability", -1, &[("A", 0), ("B", 1)]);
+        assert_eq!(failure.code, CCWAL_INVALID_ARGUMENT);
+        assert_eq!(
+            failure.error.message(),
+            "durability -1 is not one of A (0), B (1)"
+        );
+    }
 }

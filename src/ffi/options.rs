@@ -26,36 +26,32 @@ impl ccwal_options {
     }
 }
 
-/// When written records are forced to disk.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ccwal_durability {
-    /// Handed to the OS every round; on disk at `ccwal_store_sync`.
-    CCWAL_DURABILITY_NONE = 0,
-    /// Also fdatasync'ed every interval.
-    CCWAL_DURABILITY_INTERVAL = 1,
-    /// Every round fdatasync'ed before the next.
-    CCWAL_DURABILITY_ALWAYS = 2,
-}
+/// When written records are forced to disk: one of the
+/// `CCWAL_DURABILITY_*` values (any other is refused with
+/// CCWAL_INVALID_ARGUMENT).
+pub type ccwal_durability = i32;
+/// Handed to the OS every round; on disk at `ccwal_store_sync`.
+pub const CCWAL_DURABILITY_NONE: ccwal_durability = 0;
+/// Also fdatasync'ed every interval.
+pub const CCWAL_DURABILITY_INTERVAL: ccwal_durability = 1;
+/// Every round fdatasync'ed before the next.
+pub const CCWAL_DURABILITY_ALWAYS: ccwal_durability = 2;
 
-/// What an append does when its queue is full.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ccwal_backpressure {
-    /// Wait for room (with a timeout if one is given).
-    CCWAL_BACKPRESSURE_BLOCK = 0,
-    /// Fail at once with CCWAL_QUEUE_FULL.
-    CCWAL_BACKPRESSURE_REJECT = 1,
-}
+/// What an append does when its queue is full: one of the
+/// `CCWAL_BACKPRESSURE_*` values (any other is refused with
+/// CCWAL_INVALID_ARGUMENT).
+pub type ccwal_backpressure = i32;
+/// Wait for room (with a timeout if one is given).
+pub const CCWAL_BACKPRESSURE_BLOCK: ccwal_backpressure = 0;
+/// Fail at once with CCWAL_QUEUE_FULL.
+pub const CCWAL_BACKPRESSURE_REJECT: ccwal_backpressure = 1;
 
-/// How serious an event is.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ccwal_event_level {
-    CCWAL_EVENT_INFO = 0,
-    CCWAL_EVENT_WARNING = 1,
-    CCWAL_EVENT_ERROR = 2,
-}
+/// How serious an event is: one of the `CCWAL_EVENT_*` values (passed by
+/// ccwal to the event callback).
+pub type ccwal_event_level = i32;
+pub const CCWAL_EVENT_INFO: ccwal_event_level = 0;
+pub const CCWAL_EVENT_WARNING: ccwal_event_level = 1;
+pub const CCWAL_EVENT_ERROR: ccwal_event_level = 2;
 
 /// An event callback: `user_data` as given, the level, the cluster and
 /// host concerned, and a message (all `(ptr, len)`, valid only during the
@@ -92,9 +88,9 @@ struct EventTarget {
 impl EventTarget {
     fn deliver(&self, event: &Event) {
         let level = match event.level {
-            EventLevel::Info => ccwal_event_level::CCWAL_EVENT_INFO,
-            EventLevel::Warning => ccwal_event_level::CCWAL_EVENT_WARNING,
-            EventLevel::Error => ccwal_event_level::CCWAL_EVENT_ERROR,
+            EventLevel::Info => CCWAL_EVENT_INFO,
+            EventLevel::Warning => CCWAL_EVENT_WARNING,
+            EventLevel::Error => CCWAL_EVENT_ERROR,
         };
         // SAFETY: the caller's callback, called with pointers valid for the
         // duration of the call, as documented.
@@ -136,9 +132,9 @@ pub extern "C" fn ccwal_options_new(
         }
         // SAFETY: NULL or writable, as documented.
         let out = unsafe { out_ptr(options_out, "options_out") }?;
-        *out = into_handle(ccwal_options {
+        out.write(into_handle(ccwal_options {
             inner: StoreOptions::new(OsStr::from_bytes(root)),
-        });
+        }));
         Ok(())
     })
 }
@@ -185,8 +181,9 @@ pub extern "C" fn ccwal_options_set_queue_capacity(
     })
 }
 
-/// Durability mode; `interval_ms` (> 0) is used by
-/// CCWAL_DURABILITY_INTERVAL only.
+/// Durability mode (a `CCWAL_DURABILITY_*` value; any other fails with
+/// CCWAL_INVALID_ARGUMENT and changes nothing); `interval_ms` (> 0) is used
+/// by CCWAL_DURABILITY_INTERVAL only.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_options_set_durability(
     options: *mut ccwal_options,
@@ -196,13 +193,24 @@ pub extern "C" fn ccwal_options_set_durability(
 ) -> ccwal_result {
     with_options(options, error_out, |o| {
         o.durability = match durability {
-            ccwal_durability::CCWAL_DURABILITY_NONE => Durability::None,
-            ccwal_durability::CCWAL_DURABILITY_ALWAYS => Durability::Always,
-            ccwal_durability::CCWAL_DURABILITY_INTERVAL if interval_ms > 0 => {
+            CCWAL_DURABILITY_NONE => Durability::None,
+            CCWAL_DURABILITY_ALWAYS => Durability::Always,
+            CCWAL_DURABILITY_INTERVAL if interval_ms > 0 => {
                 Durability::Interval(Duration::from_millis(interval_ms))
             }
-            ccwal_durability::CCWAL_DURABILITY_INTERVAL => {
+            CCWAL_DURABILITY_INTERVAL => {
                 return Err(Failure::invalid("the durability interval must be > 0"));
+            }
+            other => {
+                return Err(Failure::unknown_value(
+                    "durability",
+                    other,
+                    &[
+                        ("CCWAL_DURABILITY_NONE", CCWAL_DURABILITY_NONE),
+                        ("CCWAL_DURABILITY_INTERVAL", CCWAL_DURABILITY_INTERVAL),
+                        ("CCWAL_DURABILITY_ALWAYS", CCWAL_DURABILITY_ALWAYS),
+                    ],
+                ));
             }
         };
         Ok(())
@@ -255,8 +263,9 @@ pub extern "C" fn ccwal_options_set_max_wal_bytes(
     })
 }
 
-/// Backpressure policy; `timeout_ms` bounds the wait of
-/// CCWAL_BACKPRESSURE_BLOCK (0: wait without limit).
+/// Backpressure policy (a `CCWAL_BACKPRESSURE_*` value; any other fails
+/// with CCWAL_INVALID_ARGUMENT and changes nothing); `timeout_ms` bounds the
+/// wait of CCWAL_BACKPRESSURE_BLOCK (0: wait without limit).
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_options_set_backpressure(
     options: *mut ccwal_options,
@@ -266,10 +275,20 @@ pub extern "C" fn ccwal_options_set_backpressure(
 ) -> ccwal_result {
     with_options(options, error_out, |o| {
         o.backpressure = match policy {
-            ccwal_backpressure::CCWAL_BACKPRESSURE_REJECT => Backpressure::Reject,
-            ccwal_backpressure::CCWAL_BACKPRESSURE_BLOCK => Backpressure::Block {
+            CCWAL_BACKPRESSURE_REJECT => Backpressure::Reject,
+            CCWAL_BACKPRESSURE_BLOCK => Backpressure::Block {
                 timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
             },
+            other => {
+                return Err(Failure::unknown_value(
+                    "backpressure policy",
+                    other,
+                    &[
+                        ("CCWAL_BACKPRESSURE_BLOCK", CCWAL_BACKPRESSURE_BLOCK),
+                        ("CCWAL_BACKPRESSURE_REJECT", CCWAL_BACKPRESSURE_REJECT),
+                    ],
+                ));
+            }
         };
         Ok(())
     })
@@ -304,4 +323,119 @@ pub extern "C" fn ccwal_options_set_event_hook(
 pub extern "C" fn ccwal_options_free(options: *mut ccwal_options) {
     // SAFETY: NULL or a live options object, not used afterwards.
     guard_void(|| unsafe { free_handle(options) })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr::null_mut;
+
+    use super::*;
+    use crate::ffi::test_util::take_error;
+    use crate::ffi::{CCWAL_INVALID_ARGUMENT, CCWAL_NULL_ARGUMENT, CCWAL_OK};
+
+    fn new_options() -> *mut ccwal_options {
+        let mut options = null_mut();
+        let root = b"/nonexistent/ccwal-test";
+        assert_eq!(
+            ccwal_options_new(root.as_ptr(), root.len(), &mut options, null_mut()),
+            CCWAL_OK
+        );
+        options
+    }
+
+    fn inner(options: *mut ccwal_options) -> StoreOptions {
+        // SAFETY: a live options object from new_options.
+        unsafe { &*options }.store_options()
+    }
+
+    #[test]
+    fn durability_outside_the_constants_is_refused_and_changes_nothing() {
+        let options = new_options();
+        let before = inner(options).durability;
+        for bad in [99, -1, 3, 12345, i32::MIN, i32::MAX] {
+            let mut error = null_mut();
+            let rc = ccwal_options_set_durability(options, bad, 10, &mut error);
+            assert_eq!(rc, CCWAL_INVALID_ARGUMENT, "{bad}");
+            let (code, message) = take_error(error);
+            assert_eq!(code, CCWAL_INVALID_ARGUMENT);
+            assert!(
+                message.contains(&format!("durability {bad} ")),
+                "{bad}: {message}"
+            );
+            assert!(message.contains("CCWAL_DURABILITY_ALWAYS (2)"), "{message}");
+            assert_eq!(inner(options).durability, before);
+        }
+        ccwal_options_free(options);
+    }
+
+    #[test]
+    fn every_durability_constant_is_accepted() {
+        let options = new_options();
+        let cases = [
+            (CCWAL_DURABILITY_NONE, Durability::None),
+            (CCWAL_DURABILITY_ALWAYS, Durability::Always),
+            (
+                CCWAL_DURABILITY_INTERVAL,
+                Durability::Interval(Duration::from_millis(250)),
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                ccwal_options_set_durability(options, value, 250, null_mut()),
+                CCWAL_OK
+            );
+            assert_eq!(inner(options).durability, expected);
+        }
+        let mut error = null_mut();
+        assert_eq!(
+            ccwal_options_set_durability(options, CCWAL_DURABILITY_INTERVAL, 0, &mut error),
+            CCWAL_INVALID_ARGUMENT
+        );
+        assert!(take_error(error).1.contains("interval"));
+        ccwal_options_free(options);
+    }
+
+    #[test]
+    fn backpressure_outside_the_constants_is_refused_and_changes_nothing() {
+        let options = new_options();
+        assert_eq!(
+            ccwal_options_set_backpressure(options, CCWAL_BACKPRESSURE_REJECT, 0, null_mut()),
+            CCWAL_OK
+        );
+        assert_eq!(inner(options).backpressure, Backpressure::Reject);
+        for bad in [-1, 2, 99, 12345] {
+            let mut error = null_mut();
+            let rc = ccwal_options_set_backpressure(options, bad, 100, &mut error);
+            assert_eq!(rc, CCWAL_INVALID_ARGUMENT, "{bad}");
+            let (_, message) = take_error(error);
+            assert!(
+                message.contains(&format!("backpressure policy {bad} ")),
+                "{bad}: {message}"
+            );
+            assert_eq!(inner(options).backpressure, Backpressure::Reject);
+        }
+        assert_eq!(
+            ccwal_options_set_backpressure(options, CCWAL_BACKPRESSURE_BLOCK, 100, null_mut()),
+            CCWAL_OK
+        );
+        assert_eq!(
+            inner(options).backpressure,
+            Backpressure::Block {
+                timeout: Some(Duration::from_millis(100))
+            }
+        );
+        ccwal_options_free(options);
+    }
+
+    #[test]
+    fn null_options_come_before_the_value_check() {
+        assert_eq!(
+            ccwal_options_set_durability(null_mut(), 99, 0, null_mut()),
+            CCWAL_NULL_ARGUMENT
+        );
+        assert_eq!(
+            ccwal_options_set_backpressure(null_mut(), -1, 0, null_mut()),
+            CCWAL_NULL_ARGUMENT
+        );
+    }
 }

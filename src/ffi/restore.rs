@@ -10,25 +10,21 @@ use super::guard::{guard, guard_void};
 use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr};
 use crate::restore::{self, Chunk, HostReport, MetricConfig, Recovery, RestoreOptions, Selection};
 
-/// Which snapshots a restore loads.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ccwal_selection {
-    /// Go's rule and also the newest snapshot below the horizon (default).
-    CCWAL_SELECTION_COVERING = 0,
-    /// Exactly Go's rule.
-    CCWAL_SELECTION_GO_EXACT = 1,
-}
+/// Which snapshots a restore loads: one of the `CCWAL_SELECTION_*` values
+/// (any other is refused with CCWAL_INVALID_ARGUMENT).
+pub type ccwal_selection = i32;
+/// Go's rule and also the newest snapshot below the horizon (default).
+pub const CCWAL_SELECTION_COVERING: ccwal_selection = 0;
+/// Exactly Go's rule.
+pub const CCWAL_SELECTION_GO_EXACT: ccwal_selection = 1;
 
-/// What a restore does with damage.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ccwal_recovery {
-    /// Skip damaged bytes and go on (default).
-    CCWAL_RECOVERY_SALVAGE = 0,
-    /// Stop as Go does.
-    CCWAL_RECOVERY_STRICT = 1,
-}
+/// What a restore does with damage: one of the `CCWAL_RECOVERY_*` values
+/// (any other is refused with CCWAL_INVALID_ARGUMENT).
+pub type ccwal_recovery = i32;
+/// Skip damaged bytes and go on (default).
+pub const CCWAL_RECOVERY_SALVAGE: ccwal_recovery = 0;
+/// Stop as Go does.
+pub const CCWAL_RECOVERY_STRICT: ccwal_recovery = 1;
 
 /// Options of `ccwal_restore`; all-zero is the default.
 #[repr(C)]
@@ -152,8 +148,10 @@ fn parse_metric_config(bytes: &[u8]) -> Result<MetricConfig, Failure> {
 /// Restores every `ROOT/CLUSTER/HOST` as the Go metricstore would, for the
 /// retention horizon `from` (unix seconds). `metrics` is the configuration
 /// as a flat list (per metric `u16 name_len | name | i64 frequency`);
-/// `options` may be NULL for the defaults. One host's failure is reported
-/// in that host, not as an error. Blocks (uses worker threads). Any thread.
+/// `options` may be NULL for the defaults (a selection or recovery that is
+/// none of its constants fails with CCWAL_INVALID_ARGUMENT). One host's
+/// failure is reported in that host, not as an error. Blocks (uses worker
+/// threads). Any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_restore(
     root: *const u8,
@@ -175,12 +173,32 @@ pub extern "C" fn ccwal_restore(
         if let Some(o) = unsafe { options.as_ref() } {
             rust_options.workers = o.workers;
             rust_options.selection = match o.selection {
-                ccwal_selection::CCWAL_SELECTION_COVERING => Selection::Covering,
-                ccwal_selection::CCWAL_SELECTION_GO_EXACT => Selection::GoExact,
+                CCWAL_SELECTION_COVERING => Selection::Covering,
+                CCWAL_SELECTION_GO_EXACT => Selection::GoExact,
+                other => {
+                    return Err(Failure::unknown_value(
+                        "options->selection",
+                        other,
+                        &[
+                            ("CCWAL_SELECTION_COVERING", CCWAL_SELECTION_COVERING),
+                            ("CCWAL_SELECTION_GO_EXACT", CCWAL_SELECTION_GO_EXACT),
+                        ],
+                    ));
+                }
             };
             rust_options.recovery = match o.recovery {
-                ccwal_recovery::CCWAL_RECOVERY_SALVAGE => Recovery::Salvage,
-                ccwal_recovery::CCWAL_RECOVERY_STRICT => Recovery::Strict,
+                CCWAL_RECOVERY_SALVAGE => Recovery::Salvage,
+                CCWAL_RECOVERY_STRICT => Recovery::Strict,
+                other => {
+                    return Err(Failure::unknown_value(
+                        "options->recovery",
+                        other,
+                        &[
+                            ("CCWAL_RECOVERY_SALVAGE", CCWAL_RECOVERY_SALVAGE),
+                            ("CCWAL_RECOVERY_STRICT", CCWAL_RECOVERY_STRICT),
+                        ],
+                    ));
+                }
             };
         }
         let restored = restore::restore(
@@ -211,10 +229,10 @@ pub extern "C" fn ccwal_restore(
                 }
             })
             .collect();
-        *out = into_handle(ccwal_restore_result {
+        out.write(into_handle(ccwal_restore_result {
             hosts,
             error: restored.error.unwrap_or_default(),
-        });
+        }));
         Ok(())
     })
 }
@@ -257,7 +275,7 @@ fn read<T>(
         // SAFETY: live handle and writable output, as documented.
         let result = unsafe { handle(result, "result") }?;
         let out = unsafe { out_ptr(out, "output") }?;
-        *out = get(result)?;
+        out.write(get(result)?);
         Ok(())
     })
 }
@@ -341,8 +359,8 @@ pub extern "C" fn ccwal_restore_level_path(
             .path
             .get(k)
             .ok_or_else(|| Failure::invalid(format!("path index {k} of {}", level.path.len())))?;
-        *name = component.as_ptr();
-        *len = component.len();
+        name.write(component.as_ptr());
+        len.write(component.len());
         Ok(())
     })
 }
@@ -415,8 +433,8 @@ pub extern "C" fn ccwal_restore_root_error(
                 out_ptr(len_out, "len_out")?,
             )
         };
-        *message = r.error.as_ptr();
-        *len = r.error.len();
+        message.write(r.error.as_ptr());
+        len.write(r.error.len());
         Ok(())
     })
 }
@@ -426,4 +444,98 @@ pub extern "C" fn ccwal_restore_root_error(
 pub extern "C" fn ccwal_restore_result_free(result: *mut ccwal_restore_result) {
     // SAFETY: NULL or a live result, not used afterwards.
     guard_void(|| unsafe { free_handle(result) })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr::null_mut;
+
+    use super::*;
+    use crate::ffi::test_util::take_error;
+    use crate::ffi::{CCWAL_INVALID_ARGUMENT, CCWAL_OK};
+
+    /// Restores an empty root with `options`; the result is freed.
+    fn restore_empty(options: Option<ccwal_restore_options>) -> (ccwal_result, *mut ccwal_error) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().as_os_str().as_bytes();
+        let mut result = null_mut();
+        let mut error = null_mut();
+        let options_ptr = options
+            .as_ref()
+            .map_or(std::ptr::null(), |o| o as *const ccwal_restore_options);
+        let rc = ccwal_restore(
+            root.as_ptr(),
+            root.len(),
+            0,
+            std::ptr::null(),
+            0,
+            options_ptr,
+            &mut result,
+            &mut error,
+        );
+        assert_eq!(rc == CCWAL_OK, !result.is_null());
+        ccwal_restore_result_free(result);
+        (rc, error)
+    }
+
+    #[test]
+    fn selection_or_recovery_outside_the_constants_is_refused() {
+        for bad in [99, -1, 2, 12345] {
+            let options = ccwal_restore_options {
+                selection: bad,
+                recovery: CCWAL_RECOVERY_SALVAGE,
+                workers: 1,
+            };
+            let (rc, error) = restore_empty(Some(options));
+            assert_eq!(rc, CCWAL_INVALID_ARGUMENT, "selection {bad}");
+            let (_, message) = take_error(error);
+            assert!(
+                message.contains(&format!("options->selection {bad} ")),
+                "{message}"
+            );
+            assert!(
+                message.contains("CCWAL_SELECTION_GO_EXACT (1)"),
+                "{message}"
+            );
+
+            let options = ccwal_restore_options {
+                selection: CCWAL_SELECTION_COVERING,
+                recovery: bad,
+                workers: 1,
+            };
+            let (rc, error) = restore_empty(Some(options));
+            assert_eq!(rc, CCWAL_INVALID_ARGUMENT, "recovery {bad}");
+            let (_, message) = take_error(error);
+            assert!(
+                message.contains(&format!("options->recovery {bad} ")),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_selection_and_recovery_constant_is_accepted() {
+        for selection in [CCWAL_SELECTION_COVERING, CCWAL_SELECTION_GO_EXACT] {
+            for recovery in [CCWAL_RECOVERY_SALVAGE, CCWAL_RECOVERY_STRICT] {
+                let options = ccwal_restore_options {
+                    selection,
+                    recovery,
+                    workers: 1,
+                };
+                let (rc, error) = restore_empty(Some(options));
+                assert_eq!(rc, CCWAL_OK, "{selection} {recovery}");
+                assert!(error.is_null());
+            }
+        }
+        let (rc, _) = restore_empty(None);
+        assert_eq!(rc, CCWAL_OK);
+    }
+
+    #[test]
+    fn restore_options_keep_their_c_layout() {
+        // Two 32-bit enumerations, then a size_t: as the old C enums were laid out.
+        assert_eq!(std::mem::offset_of!(ccwal_restore_options, selection), 0);
+        assert_eq!(std::mem::offset_of!(ccwal_restore_options, recovery), 4);
+        assert_eq!(std::mem::offset_of!(ccwal_restore_options, workers), 8);
+    }
 }

@@ -35,9 +35,9 @@ pub extern "C" fn ccwal_snapshot_builder_new(
     guard(error_out, || {
         // SAFETY: NULL or writable, as documented.
         let out = unsafe { out_ptr(builder_out, "builder_out") }?;
-        *out = into_handle(ccwal_snapshot_builder {
+        out.write(into_handle(ccwal_snapshot_builder {
             inner: checkpoint::snapshot_builder(from, to),
-        });
+        }));
         Ok(())
     })
 }

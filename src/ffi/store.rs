@@ -80,7 +80,7 @@ pub extern "C" fn ccwal_store_open(
         let options = unsafe { handle(options, "options") }?;
         let out = unsafe { out_ptr(store_out, "store_out") }?;
         let inner = Store::open(options.store_options())?;
-        *out = into_handle(ccwal_store { inner });
+        out.write(into_handle(ccwal_store { inner }));
         Ok(())
     })
 }
@@ -249,7 +249,7 @@ pub extern "C" fn ccwal_store_stats(
         let store = unsafe { handle(store, "store") }?;
         let out = unsafe { out_ptr(stats_out, "stats_out") }?;
         let s = store.inner.stats();
-        *out = ccwal_stats {
+        out.write(ccwal_stats {
             appended: s.appended,
             written: s.written,
             bytes_written: s.bytes_written,
@@ -270,7 +270,7 @@ pub extern "C" fn ccwal_store_stats(
             torn_tails_repaired: s.torn_tails_repaired,
             backlog_records: s.backlog_records,
             backlog_bytes: s.backlog_bytes,
-        };
+        });
         Ok(())
     })
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ccwal::codec::wal::{self, WalItem};
 use ccwal::codec::{FileKind, detect_kind, json, snapshot};
+use ccwal::layout::{self, HostFileName, SnapshotFormat};
 
 /// A range of bytes that is not what it should be.
 pub struct Damage {
@@ -29,30 +30,36 @@ pub struct FileReport {
     pub damage: Vec<Damage>,
 }
 
-/// The kind a file name promises, for files whose content has no magic.
-fn kind_by_name(path: &Path) -> Option<Kind> {
-    match path.extension()?.to_str()? {
-        "wal" => Some(Kind::Wal),
-        "bin" | "json" => Some(Kind::Snapshot),
-        _ => None,
+/// The format a file name calls for, as restore reads it: `current.wal`,
+/// sealed segments (`wal-<label>[-<k>].sealed`) and other `*.wal` are WAL,
+/// `*.bin` (and `*.bin.tmp`) binary and `*.json` JSON snapshots. `None`
+/// when the name says nothing.
+pub fn format_by_name(path: &Path) -> Option<FileKind> {
+    match layout::classify(path.file_name()?) {
+        HostFileName::Wal | HostFileName::Sealed { .. } | HostFileName::SegmentTemporary => {
+            Some(FileKind::Wal)
+        }
+        HostFileName::Snapshot {
+            format: SnapshotFormat::Binary,
+            ..
+        }
+        | HostFileName::Temporary { .. } => Some(FileKind::BinarySnapshot),
+        HostFileName::Snapshot {
+            format: SnapshotFormat::Json,
+            ..
+        } => Some(FileKind::JsonSnapshot),
+        HostFileName::Other => (path.extension()? == "wal").then_some(FileKind::Wal),
     }
 }
 
-/// Inspects `content`; `None` when it is neither by content nor by name a
-/// metricstore file.
+/// Inspects `content` with the decoder its name calls for (as restore
+/// would read it), or by its content when the name says nothing; `None`
+/// when it is neither by name nor by content a metricstore file.
 pub fn inspect(path: &Path, content: &[u8]) -> Option<FileReport> {
-    match detect_kind(content) {
-        Some(FileKind::Wal) => Some(inspect_wal(content)),
-        Some(FileKind::BinarySnapshot) => Some(inspect_binary(content)),
-        Some(FileKind::JsonSnapshot) => Some(inspect_json(content)),
-        None => match kind_by_name(path)? {
-            Kind::Wal => Some(inspect_wal(content)),
-            Kind::Snapshot => Some(whole_file_damage(
-                Kind::Snapshot,
-                content,
-                "not a snapshot (bad magic or empty)",
-            )),
-        },
+    match format_by_name(path).or_else(|| detect_kind(content))? {
+        FileKind::Wal => Some(inspect_wal(content)),
+        FileKind::BinarySnapshot => Some(inspect_binary(content)),
+        FileKind::JsonSnapshot => Some(inspect_json(content)),
     }
 }
 
@@ -139,7 +146,13 @@ fn inspect_binary(content: &[u8]) -> FileReport {
     }
 }
 
+/// A JSON snapshot must have the strict shape of the format (integer
+/// `from` and `to` on every level, ...), not only decode as leniently as
+/// Go's restore reads it: `{}` is no snapshot.
 fn inspect_json(content: &[u8]) -> FileReport {
+    if let Err(e) = json::validate_json_snapshot(content) {
+        return whole_file_damage(Kind::Snapshot, content, &e.to_string());
+    }
     match json::decode_json_snapshot(content) {
         Ok(snap) => snapshot_report((snap.from, snap.to), Vec::new()),
         Err(e) => whole_file_damage(Kind::Snapshot, content, &e.to_string()),

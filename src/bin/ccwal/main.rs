@@ -33,7 +33,9 @@ enum Command {
         strict: bool,
         file: PathBuf,
     },
-    /// Check files or whole checkpoint roots and list every damaged range.
+    /// Check files or whole checkpoint roots (snapshots, current.wal and
+    /// sealed WAL segments, each decoded as its name says) and list every
+    /// damaged range.
     Verify {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -80,7 +82,7 @@ enum Command {
         metrics: PathBuf,
     },
     /// Summarise a checkpoint root per cluster: hosts, files, bytes,
-    /// records, time covered.
+    /// records (current.wal and sealed WAL segments apart), time covered.
     Stat {
         root: PathBuf,
         /// Print one JSON object instead of a table.

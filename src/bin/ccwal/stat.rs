@@ -20,6 +20,11 @@ struct Totals {
     wal_files: u64,
     wal_bytes: u64,
     wal_records: u64,
+    /// WAL segments sealed by a checkpoint session (`wal-*.sealed`), which
+    /// restore replays before current.wal; not counted in `wal_*`.
+    sealed_files: u64,
+    sealed_bytes: u64,
+    sealed_records: u64,
     damaged_files: u64,
     /// Earliest time covered (unix seconds), null when nothing is.
     first: Option<i64>,
@@ -27,8 +32,13 @@ struct Totals {
 }
 
 impl Totals {
-    fn add_file(&mut self, bytes: u64, report: &FileReport) {
+    fn add_file(&mut self, bytes: u64, report: &FileReport, sealed: bool) {
         match report.kind {
+            Kind::Wal if sealed => {
+                self.sealed_files += 1;
+                self.sealed_bytes += bytes;
+                self.sealed_records += report.records;
+            }
             Kind::Wal => {
                 self.wal_files += 1;
                 self.wal_bytes += bytes;
@@ -55,6 +65,9 @@ impl Totals {
         self.wal_files += other.wal_files;
         self.wal_bytes += other.wal_bytes;
         self.wal_records += other.wal_records;
+        self.sealed_files += other.sealed_files;
+        self.sealed_bytes += other.sealed_bytes;
+        self.sealed_records += other.sealed_records;
         self.damaged_files += other.damaged_files;
         self.first = other.first.into_iter().chain(self.first).min();
         self.last = other.last.into_iter().chain(self.last).max();
@@ -67,13 +80,16 @@ struct Stat {
     total: Totals,
 }
 
-fn host_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+/// The files of a host that restore reads, each with whether it is a
+/// sealed segment: snapshots, sealed segments, current.wal.
+fn host_files(dir: &Path) -> io::Result<Vec<(PathBuf, bool)>> {
     let files = storage::list_host_files(dir)?;
     Ok(files
         .snapshots
         .into_iter()
-        .map(|s| s.path)
-        .chain(files.wal)
+        .map(|s| (s.path, false))
+        .chain(files.sealed.into_iter().map(|path| (path, true)))
+        .chain(files.wal.map(|path| (path, false)))
         .collect())
 }
 
@@ -82,11 +98,11 @@ fn collect(root: &Path) -> io::Result<Stat> {
     for host in storage::scan_root(root)? {
         let totals = clusters.entry(key(&host.cluster)).or_default();
         totals.hosts += 1;
-        for path in host_files(&host.path)? {
+        for (path, sealed) in host_files(&host.path)? {
             let content = fs::read(&path)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             if let Some(report) = inspect(&path, &content) {
-                totals.add_file(content.len() as u64, &report);
+                totals.add_file(content.len() as u64, &report, sealed);
             }
         }
     }
@@ -104,7 +120,7 @@ fn time(ts: Option<i64>) -> String {
 fn print_table<W: Write>(out: &mut W, stat: &Stat) -> io::Result<()> {
     writeln!(
         out,
-        "{:<20} {:>7} {:>9} {:>14} {:>9} {:>14} {:>12} {:>8} {:>12} {:>12}",
+        "{:<20} {:>7} {:>9} {:>14} {:>9} {:>14} {:>12} {:>7} {:>14} {:>14} {:>8} {:>12} {:>12}",
         "cluster",
         "hosts",
         "snapshots",
@@ -112,6 +128,9 @@ fn print_table<W: Write>(out: &mut W, stat: &Stat) -> io::Result<()> {
         "WAL files",
         "WAL bytes",
         "WAL records",
+        "sealed",
+        "sealed bytes",
+        "sealed records",
         "damaged",
         "first",
         "last"
@@ -124,7 +143,7 @@ fn print_table<W: Write>(out: &mut W, stat: &Stat) -> io::Result<()> {
     for (name, t) in rows {
         writeln!(
             out,
-            "{:<20} {:>7} {:>9} {:>14} {:>9} {:>14} {:>12} {:>8} {:>12} {:>12}",
+            "{:<20} {:>7} {:>9} {:>14} {:>9} {:>14} {:>12} {:>7} {:>14} {:>14} {:>8} {:>12} {:>12}",
             name,
             t.hosts,
             t.snapshot_files,
@@ -132,6 +151,9 @@ fn print_table<W: Write>(out: &mut W, stat: &Stat) -> io::Result<()> {
             t.wal_files,
             t.wal_bytes,
             t.wal_records,
+            t.sealed_files,
+            t.sealed_bytes,
+            t.sealed_records,
             t.damaged_files,
             time(t.first),
             time(t.last)

@@ -5,13 +5,27 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::inspect::{Kind, inspect};
+use ccwal::layout::{self, HostFileName};
+
+use crate::inspect::{Kind, format_by_name, inspect};
 use crate::output::{EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, finish_output};
 
-/// Whether a file found while walking a directory is one to check.
+/// Whether a file found while walking a directory is one to check: every
+/// file restore reads (`current.wal`, sealed segments, `*.bin`, `*.json`)
+/// and other `*.wal`; not `*.bin.tmp`, which restore never reads.
 fn is_metricstore_file(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|ext| ext == "wal" || ext == "bin" || ext == "json")
+    !is_temporary(path) && format_by_name(path).is_some()
+}
+
+fn is_temporary(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| matches!(layout::classify(name), HostFileName::Temporary { .. }))
+}
+
+/// Whether a file is a WAL segment sealed by a checkpoint session.
+fn is_sealed(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| matches!(layout::classify(name), HostFileName::Sealed { .. }))
 }
 
 /// Every file to check below `dir`, in name order.
@@ -53,7 +67,7 @@ pub fn run(paths: &[PathBuf]) -> i32 {
 }
 
 fn verify_files<W: Write>(out: &mut W, files: &[PathBuf], mut io_errors: usize) -> io::Result<i32> {
-    let (mut wals, mut snapshots, mut damaged, mut records) = (0, 0, 0, 0u64);
+    let (mut wals, mut sealed, mut snapshots, mut damaged, mut records) = (0, 0, 0, 0, 0u64);
     for path in files {
         let content = match fs::read(path) {
             Ok(content) => content,
@@ -74,6 +88,7 @@ fn verify_files<W: Write>(out: &mut W, files: &[PathBuf], mut io_errors: usize) 
             continue;
         };
         match report.kind {
+            Kind::Wal if is_sealed(path) => sealed += 1,
             Kind::Wal => wals += 1,
             Kind::Snapshot => snapshots += 1,
         }
@@ -94,7 +109,7 @@ fn verify_files<W: Write>(out: &mut W, files: &[PathBuf], mut io_errors: usize) 
     }
     writeln!(
         out,
-        "verified {} files ({wals} WAL, {snapshots} snapshots), {damaged} damaged, {records} records",
+        "verified {} files ({wals} WAL, {sealed} sealed, {snapshots} snapshots), {damaged} damaged, {records} records",
         files.len()
     )?;
     Ok(if io_errors > 0 {
