@@ -71,13 +71,20 @@ typedef enum {
    */
   CCWAL_IO = 7207,
   /**
-   * A file is damaged or not of the expected format.
+   * A file is damaged or not of the expected format (a bad magic number
+   * or checksum, a truncation, bytes that do not decode).
    */
   CCWAL_CORRUPT = 7208,
   /**
    * ccwal panicked: a bug. The handle involved should not be used again.
    */
   CCWAL_PANIC = 7209,
+  /**
+   * Files are intact but break the layout's or the restore's rules (a
+   * snapshot name that is not a number, a stray file where only
+   * directories belong, chunks out of order).
+   */
+  CCWAL_FORMAT = 7210,
 } ccwal_result;
 
 /**

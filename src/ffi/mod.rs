@@ -51,10 +51,15 @@ pub enum ccwal_result {
     CCWAL_CLOSED = 7206,
     /// A file system call failed (see the error's OS code).
     CCWAL_IO = 7207,
-    /// A file is damaged or not of the expected format.
+    /// A file is damaged or not of the expected format (a bad magic number
+    /// or checksum, a truncation, bytes that do not decode).
     CCWAL_CORRUPT = 7208,
     /// ccwal panicked: a bug. The handle involved should not be used again.
     CCWAL_PANIC = 7209,
+    /// Files are intact but break the layout's or the restore's rules (a
+    /// snapshot name that is not a number, a stray file where only
+    /// directories belong, chunks out of order).
+    CCWAL_FORMAT = 7210,
 }
 
 impl ccwal_result {
@@ -67,6 +72,7 @@ impl ccwal_result {
             ErrorKind::Closed => ccwal_result::CCWAL_CLOSED,
             ErrorKind::Io => ccwal_result::CCWAL_IO,
             ErrorKind::Corrupt => ccwal_result::CCWAL_CORRUPT,
+            ErrorKind::Format => ccwal_result::CCWAL_FORMAT,
         }
     }
 
@@ -83,6 +89,7 @@ impl ccwal_result {
             ccwal_result::CCWAL_IO => c"I/O error",
             ccwal_result::CCWAL_CORRUPT => c"corrupt data",
             ccwal_result::CCWAL_PANIC => c"internal panic",
+            ccwal_result::CCWAL_FORMAT => c"file layout or format error",
         }
     }
 }
