@@ -679,8 +679,9 @@ ccwal_result ccwal_restore_chunk(const ccwal_restore_result *result,
 /**
  * A problem of the root itself, apart from the hosts' own errors (a file
  * where only cluster and host directories belong; under strict recovery
- * the scan stopped there, as Go's does), as `(ptr, len)` owned by the
- * result; `len` 0 when there was none.
+ * the scan stopped there, as Go's does, and the message says how many
+ * hosts after it were not restored), as `(ptr, len)` owned by the result;
+ * `len` 0 when there was none.
  */
 ccwal_result ccwal_restore_root_error(const ccwal_restore_result *result,
                                       const uint8_t **message_out,

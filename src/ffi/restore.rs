@@ -8,6 +8,7 @@ use std::path::Path;
 use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
 use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr};
+use crate::Error;
 use crate::restore::{self, Chunk, HostReport, MetricConfig, Recovery, RestoreOptions, Selection};
 
 /// Which snapshots a restore loads.
@@ -48,7 +49,7 @@ struct FlatLevel {
 struct FlatHost {
     cluster: Vec<u8>,
     host: Vec<u8>,
-    error: Option<String>,
+    error: Option<Error>,
     report: HostReport,
     levels: Vec<FlatLevel>,
 }
@@ -61,8 +62,8 @@ struct FlatHost {
 /// Immutable: any number of threads may read it at once. Never blocks.
 pub struct ccwal_restore_result {
     hosts: Vec<FlatHost>,
-    /// A problem of the root itself, "" when none.
-    error: String,
+    /// A problem of the root itself.
+    error: Option<Error>,
 }
 
 /// One restored host.
@@ -205,7 +206,7 @@ pub extern "C" fn ccwal_restore(
                 FlatHost {
                     cluster: h.cluster,
                     host: h.host,
-                    error: h.error,
+                    error: h.failure,
                     report: h.report,
                     levels,
                 }
@@ -213,7 +214,7 @@ pub extern "C" fn ccwal_restore(
             .collect();
         *out = into_handle(ccwal_restore_result {
             hosts,
-            error: restored.error.unwrap_or_default(),
+            error: restored.error,
         });
         Ok(())
     })
@@ -282,7 +283,7 @@ pub extern "C" fn ccwal_restore_host(
 ) -> ccwal_result {
     read(result, host_out, error_out, |r| {
         let host = host_at(r, h)?;
-        let error = host.error.as_deref().unwrap_or("");
+        let error = host.error.as_ref().map_or("", Error::message);
         let report = &host.report;
         Ok(ccwal_restored_host {
             cluster: host.cluster.as_ptr(),
@@ -397,8 +398,9 @@ pub extern "C" fn ccwal_restore_chunk(
 
 /// A problem of the root itself, apart from the hosts' own errors (a file
 /// where only cluster and host directories belong; under strict recovery
-/// the scan stopped there, as Go's does), as `(ptr, len)` owned by the
-/// result; `len` 0 when there was none.
+/// the scan stopped there, as Go's does, and the message says how many
+/// hosts after it were not restored), as `(ptr, len)` owned by the result;
+/// `len` 0 when there was none.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_restore_root_error(
     result: *const ccwal_restore_result,
@@ -415,8 +417,9 @@ pub extern "C" fn ccwal_restore_root_error(
                 out_ptr(len_out, "len_out")?,
             )
         };
-        *message = r.error.as_ptr();
-        *len = r.error.len();
+        let error = r.error.as_ref().map_or("", Error::message);
+        *message = error.as_ptr();
+        *len = error.len();
         Ok(())
     })
 }
