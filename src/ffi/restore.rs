@@ -74,8 +74,9 @@ pub struct ccwal_restored_host {
     pub cluster_len: usize,
     pub host: *const u8,
     pub host_len: usize,
-    /// The error that stopped this host (what was loaded before it stays);
-    /// `error_len` 0 when there was none.
+    /// The message of the error that stopped this host (what was loaded
+    /// before it stays); `error_len` 0 when there was none. Its result code
+    /// and OS error number: `ccwal_restore_host_error`.
     pub error: *const u8,
     pub error_len: usize,
     pub level_count: usize,
@@ -400,7 +401,8 @@ pub extern "C" fn ccwal_restore_chunk(
 /// where only cluster and host directories belong; under strict recovery
 /// the scan stopped there, as Go's does, and the message says how many
 /// hosts after it were not restored), as `(ptr, len)` owned by the result;
-/// `len` 0 when there was none.
+/// `len` 0 when there was none. Its result code:
+/// `ccwal_restore_root_error_code`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_restore_root_error(
     result: *const ccwal_restore_result,
@@ -420,6 +422,79 @@ pub extern "C" fn ccwal_restore_root_error(
         let error = r.error.as_ref().map_or("", Error::message);
         *message = error.as_ptr();
         *len = error.len();
+        Ok(())
+    })
+}
+
+/// An error's result code and OS error number: `CCWAL_OK` and 0 for none.
+fn error_codes(error: Option<&Error>) -> (ccwal_result, i32) {
+    error.map_or((ccwal_result::CCWAL_OK, 0), |e| {
+        (
+            ccwal_result::from_kind(e.kind()),
+            e.os_code().unwrap_or(0),
+        )
+    })
+}
+
+/// The error that stopped host `h`: its result code in `*code_out`
+/// (`CCWAL_OK` when the host had none; `CCWAL_IO` when its directory or a
+/// snapshot could not be read, `CCWAL_CORRUPT` for a damaged snapshot,
+/// `CCWAL_FORMAT` for a snapshot name that is not a number or a chunk out
+/// of order), the OS error number behind a `CCWAL_IO` in `*os_code_out` (0
+/// otherwise), and its message, which names the file, as `(ptr, len)` owned
+/// by the result (`len` 0 when none).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_host_error(
+    result: *const ccwal_restore_result,
+    h: usize,
+    code_out: *mut ccwal_result,
+    os_code_out: *mut i32,
+    message_out: *mut *const u8,
+    len_out: *mut usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable outputs, as documented.
+        let r = unsafe { handle(result, "result") }?;
+        let (code, os_code, message, len) = unsafe {
+            (
+                out_ptr(code_out, "code_out")?,
+                out_ptr(os_code_out, "os_code_out")?,
+                out_ptr(message_out, "message_out")?,
+                out_ptr(len_out, "len_out")?,
+            )
+        };
+        let error = host_at(r, h)?.error.as_ref();
+        (*code, *os_code) = error_codes(error);
+        let text = error.map_or("", Error::message);
+        *message = text.as_ptr();
+        *len = text.len();
+        Ok(())
+    })
+}
+
+/// The result code of the root's own problem (see
+/// `ccwal_restore_root_error` for its message) in `*code_out`: `CCWAL_OK`
+/// when there was none, `CCWAL_FORMAT` for a stray file where only
+/// directories belong; the OS error number behind a `CCWAL_IO` in
+/// `*os_code_out` (0 otherwise).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_root_error_code(
+    result: *const ccwal_restore_result,
+    code_out: *mut ccwal_result,
+    os_code_out: *mut i32,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable outputs, as documented.
+        let r = unsafe { handle(result, "result") }?;
+        let (code, os_code) = unsafe {
+            (
+                out_ptr(code_out, "code_out")?,
+                out_ptr(os_code_out, "os_code_out")?,
+            )
+        };
+        (*code, *os_code) = error_codes(r.error.as_ref());
         Ok(())
     })
 }
