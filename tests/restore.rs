@@ -5,11 +5,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use ccwal::ErrorKind;
 use ccwal::codec::json::encode_json_snapshot;
 use ccwal::codec::snapshot::{Child, Level, Metric, Snapshot, encode_snapshot};
 use ccwal::codec::wal;
 use ccwal::layout::sealed_segment_name;
-use ccwal::ErrorKind;
 use ccwal::restore::{
     Chunk, MetricConfig, Recovery, RestoreOptions, RestoredHost, Selection, SkipReason, restore,
 };
@@ -497,7 +497,10 @@ fn a_file_that_cannot_be_read_is_an_io_error_with_its_errno() {
     let (file, reason) = &salvage.report.files_skipped[0];
     assert_eq!(file, &dir.join("1000.bin"));
     let error = reason.error().unwrap();
-    assert_eq!((error.kind(), error.os_code()), (ErrorKind::Io, Some(EISDIR)));
+    assert_eq!(
+        (error.kind(), error.os_code()),
+        (ErrorKind::Io, Some(EISDIR))
+    );
 
     // A WAL that cannot be read is skipped (the host is not failed).
     fs::remove_file(dir.join("1000.bin")).unwrap();
@@ -507,7 +510,10 @@ fn a_file_that_cannot_be_read_is_an_io_error_with_its_errno() {
         let host = restore_one(root.path(), 0, &options(Selection::Covering, recovery));
         assert_eq!(host.failure, None);
         let error = host.report.files_skipped[0].1.error().unwrap();
-        assert_eq!((error.kind(), error.os_code()), (ErrorKind::Io, Some(EISDIR)));
+        assert_eq!(
+            (error.kind(), error.os_code()),
+            (ErrorKind::Io, Some(EISDIR))
+        );
         assert!(error.message().contains("current.wal"), "{error:?}");
     }
 }

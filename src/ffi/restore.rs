@@ -429,10 +429,7 @@ pub extern "C" fn ccwal_restore_root_error(
 /// An error's result code and OS error number: `CCWAL_OK` and 0 for none.
 fn error_codes(error: Option<&Error>) -> (ccwal_result, i32) {
     error.map_or((ccwal_result::CCWAL_OK, 0), |e| {
-        (
-            ccwal_result::from_kind(e.kind()),
-            e.os_code().unwrap_or(0),
-        )
+        (ccwal_result::from_kind(e.kind()), e.os_code().unwrap_or(0))
     })
 }
 

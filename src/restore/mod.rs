@@ -287,8 +287,8 @@ struct HostRestore<'a> {
 impl HostRestore<'_> {
     fn read(&mut self, path: &Path) -> Result<(), Error> {
         self.content.clear();
-        let mut file = fs::File::open(path)
-            .map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
+        let mut file =
+            fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
         file.read_to_end(&mut self.content)
             .map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
         Ok(())
