@@ -176,11 +176,12 @@ pub struct RestoredHost {
     pub host: Vec<u8>,
     pub root: RestoredLevel,
     pub report: HostReport,
-    /// The error that stopped the host: `Io` (with the OS error number)
-    /// when its directory or a selected snapshot cannot be read, `Corrupt`
-    /// for a damaged snapshot and `Format` for a snapshot name that is not
-    /// a number or a chunk out of order (both under `Strict`; the name
-    /// fails the host in either mode). Its message names the file.
+    /// The error that stopped the host, its message naming the file: `Io`
+    /// (with the OS error number) when the directory cannot be listed, and
+    /// `Format` for a snapshot name that is not a number, in either mode;
+    /// under `Strict` also `Io` for a selected snapshot that cannot be
+    /// read, `Corrupt` for a damaged one and `Format` for a chunk out of
+    /// order (`Salvage` skips and reports those instead).
     pub failure: Option<Error>,
     /// `failure`'s message, for callers that only print it.
     pub error: Option<String>,
