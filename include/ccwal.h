@@ -232,8 +232,9 @@ typedef struct {
   const uint8_t *host;
   size_t host_len;
   /**
-   * The error that stopped this host (what was loaded before it stays);
-   * `error_len` 0 when there was none.
+   * The message of the error that stopped this host (what was loaded
+   * before it stays); `error_len` 0 when there was none. Its result code
+   * and OS error number: `ccwal_restore_host_error`.
    */
   const uint8_t *error;
   size_t error_len;
@@ -379,7 +380,8 @@ typedef struct {
 #define CCWAL_IO 7207
 
 /**
- * A file is damaged or not of the expected format.
+ * A file is damaged or not of the expected format (a bad magic number or
+ * checksum, a truncation, bytes that do not decode).
  */
 #define CCWAL_CORRUPT 7208
 
@@ -387,6 +389,13 @@ typedef struct {
  * ccwal panicked: a bug. The handle involved should not be used again.
  */
 #define CCWAL_PANIC 7209
+
+/**
+ * Files are intact but break the layout's or the restore's rules (a
+ * snapshot name that is not a number, a stray file where only directories
+ * belong, chunks out of order).
+ */
+#define CCWAL_FORMAT 7210
 
 /**
  * The snapshot was written.
@@ -725,13 +734,44 @@ ccwal_result ccwal_restore_chunk(const ccwal_restore_result *result,
 /**
  * A problem of the root itself, apart from the hosts' own errors (a file
  * where only cluster and host directories belong; under strict recovery
- * the scan stopped there, as Go's does), as `(ptr, len)` owned by the
- * result; `len` 0 when there was none.
+ * the scan stopped there, as Go's does, and the message says how many
+ * hosts after it were not restored), as `(ptr, len)` owned by the result;
+ * `len` 0 when there was none. Its result code:
+ * `ccwal_restore_root_error_code`.
  */
 ccwal_result ccwal_restore_root_error(const ccwal_restore_result *result,
                                       const uint8_t **message_out,
                                       size_t *len_out,
                                       ccwal_error **error_out);
+
+/**
+ * The error that stopped host `h`: its result code in `*code_out`
+ * (`CCWAL_OK` when the host had none; `CCWAL_IO` when its directory or a
+ * snapshot could not be read, `CCWAL_CORRUPT` for a damaged snapshot,
+ * `CCWAL_FORMAT` for a snapshot name that is not a number or a chunk out
+ * of order), the OS error number behind a `CCWAL_IO` in `*os_code_out` (0
+ * otherwise), and its message, which names the file, as `(ptr, len)` owned
+ * by the result (`len` 0 when none).
+ */
+ccwal_result ccwal_restore_host_error(const ccwal_restore_result *result,
+                                      size_t h,
+                                      ccwal_result *code_out,
+                                      int32_t *os_code_out,
+                                      const uint8_t **message_out,
+                                      size_t *len_out,
+                                      ccwal_error **error_out);
+
+/**
+ * The result code of the root's own problem (see
+ * `ccwal_restore_root_error` for its message) in `*code_out`: `CCWAL_OK`
+ * when there was none, `CCWAL_FORMAT` for a stray file where only
+ * directories belong; the OS error number behind a `CCWAL_IO` in
+ * `*os_code_out` (0 otherwise).
+ */
+ccwal_result ccwal_restore_root_error_code(const ccwal_restore_result *result,
+                                           ccwal_result *code_out,
+                                           int32_t *os_code_out,
+                                           ccwal_error **error_out);
 
 /**
  * Frees a restore result and everything it handed out; NULL is ignored.

@@ -24,8 +24,15 @@ pub enum ErrorKind {
     Closed,
     /// A file system call failed.
     Io,
-    /// A file's content is damaged or not of the expected format.
+    /// A file's content is damaged or not of the expected format (a bad
+    /// magic number or checksum, a truncation, bytes that do not decode).
     Corrupt,
+    /// Intact files that break the layout's or the restore's rules: a
+    /// snapshot name that is not a number, a file where only cluster and
+    /// host directories belong, a snapshot whose chunk starts before the
+    /// chunk an earlier snapshot loaded. Reading again will not help;
+    /// renaming, moving or removing the file will.
+    Format,
 }
 
 impl ErrorKind {
@@ -39,6 +46,7 @@ impl ErrorKind {
             ErrorKind::Closed => "closed",
             ErrorKind::Io => "io",
             ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Format => "format",
         }
     }
 }

@@ -641,3 +641,125 @@ fn restore_prints_the_state_and_compact_folds_the_wal() {
     assert_eq!(chain[1]["archived"], true);
     assert_eq!(chain[1]["bits"], json!([2.5f32.to_bits()]));
 }
+
+/// Go's scan stops at the first file where only directories belong: with
+/// `--strict` the hosts after it are left out, which the tool says (naming
+/// the file and each host) and marks with exit 1; without it every host is
+/// restored and the file is only warned about.
+#[test]
+fn strict_restore_names_a_stray_file_and_the_hosts_it_leaves_out() {
+    let dir = tempfile::tempdir().unwrap();
+    for host in ["a", "c", "d"] {
+        let host = dir.path().join("cl").join(host);
+        fs::create_dir_all(&host).unwrap();
+        let mut wal = wal::file_header().to_vec();
+        wal::encode_record(&mut wal, 2000, b"load", NO_SELECTOR, 2.5).unwrap();
+        fs::write(host.join("current.wal"), wal).unwrap();
+    }
+    let stray = dir.path().join("cl").join("b.bin");
+    fs::write(&stray, b"").unwrap();
+    let metrics = dir.path().join("metrics.json");
+    fs::write(&metrics, br#"{"load": 60}"#).unwrap();
+    let root = dir.path().to_str().unwrap();
+    let metrics = metrics.to_str().unwrap();
+    let hosts = |output: &Output| -> Vec<String> {
+        stdout_lines(output)[0]["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["host"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let output = ccwal(&[
+        "restore",
+        root,
+        "--from",
+        "0",
+        "--metrics",
+        metrics,
+        "--strict",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(hosts(&output), vec!["a"]);
+    assert!(
+        stderr.contains(&format!("error (format): {}", stray.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 host(s) after it not restored"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cl/c: not restored"), "{stderr}");
+    assert!(stderr.contains("cl/d: not restored"), "{stderr}");
+    assert!(!stderr.contains("cl/a: not restored"), "{stderr}");
+
+    let output = ccwal(&["restore", root, "--from", "0", "--metrics", metrics]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(hosts(&output), vec!["a", "c", "d"]);
+    assert!(
+        stderr.contains(&format!("warning (format): {}", stray.display())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not restored"), "{stderr}");
+
+    // Only a host before the stray file: nothing is left out.
+    let output = ccwal(&[
+        "restore",
+        root,
+        "--from",
+        "0",
+        "--metrics",
+        metrics,
+        "--strict",
+        "--host",
+        "cl/a",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning (format)"), "{stderr}");
+    let output = ccwal(&[
+        "restore",
+        root,
+        "--from",
+        "0",
+        "--metrics",
+        metrics,
+        "--strict",
+        "--host",
+        "cl/d",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cl/d: not restored"), "{stderr}");
+    assert!(!stderr.contains("cl/c: not restored"), "{stderr}");
+
+    // A host's error is printed with its kind: a snapshot that cannot be
+    // read (a link to a directory) is an I/O error with its errno.
+    fs::remove_file(&stray).unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.path().join("cl/a/1000.bin")).unwrap();
+    let output = ccwal(&[
+        "restore",
+        root,
+        "--from",
+        "0",
+        "--metrics",
+        metrics,
+        "--strict",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cl/a: error (io): read "), "{stderr}");
+    assert!(
+        stderr.contains("1000.bin: Is a directory (os error 21)"),
+        "{stderr}"
+    );
+    let output = ccwal(&["restore", root, "--from", "0", "--metrics", metrics]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("cl/a: skipped (io): read "), "{stderr}");
+}

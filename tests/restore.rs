@@ -5,12 +5,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use ccwal::ErrorKind;
 use ccwal::codec::json::encode_json_snapshot;
 use ccwal::codec::snapshot::{Child, Level, Metric, Snapshot, encode_snapshot};
 use ccwal::codec::wal;
 use ccwal::layout::sealed_segment_name;
 use ccwal::restore::{
-    Chunk, MetricConfig, Recovery, RestoreOptions, RestoredHost, Selection, restore,
+    Chunk, MetricConfig, Recovery, RestoreOptions, RestoredHost, Selection, SkipReason, restore,
 };
 
 fn host_dir(root: &Path, host: &str) -> PathBuf {
@@ -225,7 +226,10 @@ fn selection_windows_and_the_go_flaw() {
         &options(Selection::GoExact, Recovery::Strict),
     );
     assert_eq!(starts(&host), vec![2000]);
-    assert_eq!(host.report.files_skipped.len(), 1);
+    assert_eq!(
+        host.report.files_skipped,
+        vec![(dir.join("1000.bin"), SkipReason::BeforeFrom { to: 1200 })]
+    );
     // A horizon after the newest snapshot: Go takes none, Covering the newest.
     let host = restore_one(
         root.path(),
@@ -273,15 +277,16 @@ fn start_order_error_fails_the_host_in_strict_and_is_skipped_in_salvage() {
         0,
         &options(Selection::GoExact, Recovery::Strict),
     );
+    let failure = strict.failure.as_ref().unwrap();
+    assert_eq!(failure.kind(), ErrorKind::Format, "{failure:?}");
     assert!(
-        strict
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("before the previous chunk's start"),
-        "{:?}",
-        strict.error
+        failure
+            .message()
+            .contains("before the previous chunk's start")
+            && failure.message().contains("2000.bin"),
+        "{failure:?}"
     );
+    assert_eq!(strict.error.as_deref(), Some(failure.message()));
     assert_eq!(chain(&strict, &[], "load").len(), 1);
     // Go stops the host there: the WAL is not replayed.
     assert_eq!(strict.report.records_applied, 0);
@@ -295,6 +300,7 @@ fn start_order_error_fails_the_host_in_strict_and_is_skipped_in_salvage() {
     assert_eq!(chain(&salvage, &[], "load").len(), 1);
     assert_eq!(chain(&salvage, &[], "mem").len(), 3);
     assert_eq!(salvage.report.damage.len(), 1);
+    assert_eq!(salvage.report.damage[0].reason.kind(), ErrorKind::Format);
 }
 
 #[test]
@@ -369,15 +375,12 @@ fn a_snapshot_name_that_is_not_a_number_fails_the_host_only() {
     let restored = restore(root.path(), 0, &config(), &RestoreOptions::default()).unwrap();
     let names: Vec<&[u8]> = restored.hosts.iter().map(|h| h.host.as_slice()).collect();
     assert_eq!(names, vec![&b"bad"[..], b"good"]);
-    assert!(
-        restored.hosts[0]
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("latest.bin")
-    );
+    let failure = restored.hosts[0].failure.as_ref().unwrap();
+    assert_eq!(failure.kind(), ErrorKind::Format);
+    assert_eq!(failure.os_code(), None);
+    assert!(failure.message().contains("latest.bin"), "{failure:?}");
     assert!(restored.hosts[0].root.metrics.is_empty());
-    assert_eq!(restored.hosts[1].error, None);
+    assert_eq!(restored.hosts[1].failure, None);
     assert_eq!(chain(&restored.hosts[1], &[], "load").len(), 1);
 }
 
@@ -407,6 +410,8 @@ fn damage_in_the_wal_in_both_modes() {
     );
     assert_eq!(values(&strict), vec![0.0]);
     assert_eq!(strict.report.damage.len(), 1);
+    assert_eq!(strict.report.damage[0].reason.kind(), ErrorKind::Corrupt);
+    assert_eq!(strict.failure, None, "WAL damage does not fail the host");
     let salvage = restore_one(
         root.path(),
         0,
@@ -441,5 +446,165 @@ fn sealed_segments_replay_oldest_first_and_bad_headers_are_skipped() {
     assert_eq!(host.error, None);
     assert_eq!(chain(&host, &[], "load")[0].values, vec![2.0, 3.0]);
     assert_eq!(host.report.files_skipped.len(), 1);
-    assert!(host.report.files_skipped[0].1.contains("magic"));
+    let (file, reason) = &host.report.files_skipped[0];
+    assert_eq!(file, &dir.join("current.wal"));
+    let error = reason.error().unwrap();
+    assert_eq!(error.kind(), ErrorKind::Corrupt);
+    assert!(
+        error.message().contains("magic") && error.message().contains("current.wal"),
+        "{error:?}"
+    );
+}
+
+/// A file restore cannot read: a snapshot name (and a WAL name) that is a
+/// symbolic link to a directory. The layout lists it as a file (the link
+/// is not a directory) and reading it fails with EISDIR, as a real I/O
+/// error does (chmod 000 does not stop root).
+#[test]
+fn a_file_that_cannot_be_read_is_an_io_error_with_its_errno() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = host_dir(root.path(), "h");
+    let elsewhere = root.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.join("1000.bin")).unwrap();
+    fs::write(
+        dir.join("current.wal"),
+        wal_bytes(&[(5000, "load", &[], 3.0)]),
+    )
+    .unwrap();
+    const EISDIR: i32 = 21;
+
+    // Strict: the selected snapshot fails the host, as a Go read error does.
+    let strict = restore_one(
+        root.path(),
+        0,
+        &options(Selection::Covering, Recovery::Strict),
+    );
+    let failure = strict.failure.as_ref().unwrap();
+    assert_eq!(failure.kind(), ErrorKind::Io, "{failure:?}");
+    assert_eq!(failure.os_code(), Some(EISDIR));
+    assert!(failure.message().contains("1000.bin"), "{failure:?}");
+    assert_eq!(strict.report.records_applied, 0);
+
+    // Salvage: skipped with the same error, the WAL is replayed.
+    let salvage = restore_one(
+        root.path(),
+        0,
+        &options(Selection::Covering, Recovery::Salvage),
+    );
+    assert_eq!(salvage.failure, None);
+    assert_eq!(salvage.report.records_applied, 1);
+    let (file, reason) = &salvage.report.files_skipped[0];
+    assert_eq!(file, &dir.join("1000.bin"));
+    let error = reason.error().unwrap();
+    assert_eq!(
+        (error.kind(), error.os_code()),
+        (ErrorKind::Io, Some(EISDIR))
+    );
+
+    // A WAL that cannot be read is skipped (the host is not failed).
+    fs::remove_file(dir.join("1000.bin")).unwrap();
+    fs::remove_file(dir.join("current.wal")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.join("current.wal")).unwrap();
+    for recovery in [Recovery::Strict, Recovery::Salvage] {
+        let host = restore_one(root.path(), 0, &options(Selection::Covering, recovery));
+        assert_eq!(host.failure, None);
+        let error = host.report.files_skipped[0].1.error().unwrap();
+        assert_eq!(
+            (error.kind(), error.os_code()),
+            (ErrorKind::Io, Some(EISDIR))
+        );
+        assert!(error.message().contains("current.wal"), "{error:?}");
+    }
+}
+
+#[test]
+fn a_damaged_snapshot_is_corrupt() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = host_dir(root.path(), "h");
+    write_bin(
+        &dir,
+        1000,
+        2000,
+        Level {
+            metrics: vec![metric("load", 1000, &[1.0, 2.0])],
+            children: vec![],
+        },
+    );
+    let path = dir.join("1000.bin");
+    let bytes = fs::read(&path).unwrap();
+    fs::write(&path, &bytes[..bytes.len() - 3]).unwrap(); // truncated
+
+    let strict = restore_one(
+        root.path(),
+        0,
+        &options(Selection::Covering, Recovery::Strict),
+    );
+    let failure = strict.failure.as_ref().unwrap();
+    assert_eq!(failure.kind(), ErrorKind::Corrupt, "{failure:?}");
+    assert_eq!(failure.os_code(), None);
+    assert!(failure.message().contains("1000.bin"), "{failure:?}");
+
+    let salvage = restore_one(
+        root.path(),
+        0,
+        &options(Selection::Covering, Recovery::Salvage),
+    );
+    assert_eq!(salvage.failure, None);
+    assert_eq!(salvage.report.damage.len(), 1);
+    assert_eq!(salvage.report.damage[0].reason.kind(), ErrorKind::Corrupt);
+    let error = salvage.report.files_skipped[0].1.error().unwrap();
+    assert_eq!(error.kind(), ErrorKind::Corrupt);
+}
+
+/// Go's scan stops at the first file where only directories belong: under
+/// Strict the hosts after it are not restored, and listed; under Salvage
+/// every host is restored. Either way the root's error is a format error
+/// naming the file.
+#[test]
+fn a_stray_file_in_a_cluster_is_a_format_error_that_lists_the_hosts_dropped() {
+    let root = tempfile::tempdir().unwrap();
+    for host in ["a", "c", "d"] {
+        let dir = host_dir(root.path(), host);
+        fs::write(
+            dir.join("current.wal"),
+            wal_bytes(&[(5000, "load", &[], 3.0)]),
+        )
+        .unwrap();
+    }
+    fs::write(root.path().join("c").join("b.bin"), b"").unwrap();
+
+    let strict = restore(
+        root.path(),
+        0,
+        &config(),
+        &options(Selection::Covering, Recovery::Strict),
+    )
+    .unwrap();
+    let error = strict.error.as_ref().unwrap();
+    assert_eq!(error.kind(), ErrorKind::Format);
+    assert!(error.message().contains("b.bin"), "{error:?}");
+    let names: Vec<&[u8]> = strict.hosts.iter().map(|h| h.host.as_slice()).collect();
+    assert_eq!(names, vec![&b"a"[..]]);
+    assert_eq!(
+        strict.hosts_not_restored,
+        vec![
+            (b"c".to_vec(), b"c".to_vec()),
+            (b"c".to_vec(), b"d".to_vec())
+        ]
+    );
+    // With --host, only that host is listed.
+    let mut only = options(Selection::Covering, Recovery::Strict);
+    only.only = Some((b"c".to_vec(), b"d".to_vec()));
+    let strict = restore(root.path(), 0, &config(), &only).unwrap();
+    assert!(strict.hosts.is_empty());
+    assert_eq!(
+        strict.hosts_not_restored,
+        vec![(b"c".to_vec(), b"d".to_vec())]
+    );
+
+    let salvage = restore(root.path(), 0, &config(), &RestoreOptions::default()).unwrap();
+    assert_eq!(salvage.error.as_ref().unwrap().kind(), ErrorKind::Format);
+    assert_eq!(salvage.hosts.len(), 3);
+    assert!(salvage.hosts_not_restored.is_empty());
 }

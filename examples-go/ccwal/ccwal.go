@@ -49,6 +49,7 @@ const (
 	CodeIO              Code = C.CCWAL_IO
 	CodeCorrupt         Code = C.CCWAL_CORRUPT
 	CodePanic           Code = C.CCWAL_PANIC
+	CodeFormat          Code = C.CCWAL_FORMAT
 )
 
 // String is the library's description of the code.
@@ -87,6 +88,7 @@ var (
 	ErrIO              = &Error{Code: CodeIO}
 	ErrCorrupt         = &Error{Code: CodeCorrupt}
 	ErrPanic           = &Error{Code: CodePanic}
+	ErrFormat          = &Error{Code: CodeFormat}
 )
 
 // toError turns a result code and the error object a call handed out into a

@@ -33,7 +33,10 @@ type Chunk struct {
 	Values   []float64
 }
 
-// RestoredHost is one host: its report, and the error that stopped it.
+// RestoredHost is one host: its report, and the error that stopped it: an
+// *Error with CodeIO (and Errno) when a file could not be read, CodeCorrupt
+// for a damaged snapshot, CodeFormat for a snapshot name that is not a
+// number or a chunk out of order.
 type RestoredHost struct {
 	Cluster, Host                         string
 	Err                                   error
@@ -50,7 +53,8 @@ type Restored struct {
 	result *C.ccwal_restore_result
 	Hosts  []RestoredHost
 	// Err is a problem of the root itself (a stray file where only
-	// directories belong), apart from the hosts' own errors.
+	// directories belong: an *Error with CodeFormat), apart from the hosts'
+	// own errors.
 	Err error
 }
 
@@ -93,14 +97,19 @@ func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions
 	}
 	var message *C.uint8_t
 	var messageLen C.size_t
+	var code C.ccwal_result
+	var osCode C.int32_t
 	if err := call(func(e **C.ccwal_error) C.ccwal_result {
-		return C.ccwal_restore_root_error(out.result, &message, &messageLen, e)
+		if rc := C.ccwal_restore_root_error(out.result, &message, &messageLen, e); rc != C.CCWAL_OK {
+			return rc
+		}
+		return C.ccwal_restore_root_error_code(out.result, &code, &osCode, e)
 	}); err != nil {
 		out.Close()
 		return nil, err
 	}
-	if messageLen > 0 {
-		out.Err = &Error{Code: CodeCorrupt, Message: goBytes(message, messageLen)}
+	if code != C.CCWAL_OK {
+		out.Err = &Error{Code: Code(code), Message: goBytes(message, messageLen), Errno: int(osCode)}
 	}
 	var count C.size_t
 	if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_restore_host_count(out.result, &count, e) }); err != nil {
@@ -120,8 +129,14 @@ func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions
 			RecordsUnknownMetric: uint64(h.records_unknown_metric), RecordsRejected: uint64(h.records_rejected),
 			DamagedRanges: int(h.damaged_ranges),
 		}
-		if h.error_len > 0 {
-			host.Err = &Error{Code: CodeCorrupt, Message: goBytes(h.error, h.error_len)}
+		if err := call(func(e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_restore_host_error(out.result, C.size_t(i), &code, &osCode, &message, &messageLen, e)
+		}); err != nil {
+			out.Close()
+			return nil, err
+		}
+		if code != C.CCWAL_OK {
+			host.Err = &Error{Code: Code(code), Message: goBytes(message, messageLen), Errno: int(osCode)}
 		}
 		out.Hosts = append(out.Hosts, host)
 	}

@@ -5,7 +5,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -256,7 +258,7 @@ func TestRestoreReportsAStrayFileInTheRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer strict.Close()
-	if !errors.Is(strict.Err, ErrCorrupt) || len(strict.Hosts) != 0 {
+	if !errors.Is(strict.Err, ErrFormat) || !strings.Contains(strict.Err.Error(), "0.bin") || len(strict.Hosts) != 0 {
 		t.Fatalf("strict: %v, %d hosts", strict.Err, len(strict.Hosts))
 	}
 	salvage, err := Restore(root, 0, map[string]int64{"m": 60}, RestoreOptions{})
@@ -266,5 +268,77 @@ func TestRestoreReportsAStrayFileInTheRoot(t *testing.T) {
 	defer salvage.Close()
 	if salvage.Err == nil || len(salvage.Hosts) != 1 || salvage.Hosts[0].RecordsApplied != 1 {
 		t.Fatalf("salvage: %v, %+v", salvage.Err, salvage.Hosts)
+	}
+}
+
+// A host's error carries its real code: CodeIO with the errno for a
+// snapshot that cannot be read, CodeCorrupt for a damaged one, CodeFormat
+// for a snapshot name that is not a number.
+func TestRestoreHostErrorsCarryTheirCodes(t *testing.T) {
+	root := t.TempDir()
+	s, err := Open(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write("c", "h", "m", nil, 1, 60); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	dir := filepath.Join(root, "c", "h")
+	snapshot := filepath.Join(dir, "1000.bin")
+	hostErr := func() *Error {
+		t.Helper()
+		restored, err := Restore(root, 0, map[string]int64{"m": 60}, RestoreOptions{Strict: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer restored.Close()
+		if restored.Err != nil || len(restored.Hosts) != 1 {
+			t.Fatalf("root: %v, %d hosts", restored.Err, len(restored.Hosts))
+		}
+		if restored.Hosts[0].Err == nil {
+			return nil
+		}
+		var e *Error
+		if !errors.As(restored.Hosts[0].Err, &e) {
+			t.Fatalf("not an *Error: %#v", restored.Hosts[0].Err)
+		}
+		return e
+	}
+	if e := hostErr(); e != nil {
+		t.Fatalf("clean host: %v", e)
+	}
+
+	// A link to a directory: reading it fails with EISDIR (chmod would not
+	// stop root).
+	elsewhere := filepath.Join(dir, "elsewhere")
+	if err := os.Mkdir(elsewhere, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, snapshot); err != nil {
+		t.Fatal(err)
+	}
+	if e := hostErr(); e == nil || !errors.Is(e, ErrIO) || e.Errno != int(syscall.EISDIR) || !strings.Contains(e.Message, "1000.bin") {
+		t.Fatalf("unreadable snapshot: %#v", e)
+	}
+
+	if err := os.Remove(snapshot); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(snapshot, []byte("\x01\x00\x5b\xcc garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if e := hostErr(); e == nil || !errors.Is(e, ErrCorrupt) || e.Errno != 0 {
+		t.Fatalf("damaged snapshot: %#v", e)
+	}
+
+	if err := os.Remove(snapshot); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "latest.bin"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if e := hostErr(); e == nil || !errors.Is(e, ErrFormat) || !strings.Contains(e.Message, "latest.bin") {
+		t.Fatalf("bad snapshot name: %#v", e)
 	}
 }

@@ -117,7 +117,7 @@ mod tests {
             describe(super::super::CCWAL_INVALID_ARGUMENT),
             "invalid argument"
         );
-        for code in [12345, 99, -1, 1, 7200, 7210] {
+        for code in [12345, 99, -1, 1, 7200, 7211] {
             assert_eq!(describe(code), "unknown result code", "{code}");
         }
     }

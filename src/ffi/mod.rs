@@ -59,13 +59,18 @@ pub const CCWAL_TIMEOUT: ccwal_result = 7205;
 pub const CCWAL_CLOSED: ccwal_result = 7206;
 /// A file system call failed (see the error's OS code).
 pub const CCWAL_IO: ccwal_result = 7207;
-/// A file is damaged or not of the expected format.
+/// A file is damaged or not of the expected format (a bad magic number or
+/// checksum, a truncation, bytes that do not decode).
 pub const CCWAL_CORRUPT: ccwal_result = 7208;
 /// ccwal panicked: a bug. The handle involved should not be used again.
 pub const CCWAL_PANIC: ccwal_result = 7209;
+/// Files are intact but break the layout's or the restore's rules (a
+/// snapshot name that is not a number, a stray file where only directories
+/// belong, chunks out of order).
+pub const CCWAL_FORMAT: ccwal_result = 7210;
 
 /// The result code of an error kind.
-fn result_of(kind: ErrorKind) -> ccwal_result {
+pub(crate) fn result_of(kind: ErrorKind) -> ccwal_result {
     match kind {
         ErrorKind::InvalidName => CCWAL_INVALID_NAME,
         ErrorKind::InvalidArgument => CCWAL_INVALID_ARGUMENT,
@@ -74,6 +79,7 @@ fn result_of(kind: ErrorKind) -> ccwal_result {
         ErrorKind::Closed => CCWAL_CLOSED,
         ErrorKind::Io => CCWAL_IO,
         ErrorKind::Corrupt => CCWAL_CORRUPT,
+        ErrorKind::Format => CCWAL_FORMAT,
     }
 }
 
@@ -91,6 +97,7 @@ fn description(code: ccwal_result) -> &'static std::ffi::CStr {
         CCWAL_IO => c"I/O error",
         CCWAL_CORRUPT => c"corrupt data",
         CCWAL_PANIC => c"internal panic",
+        CCWAL_FORMAT => c"file layout or format error",
         _ => c"unknown result code",
     }
 }
@@ -266,12 +273,13 @@ mod tests {
             CCWAL_IO,
             CCWAL_CORRUPT,
             CCWAL_PANIC,
+            CCWAL_FORMAT,
         ];
         let known: std::collections::HashSet<_> = codes.iter().map(|&c| description(c)).collect();
         assert_eq!(known.len(), codes.len());
         assert!(!known.contains(c"unknown result code"));
         assert_eq!(description(CCWAL_OK), c"ok");
-        for unknown in [1, -1, 99, 7200, 7210, 12345, i32::MIN, i32::MAX] {
+        for unknown in [1, -1, 99, 7200, 7211, 12345, i32::MIN, i32::MAX] {
             assert_eq!(description(unknown), c"unknown result code", "{unknown}");
         }
     }

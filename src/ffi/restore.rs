@@ -7,7 +7,10 @@ use std::path::Path;
 
 use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
-use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr};
+use super::{
+    CCWAL_OK, Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr, result_of,
+};
+use crate::Error;
 use crate::restore::{self, Chunk, HostReport, MetricConfig, Recovery, RestoreOptions, Selection};
 
 /// Which snapshots a restore loads: one of the `CCWAL_SELECTION_*` values
@@ -44,7 +47,7 @@ struct FlatLevel {
 struct FlatHost {
     cluster: Vec<u8>,
     host: Vec<u8>,
-    error: Option<String>,
+    error: Option<Error>,
     report: HostReport,
     levels: Vec<FlatLevel>,
 }
@@ -57,8 +60,8 @@ struct FlatHost {
 /// Immutable: any number of threads may read it at once. Never blocks.
 pub struct ccwal_restore_result {
     hosts: Vec<FlatHost>,
-    /// A problem of the root itself, "" when none.
-    error: String,
+    /// A problem of the root itself.
+    error: Option<Error>,
 }
 
 /// One restored host.
@@ -69,8 +72,9 @@ pub struct ccwal_restored_host {
     pub cluster_len: usize,
     pub host: *const u8,
     pub host_len: usize,
-    /// The error that stopped this host (what was loaded before it stays);
-    /// `error_len` 0 when there was none.
+    /// The message of the error that stopped this host (what was loaded
+    /// before it stays); `error_len` 0 when there was none. Its result code
+    /// and OS error number: `ccwal_restore_host_error`.
     pub error: *const u8,
     pub error_len: usize,
     pub level_count: usize,
@@ -223,7 +227,7 @@ pub extern "C" fn ccwal_restore(
                 FlatHost {
                     cluster: h.cluster,
                     host: h.host,
-                    error: h.error,
+                    error: h.failure,
                     report: h.report,
                     levels,
                 }
@@ -231,7 +235,7 @@ pub extern "C" fn ccwal_restore(
             .collect();
         out.write(into_handle(ccwal_restore_result {
             hosts,
-            error: restored.error.unwrap_or_default(),
+            error: restored.error,
         }));
         Ok(())
     })
@@ -300,7 +304,7 @@ pub extern "C" fn ccwal_restore_host(
 ) -> ccwal_result {
     read(result, host_out, error_out, |r| {
         let host = host_at(r, h)?;
-        let error = host.error.as_deref().unwrap_or("");
+        let error = host.error.as_ref().map_or("", Error::message);
         let report = &host.report;
         Ok(ccwal_restored_host {
             cluster: host.cluster.as_ptr(),
@@ -415,8 +419,10 @@ pub extern "C" fn ccwal_restore_chunk(
 
 /// A problem of the root itself, apart from the hosts' own errors (a file
 /// where only cluster and host directories belong; under strict recovery
-/// the scan stopped there, as Go's does), as `(ptr, len)` owned by the
-/// result; `len` 0 when there was none.
+/// the scan stopped there, as Go's does, and the message says how many
+/// hosts after it were not restored), as `(ptr, len)` owned by the result;
+/// `len` 0 when there was none. Its result code:
+/// `ccwal_restore_root_error_code`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_restore_root_error(
     result: *const ccwal_restore_result,
@@ -433,8 +439,83 @@ pub extern "C" fn ccwal_restore_root_error(
                 out_ptr(len_out, "len_out")?,
             )
         };
-        message.write(r.error.as_ptr());
-        len.write(r.error.len());
+        let error = r.error.as_ref().map_or("", Error::message);
+        message.write(error.as_ptr());
+        len.write(error.len());
+        Ok(())
+    })
+}
+
+/// An error's result code and OS error number: `CCWAL_OK` and 0 for none.
+fn error_codes(error: Option<&Error>) -> (ccwal_result, i32) {
+    error.map_or((CCWAL_OK, 0), |e| {
+        (result_of(e.kind()), e.os_code().unwrap_or(0))
+    })
+}
+
+/// The error that stopped host `h`: its result code in `*code_out`
+/// (`CCWAL_OK` when the host had none; `CCWAL_IO` when its directory or a
+/// snapshot could not be read, `CCWAL_CORRUPT` for a damaged snapshot,
+/// `CCWAL_FORMAT` for a snapshot name that is not a number or a chunk out
+/// of order), the OS error number behind a `CCWAL_IO` in `*os_code_out` (0
+/// otherwise), and its message, which names the file, as `(ptr, len)` owned
+/// by the result (`len` 0 when none).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_host_error(
+    result: *const ccwal_restore_result,
+    h: usize,
+    code_out: *mut ccwal_result,
+    os_code_out: *mut i32,
+    message_out: *mut *const u8,
+    len_out: *mut usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable outputs, as documented.
+        let r = unsafe { handle(result, "result") }?;
+        let (code, os_code, message, len) = unsafe {
+            (
+                out_ptr(code_out, "code_out")?,
+                out_ptr(os_code_out, "os_code_out")?,
+                out_ptr(message_out, "message_out")?,
+                out_ptr(len_out, "len_out")?,
+            )
+        };
+        let error = host_at(r, h)?.error.as_ref();
+        let (result, os) = error_codes(error);
+        code.write(result);
+        os_code.write(os);
+        let text = error.map_or("", Error::message);
+        message.write(text.as_ptr());
+        len.write(text.len());
+        Ok(())
+    })
+}
+
+/// The result code of the root's own problem (see
+/// `ccwal_restore_root_error` for its message) in `*code_out`: `CCWAL_OK`
+/// when there was none, `CCWAL_FORMAT` for a stray file where only
+/// directories belong; the OS error number behind a `CCWAL_IO` in
+/// `*os_code_out` (0 otherwise).
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_restore_root_error_code(
+    result: *const ccwal_restore_result,
+    code_out: *mut ccwal_result,
+    os_code_out: *mut i32,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable outputs, as documented.
+        let r = unsafe { handle(result, "result") }?;
+        let (code, os_code) = unsafe {
+            (
+                out_ptr(code_out, "code_out")?,
+                out_ptr(os_code_out, "os_code_out")?,
+            )
+        };
+        let (result, os) = error_codes(r.error.as_ref());
+        code.write(result);
+        os_code.write(os);
         Ok(())
     })
 }

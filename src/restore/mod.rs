@@ -23,11 +23,18 @@
 //! bytes and resynchronises on the next valid record, skips (and reports) a
 //! damaged snapshot or an out-of-order chunk instead of giving up on the
 //! host, and still replays the WAL after such a failure.
+//!
+//! Every error and damage is a typed [`Error`]: `Io` (with the OS error
+//! number) when a file cannot be listed, opened or read; `Corrupt` when its
+//! bytes do not decode (bad magic, checksum, truncation); `Format` when
+//! intact files break the rules (a snapshot name that is not a number, a
+//! chunk out of order, a stray file where only directories belong).
 
 pub mod buffer;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -110,16 +117,50 @@ pub struct Damage {
     pub file: PathBuf,
     pub offset: u64,
     pub len: u64,
-    pub reason: String,
+    /// What is wrong with the range (its message does not repeat `file`):
+    /// `Corrupt` for bytes that do not decode, `Format` for a chunk out of
+    /// order under `Salvage` (offset and len 0).
+    pub reason: Error,
+}
+
+/// Why a file was passed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// A snapshot whose window ends at `to`, before `from` (Go skips it
+    /// too); not an error.
+    BeforeFrom { to: i64 },
+    /// The file could not be read (`Io`) or decoded (`Corrupt`); the
+    /// error's message names the file.
+    Failed(Error),
+}
+
+impl SkipReason {
+    /// The error, when the file was skipped because of one.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            SkipReason::BeforeFrom { .. } => None,
+            SkipReason::Failed(error) => Some(error),
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::BeforeFrom { to } => write!(f, "window ends at {to}, before from"),
+            SkipReason::Failed(error) => write!(f, "{error}"),
+        }
+    }
 }
 
 /// What restoring one host did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostReport {
     pub files_loaded: Vec<PathBuf>,
-    /// Files passed over, with the reason (window before `from`, bad WAL
-    /// header, damaged snapshot under `Salvage`).
-    pub files_skipped: Vec<(PathBuf, String)>,
+    /// Files passed over, with the reason (window before `from`, a file
+    /// that cannot be read, bad WAL header, damaged snapshot under
+    /// `Salvage`).
+    pub files_skipped: Vec<(PathBuf, SkipReason)>,
     pub records_applied: u64,
     pub records_before_from: u64,
     pub records_unknown_metric: u64,
@@ -136,6 +177,14 @@ pub struct RestoredHost {
     pub host: Vec<u8>,
     pub root: RestoredLevel,
     pub report: HostReport,
+    /// The error that stopped the host, its message naming the file: `Io`
+    /// (with the OS error number) when the directory cannot be listed, and
+    /// `Format` for a snapshot name that is not a number, in either mode;
+    /// under `Strict` also `Io` for a selected snapshot that cannot be
+    /// read, `Corrupt` for a damaged one and `Format` for a chunk out of
+    /// order (`Salvage` skips and reports those instead).
+    pub failure: Option<Error>,
+    /// `failure`'s message, for callers that only print it.
     pub error: Option<String>,
 }
 
@@ -144,9 +193,14 @@ pub struct RestoredHost {
 pub struct Restored {
     pub from: i64,
     pub hosts: Vec<RestoredHost>,
-    /// A problem of the root itself (a stray file where only directories
-    /// belong), apart from the hosts' own errors.
-    pub error: Option<String>,
+    /// A problem of the root itself, apart from the hosts' own errors: a
+    /// stray file where only cluster and host directories belong (kind
+    /// `Format`, the message names the first such file).
+    pub error: Option<Error>,
+    /// Under `Strict`, the hosts (cluster, host) found after that stray
+    /// file, which are not restored because Go's scan stops there, in name
+    /// order (only `options.only` when given). Empty under `Salvage`.
+    pub hosts_not_restored: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Levels of one host during the restore, in an arena so that the WAL
@@ -233,11 +287,12 @@ struct HostRestore<'a> {
 }
 
 impl HostRestore<'_> {
-    fn read(&mut self, path: &Path) -> Result<(), String> {
+    fn read(&mut self, path: &Path) -> Result<(), Error> {
         self.content.clear();
-        let mut file = fs::File::open(path).map_err(|e| format!("open {}: {e}", path.display()))?;
-        std::io::Read::read_to_end(&mut file, &mut self.content)
-            .map_err(|e| format!("read {}: {e}", path.display()))?;
+        let mut file =
+            fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
+        file.read_to_end(&mut self.content)
+            .map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
         Ok(())
     }
 
@@ -248,7 +303,7 @@ impl HostRestore<'_> {
         node: usize,
         level: &snapshot::Level<V>,
         file: &Path,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         for metric in last_of_each(&level.metrics, |m| &m.name) {
             let Some(index) = self.config.lookup(&metric.name) else {
                 continue;
@@ -262,13 +317,14 @@ impl HostRestore<'_> {
                     head.start
                 );
                 if self.options.recovery == Recovery::Strict {
-                    return Err(format!("{}: {reason}", file.display()));
+                    let message = format!("{}: {reason}", file.display());
+                    return Err(Error::new(ErrorKind::Format, message));
                 }
                 self.report.damage.push(Damage {
                     file: file.to_path_buf(),
                     offset: 0,
                     len: 0,
-                    reason,
+                    reason: Error::new(ErrorKind::Format, reason),
                 });
                 continue;
             }
@@ -289,7 +345,7 @@ impl HostRestore<'_> {
 
     /// Loads a selected snapshot file. `Err` stops the host (Go's
     /// behaviour, kept under `Strict`).
-    fn load_snapshot(&mut self, entry: &layout::SnapshotEntry) -> Result<(), String> {
+    fn load_snapshot(&mut self, entry: &layout::SnapshotEntry) -> Result<(), Error> {
         let path = entry.path.as_path();
         self.read(path)?;
         let content = std::mem::take(&mut self.content);
@@ -303,19 +359,22 @@ impl HostRestore<'_> {
         path: &Path,
         format: SnapshotFormat,
         content: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let damaged = |this: &mut Self, offset: u64, reason: String| {
+            let error = Error::new(ErrorKind::Corrupt, format!("{}: {reason}", path.display()));
             if this.options.recovery == Recovery::Strict {
-                return Err(format!("{}: {reason}", path.display()));
+                return Err(error);
             }
             let len = content.len() as u64 - offset;
             this.report.damage.push(Damage {
                 file: path.to_path_buf(),
                 offset,
                 len,
-                reason: reason.clone(),
+                reason: Error::new(ErrorKind::Corrupt, reason),
             });
-            this.report.files_skipped.push((path.to_path_buf(), reason));
+            this.report
+                .files_skipped
+                .push((path.to_path_buf(), SkipReason::Failed(error)));
             Ok(())
         };
         let skip_window = |to: i64| to != 0 && to < self.from;
@@ -324,10 +383,9 @@ impl HostRestore<'_> {
                 // Go checks the window from the header before reading the tree.
                 match decode_header(content) {
                     Ok((_, to)) if skip_window(to) => {
-                        self.report.files_skipped.push((
-                            path.to_path_buf(),
-                            format!("window ends at {to}, before from"),
-                        ));
+                        self.report
+                            .files_skipped
+                            .push((path.to_path_buf(), SkipReason::BeforeFrom { to }));
                         return Ok(());
                     }
                     _ => {}
@@ -339,7 +397,7 @@ impl HostRestore<'_> {
             }
             SnapshotFormat::Json => match decode_json_snapshot(content) {
                 Ok(snapshot) if skip_window(snapshot.to) => {
-                    let reason = format!("window ends at {}, before from", snapshot.to);
+                    let reason = SkipReason::BeforeFrom { to: snapshot.to };
                     self.report.files_skipped.push((path.to_path_buf(), reason));
                     return Ok(());
                 }
@@ -353,8 +411,10 @@ impl HostRestore<'_> {
 
     /// Replays one WAL file with the buffer rule.
     fn replay(&mut self, path: &Path) {
-        if let Err(reason) = self.read(path) {
-            self.report.files_skipped.push((path.to_path_buf(), reason));
+        if let Err(error) = self.read(path) {
+            self.report
+                .files_skipped
+                .push((path.to_path_buf(), SkipReason::Failed(error)));
             return;
         }
         let content = std::mem::take(&mut self.content);
@@ -362,9 +422,10 @@ impl HostRestore<'_> {
             Ok(start) => start,
             Err(e) => {
                 // Go warns and skips the file; the host is not failed.
+                let error = Error::new(ErrorKind::Corrupt, format!("{}: {e}", path.display()));
                 self.report
                     .files_skipped
-                    .push((path.to_path_buf(), e.to_string()));
+                    .push((path.to_path_buf(), SkipReason::Failed(error)));
                 self.content = content;
                 return;
             }
@@ -379,7 +440,7 @@ impl HostRestore<'_> {
                         file: path.to_path_buf(),
                         offset: offset as u64,
                         len: len as u64,
-                        reason: error.to_string(),
+                        reason: Error::new(ErrorKind::Corrupt, error.to_string()),
                     };
                     self.report.damage.push(damage);
                     continue;
@@ -422,20 +483,24 @@ impl HostRestore<'_> {
         self.content = content;
     }
 
-    fn run(&mut self) -> Option<String> {
+    fn run(&mut self) -> Option<Error> {
         let files = match storage::list_host_files(self.dir) {
             Ok(files) => files,
-            Err(e) => return Some(format!("{}: {e}", self.dir.display())),
+            Err(e) => return Some(Error::io(format!("list {}", self.dir.display()), &e)),
         };
         if let Some(bad) = files.bad_names.first() {
-            return Some(format!("{}: snapshot name is not a number", bad.display()));
+            let message = format!("{}: snapshot name is not a number", bad.display());
+            return Some(Error::new(ErrorKind::Format, message));
         }
         for entry in layout::select_snapshots(files.snapshots, self.from, self.options.selection) {
             if let Err(error) = self.load_snapshot(&entry) {
                 if self.options.recovery == Recovery::Strict {
                     return Some(error);
                 }
-                self.report.files_skipped.push((entry.path, error));
+                // Only a file that cannot be read comes here under Salvage.
+                self.report
+                    .files_skipped
+                    .push((entry.path, SkipReason::Failed(error)));
             }
         }
         for segment in files.sealed.iter().chain(&files.wal) {
@@ -460,13 +525,14 @@ fn restore_host(
         report: HostReport::default(),
         content: Vec::new(),
     };
-    let error = restore.run();
+    let failure = restore.run();
     RestoredHost {
         cluster: dir.cluster.clone(),
         host: dir.host.clone(),
         root: restore.levels.into_level(config),
         report: restore.report,
-        error,
+        error: failure.as_ref().map(|e| e.message().to_string()),
+        failure,
     }
 }
 
@@ -484,22 +550,34 @@ pub fn restore(
         .map_err(|e| Error::io(format!("list {}", root.display()), &e))?;
     // Go's scan stops at the first file where only directories belong;
     // under `Strict` so does this one (the hosts before it are restored).
+    let wanted = |h: &HostDir| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|(cluster, host)| &h.cluster == cluster && &h.host == host)
+    };
     let mut error = None;
+    let mut hosts_not_restored = Vec::new();
     if let Some((stray, hosts_before)) = strays.first() {
-        let reason = format!(
+        let mut message = format!(
             "{}: a file where only cluster and host directories belong",
             stray.display()
         );
         if options.recovery == Recovery::Strict {
-            hosts.truncate(*hosts_before);
-            error = Some(format!("{reason}; the scan stops here, as Go's does"));
-        } else {
-            error = Some(reason);
+            hosts_not_restored = hosts
+                .split_off(*hosts_before)
+                .into_iter()
+                .filter(wanted)
+                .map(|h| (h.cluster, h.host))
+                .collect();
+            message.push_str(&format!(
+                "; the scan stops here, as Go's does: {} host(s) after it not restored",
+                hosts_not_restored.len()
+            ));
         }
+        error = Some(Error::new(ErrorKind::Format, message));
     }
-    if let Some((cluster, host)) = &options.only {
-        hosts.retain(|h| &h.cluster == cluster && &h.host == host);
-    }
+    hosts.retain(wanted);
     let workers = match options.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -533,7 +611,12 @@ pub fn restore(
         .into_iter()
         .map(|h| h.expect("every host restored"))
         .collect();
-    Ok(Restored { from, hosts, error })
+    Ok(Restored {
+        from,
+        hosts,
+        error,
+        hosts_not_restored,
+    })
 }
 
 /// A metric configuration from JSON `{"metric": frequency_seconds, ...}`.

@@ -38,7 +38,7 @@ int main(void) {
   /* Result descriptions: unknown codes are unknown, not "ok". */
   CHECK(strcmp(ccwal_result_description(CCWAL_OK), "ok") == 0);
   CHECK(strcmp(ccwal_result_description(CCWAL_INVALID_ARGUMENT), "invalid argument") == 0);
-  const int32_t unknown_codes[] = {12345, -1, 99, 1, 7200, 7210};
+  const int32_t unknown_codes[] = {12345, -1, 99, 1, 7200, 7211};
   for (size_t i = 0; i < sizeof unknown_codes / sizeof unknown_codes[0]; i++) {
     CHECK(strstr(ccwal_result_description(unknown_codes[i]), "unknown") != NULL);
   }

@@ -1,5 +1,7 @@
 //! `ccwal restore ROOT --from UNIX --metrics FILE`: the restored state as
-//! one JSON object on stdout, the per-host report on stderr.
+//! one JSON object on stdout, the per-host report on stderr. Exit 1 when a
+//! host failed, damage was found, or `--strict` left hosts out (Go's scan
+//! stops at a stray file in ROOT or a cluster directory).
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -81,13 +83,17 @@ impl Serialize for HostJson<'_> {
     }
 }
 
+fn host_name(cluster: &[u8], host: &[u8]) -> String {
+    format!(
+        "{}/{}",
+        String::from_utf8_lossy(cluster),
+        String::from_utf8_lossy(host)
+    )
+}
+
 fn report(host: &RestoredHost) {
     let r = &host.report;
-    let name = format!(
-        "{}/{}",
-        String::from_utf8_lossy(&host.cluster),
-        String::from_utf8_lossy(&host.host)
-    );
+    let name = host_name(&host.cluster, &host.host);
     eprintln!(
         "{name}: {} files loaded, {} skipped; records: {} applied, {} before from, {} unknown metric, {} rejected",
         r.files_loaded.len(),
@@ -98,19 +104,24 @@ fn report(host: &RestoredHost) {
         r.records_rejected
     );
     for (file, reason) in &r.files_skipped {
-        eprintln!("{name}: skipped {}: {reason}", file.display());
+        match reason.error() {
+            // The error's message names the file.
+            Some(error) => eprintln!("{name}: skipped ({}): {error}", error.kind()),
+            None => eprintln!("{name}: skipped {}: {reason}", file.display()),
+        }
     }
     for d in &r.damage {
         eprintln!(
-            "{name}: damaged {}: offset {} len {}: {}",
+            "{name}: damaged {}: offset {} len {} ({}): {}",
             d.file.display(),
             d.offset,
             d.len,
+            d.reason.kind(),
             d.reason
         );
     }
-    if let Some(error) = &host.error {
-        eprintln!("{name}: error: {error}");
+    if let Some(error) = &host.failure {
+        eprintln!("{name}: error ({}): {error}", error.kind());
     }
 }
 
@@ -168,10 +179,29 @@ pub fn run(args: Args<'_>) -> i32 {
     for host in &restored.hosts {
         report(host);
     }
-    let damaged = restored
-        .hosts
-        .iter()
-        .any(|h| h.error.is_some() || !h.report.damage.is_empty());
+    // A stray file where only directories belong: under --strict the
+    // hosts after it are left out, as by Go's scan.
+    if let Some(error) = &restored.error {
+        // When no host is left out (no --strict, or none after the file),
+        // it is only a warning.
+        let what = if restored.hosts_not_restored.is_empty() {
+            "warning"
+        } else {
+            "error"
+        };
+        eprintln!("ccwal: {what} ({}): {error}", error.kind());
+    }
+    for (cluster, host) in &restored.hosts_not_restored {
+        eprintln!(
+            "{}: not restored: --strict stops at the stray file, as Go's scan does",
+            host_name(cluster, host)
+        );
+    }
+    let damaged = !restored.hosts_not_restored.is_empty()
+        || restored
+            .hosts
+            .iter()
+            .any(|h| h.failure.is_some() || !h.report.damage.is_empty());
     #[derive(Serialize)]
     struct Output<'a> {
         from: i64,
