@@ -497,6 +497,41 @@ fn verify_accepts_go_written_json_snapshots() {
     }
 }
 
+/// Records that cannot be written (here the cluster's directory is a file)
+/// make `ingest` fail, with the reason, instead of exiting 0.
+#[test]
+fn ingest_fails_when_its_records_cannot_be_written() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blocked"), b"not a directory").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ccwal"))
+        .args([
+            "ingest",
+            dir.path().to_str().unwrap(),
+            "--cluster",
+            "blocked",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"cpu_load,hostname=h1 value=1 1700000000\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("closing the store") && stderr.contains("blocked"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\"failed\":1"), "{stderr}");
+}
+
 #[test]
 fn ingest_appends_line_protocol_and_reports_bad_lines() {
     use std::io::Write;

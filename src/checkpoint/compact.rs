@@ -22,7 +22,7 @@ pub struct CompactedHost {
     pub snapshot: Option<PathBuf>,
     /// WAL files deleted after the snapshot was on disk.
     pub removed: Vec<PathBuf>,
-    pub error: Option<String>,
+    pub error: Option<Error>,
 }
 
 /// One metric's WAL data as a single series: the chunks replay made,
@@ -109,7 +109,7 @@ pub fn compact(root: &Path, config: &MetricConfig) -> Result<Vec<CompactedHost>,
                 result.snapshot = snapshot;
                 result.removed = removed;
             }
-            Err(e) => result.error = Some(e.to_string()),
+            Err(e) => result.error = Some(e),
         }
         out.push(result);
     }

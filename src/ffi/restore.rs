@@ -227,7 +227,7 @@ pub extern "C" fn ccwal_restore(
                 FlatHost {
                     cluster: h.cluster,
                     host: h.host,
-                    error: h.failure,
+                    error: h.error,
                     report: h.report,
                     levels,
                 }

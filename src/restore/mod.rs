@@ -183,9 +183,7 @@ pub struct RestoredHost {
     /// under `Strict` also `Io` for a selected snapshot that cannot be
     /// read, `Corrupt` for a damaged one and `Format` for a chunk out of
     /// order (`Salvage` skips and reports those instead).
-    pub failure: Option<Error>,
-    /// `failure`'s message, for callers that only print it.
-    pub error: Option<String>,
+    pub error: Option<Error>,
 }
 
 /// The result of a restore: hosts sorted by cluster, then host.
@@ -531,8 +529,7 @@ fn restore_host(
         host: dir.host.clone(),
         root: restore.levels.into_level(config),
         report: restore.report,
-        error: failure.as_ref().map(|e| e.message().to_string()),
-        failure,
+        error: failure,
     }
 }
 

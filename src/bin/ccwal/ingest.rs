@@ -89,7 +89,11 @@ pub fn run(root: &Path, default_cluster: Option<&str>, durability: Durability) -
             failure = Some(e.to_string());
         }
     }
-    store.close().unwrap();
+    // The final write and sync can fail (a full disk): records are lost
+    // then, and the exit code must say so.
+    if let Err(e) = store.close() {
+        failure.get_or_insert(format!("closing the store: {e}"));
+    }
     let stats = serde_json::to_string(&store.stats()).expect("stats serialise");
     eprintln!("{stats}");
     if let Some(failure) = failure {

@@ -69,7 +69,7 @@ impl Serialize for HostJson<'_> {
         let mut map = serializer.serialize_map(Some(4))?;
         map.serialize_entry("cluster", &Name(&host.cluster))?;
         map.serialize_entry("host", &Name(&host.host))?;
-        map.serialize_entry("error", &host.error)?;
+        map.serialize_entry("error", &host.error.as_ref().map(ccwal::Error::message))?;
         let as_slice: fn(&Vec<u8>) -> &[u8] = Vec::as_slice;
         let levels: Vec<LevelJson<'_>> = levels
             .iter()
@@ -120,7 +120,7 @@ fn report(host: &RestoredHost) {
             d.reason
         );
     }
-    if let Some(error) = &host.failure {
+    if let Some(error) = &host.error {
         eprintln!("{name}: error ({}): {error}", error.kind());
     }
 }
@@ -201,7 +201,7 @@ pub fn run(args: Args<'_>) -> i32 {
         || restored
             .hosts
             .iter()
-            .any(|h| h.failure.is_some() || !h.report.damage.is_empty());
+            .any(|h| h.error.is_some() || !h.report.damage.is_empty());
     #[derive(Serialize)]
     struct Output<'a> {
         from: i64,
