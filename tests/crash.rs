@@ -31,7 +31,8 @@
 //! below that hour); they exist only in the WAL, never in a snapshot.
 //!
 //! `CCWAL_CRASH_ITERATIONS` (default 100) children per test,
-//! `CCWAL_CRASH_SEED` to repeat a run. `make crash-test N=1000`.
+//! `CCWAL_CRASH_SEED` to repeat a run, `CCWAL_CRASH_KEEP=1` to keep the
+//! first failing root. `make crash-test N=1000`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{BufRead, BufReader, Read};
@@ -1427,10 +1428,12 @@ fn campaign(name: &'static str, test_name: &str, backfill: bool, iterations: usi
     summary
 }
 
-/// Deletes the episode's root, or keeps the first failing one.
+/// Deletes the episode's root, or keeps the first failing one when
+/// `CCWAL_CRASH_KEEP` is set (the roots are on tmpfs: memory).
 fn finish_episode(episode: Option<Episode>, summary: &mut Summary) {
     if let Some(episode) = episode {
-        if episode.failed && summary.kept_root.is_none() {
+        let keep = std::env::var_os("CCWAL_CRASH_KEEP").is_some();
+        if episode.failed && keep && summary.kept_root.is_none() {
             summary.kept_root = Some(episode.dir.keep());
         }
     }
