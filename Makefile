@@ -8,9 +8,9 @@ CTEST_DIR := target/ctest
 CTEST_ASAN_DIR := target/ctest-asan
 DEMO_DIR ?= target/demo
 
-.PHONY: help build lib header test test-rust test-c test-go bench demo demo-files install clean fmt lint
+.PHONY: help build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint
 help:
-	@echo "targets: build lib header test test-rust test-c test-go bench demo demo-files install clean fmt lint"
+	@echo "targets: build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -45,6 +45,13 @@ test-go: lib
 	cd examples-go && go vet ./... && go test -race -short -count=1 ./...
 	cd examples-go && GOEXPERIMENT=cgocheck2 go test -short -count=1 ./...
 	cd examples-go/interop && go vet . && go test -race -count=1 .
+
+# The SIGKILL crash test (tests/crash.rs, also part of test-rust with 100
+# children per test) with N children per test, optimised: `make crash-test
+# N=1000`. CCWAL_CRASH_SEED=... repeats a run.
+N ?= 100
+crash-test:
+	CCWAL_CRASH_ITERATIONS=$(N) $(CARGO) test --release --test crash -- --nocapture
 
 bench:
 	$(CARGO) bench
