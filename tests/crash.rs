@@ -46,8 +46,8 @@ use ccwal::checkpoint::{CheckpointSession, Outcome, SnapshotBuilder, cleanup};
 use ccwal::codec::snapshot::{Level, decode_header, decode_snapshot};
 use ccwal::codec::wal::{self, WalItem, WalReader};
 use ccwal::engine::{Batch, Durability, Store, StoreOptions};
-use ccwal::layout;
 use ccwal::restore::{Chunk, MetricConfig, RestoreOptions, RestoredLevel, restore};
+use ccwal::storage;
 
 // ---------------------------------------------------------------------------
 // The workload: what every step writes, a pure function of the episode seed.
@@ -515,7 +515,7 @@ fn window_start(root: &Path) -> i64 {
         let (cluster, name) = host_names(host);
         let dir = root.join(cluster).join(name);
         let mut last = T0;
-        if let Ok(files) = layout::list_host_files(&dir) {
+        if let Ok(files) = storage::list_host_files(&dir) {
             for snapshot in files.snapshots {
                 let bytes = std::fs::read(&snapshot.path)
                     .unwrap_or_else(|e| die(format!("read {}: {e}", snapshot.path.display())));
@@ -1076,14 +1076,14 @@ fn scan_disk(root: &Path) -> OnDisk {
         wal: HashSet::new(),
         snapshots: HashSet::new(),
     };
-    let Ok(hosts) = layout::scan_root(root) else {
+    let Ok(hosts) = storage::scan_root(root) else {
         return disk;
     };
     for host_dir in hosts {
         let Some(h) = host_index(&host_dir.cluster, &host_dir.host) else {
             continue;
         };
-        let Ok(files) = layout::list_host_files(&host_dir.path) else {
+        let Ok(files) = storage::list_host_files(&host_dir.path) else {
             continue;
         };
         for wal_path in files.sealed.iter().chain(&files.wal) {
@@ -1539,7 +1539,7 @@ fn backfill_before_the_window_survives_a_checkpoint() {
         .unwrap();
     session.add(b"c", b"h", snapshot).unwrap();
     let report = session.finish();
-    store.close();
+    store.close().unwrap();
 
     let restored = restore(
         root.path(),
