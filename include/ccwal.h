@@ -15,6 +15,22 @@
  *   CCWAL_INVALID_ARGUMENT.
  * - Every entry point catches panics (CCWAL_PANIC); NULL handles give
  *   CCWAL_NULL_ARGUMENT; every _free function accepts NULL.
+ *
+ * The durability contract:
+ * - ccwal_store_flush returns CCWAL_OK only when every sample appended
+ *   before the call is handed to the OS (it survives a process crash);
+ *   ccwal_store_sync only when every such sample is on stable storage
+ *   (data fdatasynced, new directory entries fsynced). Otherwise CCWAL_IO
+ *   with the OS error code, within one round of the writer threads: never
+ *   a hang, never a later CCWAL_OK for samples that were lost.
+ * - A failed write or open (ENOSPC, EIO, EMFILE) drops nothing: the records
+ *   stay in memory, in order, and are retried; a failed fdatasync is never
+ *   trusted: the bytes are written again from ccwal's own copy. Kept
+ *   records count against the queues, so appenders get CCWAL_QUEUE_FULL,
+ *   CCWAL_TIMEOUT or (blocking without a timeout) CCWAL_IO, not silent loss.
+ * - ccwal_store_close returns the first error of its final write and sync.
+ * - A checkpoint deletes a sealed WAL segment only when its snapshot holds
+ *   every record in it; records outside [from, to] are kept.
  */
 
 #ifndef CCWAL_H
@@ -42,8 +58,11 @@
 /**
  * A checkpoint of `[from, to]` in progress: the WAL of every host was
  * sealed when it began (appends go on), snapshots added are written by a
- * bounded pool of threads, and `ccwal_checkpoint_finish` deletes the
- * sealed segments of the hosts whose snapshot was written.
+ * bounded pool of threads, and `ccwal_checkpoint_finish` settles the
+ * sealed segments of the hosts whose snapshot was written: a segment is
+ * deleted when every record in it is inside `[from, to]`, otherwise cut
+ * down (atomically, under its own name) to the records outside the window
+ * — backfilled or late samples the snapshot does not hold.
  *
  * The host application must write each sample to memory *before*
  * appending it to the store, so that everything appended before
@@ -138,6 +157,21 @@ typedef struct {
   size_t failed;
   uint64_t bytes;
   size_t segments_deleted;
+  /**
+   * Segments cut down to their records outside `[from, to]`, and those
+   * records.
+   */
+  size_t segments_trimmed;
+  uint64_t records_kept;
+  /**
+   * Hosts whose WAL could not be made durable and sealed at begin (their
+   * records stay in current.wal, which restore replays).
+   */
+  size_t seal_errors;
+  /**
+   * Segments that could not be settled: they stay whole.
+   */
+  size_t segment_errors;
   uint64_t duration_micros;
 } ccwal_checkpoint_totals;
 
@@ -495,8 +529,9 @@ ccwal_result ccwal_checkpoint_add(const ccwal_checkpoint *checkpoint,
                                   ccwal_error **error_out);
 
 /**
- * Waits for every snapshot, deletes the sealed segments of written hosts,
- * frees the session and writes the report to `*report_out`. Blocks.
+ * Waits for every snapshot, settles the sealed segments of written hosts
+ * (deleted, or cut down to the records outside `[from, to]`), frees the
+ * session and writes the report to `*report_out`. Blocks.
  */
 ccwal_result ccwal_checkpoint_finish(ccwal_checkpoint *checkpoint,
                                      ccwal_checkpoint_report **report_out,

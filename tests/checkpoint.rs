@@ -368,6 +368,40 @@ fn backfilled_samples_survive_a_checkpoint_and_a_crash() {
     store.close().unwrap();
 }
 
+/// A WAL left with a torn tail by a crash and not written to since the
+/// restart is repaired when it is sealed, so the checkpoint can settle the
+/// segment (found by the SIGKILL crash test).
+#[test]
+fn a_torn_tail_is_cut_before_the_wal_is_sealed() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("c/h");
+    fs::create_dir_all(&dir).unwrap();
+    let mut file = ccwal::codec::wal::file_header().to_vec();
+    for ts in [1_000_000, 1_000_001] {
+        ccwal::codec::wal::encode_record(&mut file, ts, b"m", NONE, ts as f32).unwrap();
+    }
+    let whole = file.len();
+    ccwal::codec::wal::encode_record(&mut file, 1_000_002, b"m", NONE, 1.0).unwrap();
+    fs::write(dir.join("current.wal"), &file[..whole + 9]).unwrap();
+
+    let store = Store::open(StoreOptions::new(root.path())).unwrap();
+    let memory: Memory = Arc::default();
+    memory
+        .lock()
+        .unwrap()
+        .insert("h".to_string(), vec![1_000_000, 1_000_001]);
+    let session = CheckpointSession::begin(&store, 1_000_000, 1_000_100, 1, 1).unwrap();
+    snapshot_everything(&session, &memory);
+    let report = session.finish();
+    assert!(report.delete_errors.is_empty(), "{report:?}");
+    assert_eq!(report.segments_deleted.len(), 1, "{report:?}");
+    store.close().unwrap();
+    assert_eq!(
+        restored_samples(root.path())["h"],
+        BTreeSet::from([1_000_000, 1_000_001])
+    );
+}
+
 #[test]
 fn compaction_folds_the_wal_into_a_snapshot_without_changing_the_data() {
     let root = tempfile::tempdir().unwrap();

@@ -69,8 +69,9 @@ const MAX_WINDOW: i64 = 3000;
 /// cleaned up (`cleanup <horizon>` is printed first); samples of the normal
 /// series up to the end of the latest window that began at or before the
 /// horizon are then no longer required (they may have been only in a
-/// deleted snapshot). Cleanup never touches the WAL, where the backfilled
-/// samples are: they stay required.
+/// deleted snapshot). Cleanup also drops the records older than its horizon
+/// that checkpoints kept in sealed segments (the backfilled samples):
+/// backfilled samples before the horizon are no longer required either.
 const RETENTION: i64 = 9000;
 
 const CLUSTERS: [&str; 2] = ["alex", "fritz"];
@@ -939,6 +940,8 @@ struct Episode {
     windows: Vec<(i64, i64)>,
     /// Normal samples at or before this are no longer required (cleanup).
     cutoff: i64,
+    /// Backfilled samples before this are no longer required (cleanup).
+    backfill_horizon: i64,
     /// Already counted, so that each sample counts once.
     lost: HashSet<(usize, i64)>,
     refused: HashSet<(usize, i64)>,
@@ -1289,7 +1292,7 @@ fn check_episode(episode: &mut Episode, start: i64, summary: &mut Summary, itera
     for sid in 0..SERIES_COUNT {
         let cutoff = match def(sid).class {
             Class::Normal => episode.cutoff,
-            Class::Backfill => i64::MIN,
+            Class::Backfill => episode.backfill_horizon.saturating_sub(1),
         };
         let wanted = episode.acked[sid].range(cutoff.saturating_add(1)..);
         let mut checked = 0;
@@ -1386,6 +1389,7 @@ fn campaign(name: &'static str, test_name: &str, backfill: bool, iterations: usi
                 acked: vec![BTreeSet::new(); SERIES_COUNT],
                 windows: Vec::new(),
                 cutoff: i64::MIN,
+                backfill_horizon: i64::MIN,
                 lost: HashSet::new(),
                 refused: HashSet::new(),
                 wrong: HashSet::new(),
@@ -1409,6 +1413,7 @@ fn campaign(name: &'static str, test_name: &str, backfill: bool, iterations: usi
             // Cleanup deleted snapshots numbered ≤ horizon: the windows that
             // began there.
             let deleted = ep.windows.iter().filter(|(from, _)| *from <= horizon);
+            ep.backfill_horizon = ep.backfill_horizon.max(horizon);
             ep.cutoff = ep
                 .cutoff
                 .max(deleted.map(|(_, to)| *to).max().unwrap_or(i64::MIN));

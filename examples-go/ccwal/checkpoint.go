@@ -139,7 +139,14 @@ type CheckpointReport struct {
 	Written, Failed int
 	Bytes           uint64
 	SegmentsDeleted int
-	Duration        time.Duration
+	// Segments cut down to the records outside [from, to] (backfilled or
+	// late samples the snapshot does not hold), and those records.
+	SegmentsTrimmed int
+	RecordsKept     uint64
+	// Hosts whose WAL could not be sealed (their records stay in
+	// current.wal) and segments that could not be settled (they stay whole).
+	SealErrors, SegmentErrors int
+	Duration                  time.Duration
 }
 
 // Finish waits for every snapshot, deletes the sealed segments of the hosts
@@ -160,6 +167,10 @@ func (c *Checkpoint) Finish() (CheckpointReport, error) {
 		Failed:          int(totals.failed),
 		Bytes:           uint64(totals.bytes),
 		SegmentsDeleted: int(totals.segments_deleted),
+		SegmentsTrimmed: int(totals.segments_trimmed),
+		RecordsKept:     uint64(totals.records_kept),
+		SealErrors:      int(totals.seal_errors),
+		SegmentErrors:   int(totals.segment_errors),
 		Duration:        time.Duration(totals.duration_micros) * time.Microsecond,
 	}
 	for i := 0; i < int(totals.hosts); i++ {

@@ -374,7 +374,10 @@ impl HostFiles {
         });
         let len = match damage {
             Some((offset, len, error)) => {
+                // Made durable at once (rare): a sealed segment must never
+                // get the torn bytes back after a crash.
                 file.set_len(offset as u64)
+                    .and_then(|()| file.sync_data())
                     .map_err(|e| Error::io(format!("truncate {}", path.display()), &e))?;
                 bump(&self.counters.torn_tails_repaired, 1);
                 self.event(
@@ -660,6 +663,11 @@ impl HostFiles {
         label: i64,
     ) -> Result<Vec<PathBuf>, Error> {
         let host = self.host_index(key, cluster_len)?;
+        // A file this process never opened may end in a torn record (a
+        // crash): cut it before it becomes a segment that must read whole.
+        if !self.hosts[host].checked && self.hosts[host].dir.wal_path().exists() {
+            self.open_host(host)?;
+        }
         self.sync_dirs()?;
         self.sync_host(host)?;
         self.close_file(host);

@@ -9,8 +9,11 @@ use crate::checkpoint::{CheckpointReport, CheckpointSession, Outcome};
 
 /// A checkpoint of `[from, to]` in progress: the WAL of every host was
 /// sealed when it began (appends go on), snapshots added are written by a
-/// bounded pool of threads, and `ccwal_checkpoint_finish` deletes the
-/// sealed segments of the hosts whose snapshot was written.
+/// bounded pool of threads, and `ccwal_checkpoint_finish` settles the
+/// sealed segments of the hosts whose snapshot was written: a segment is
+/// deleted when every record in it is inside `[from, to]`, otherwise cut
+/// down (atomically, under its own name) to the records outside the window
+/// — backfilled or late samples the snapshot does not hold.
 ///
 /// The host application must write each sample to memory *before*
 /// appending it to the store, so that everything appended before
@@ -52,6 +55,15 @@ pub struct ccwal_checkpoint_totals {
     pub failed: usize,
     pub bytes: u64,
     pub segments_deleted: usize,
+    /// Segments cut down to their records outside `[from, to]`, and those
+    /// records.
+    pub segments_trimmed: usize,
+    pub records_kept: u64,
+    /// Hosts whose WAL could not be made durable and sealed at begin (their
+    /// records stay in current.wal, which restore replays).
+    pub seal_errors: usize,
+    /// Segments that could not be settled: they stay whole.
+    pub segment_errors: usize,
     pub duration_micros: u64,
 }
 
@@ -130,8 +142,9 @@ pub extern "C" fn ccwal_checkpoint_add(
     })
 }
 
-/// Waits for every snapshot, deletes the sealed segments of written hosts,
-/// frees the session and writes the report to `*report_out`. Blocks.
+/// Waits for every snapshot, settles the sealed segments of written hosts
+/// (deleted, or cut down to the records outside `[from, to]`), frees the
+/// session and writes the report to `*report_out`. Blocks.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_checkpoint_finish(
     checkpoint: *mut ccwal_checkpoint,
@@ -175,6 +188,10 @@ pub extern "C" fn ccwal_checkpoint_report_totals(
         let mut totals = ccwal_checkpoint_totals {
             hosts: report.hosts.len(),
             segments_deleted: report.segments_deleted.len(),
+            segments_trimmed: report.segments_trimmed.len(),
+            records_kept: report.records_kept,
+            seal_errors: report.seal_errors.len(),
+            segment_errors: report.delete_errors.len(),
             duration_micros: report.duration.as_micros() as u64,
             ..Default::default()
         };
