@@ -23,7 +23,7 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: test-rust test-c test-go
+test: lint test-rust test-c test-go
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -92,5 +92,7 @@ clean:
 fmt:
 	$(CARGO) fmt --all
 
+# Formatting and clippy, both as errors (part of `make test`, so CI runs them).
 lint:
+	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings

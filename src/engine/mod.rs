@@ -162,6 +162,10 @@ fn default_open_file_budget() -> usize {
     ((descriptor_limit() / 2).clamp(64, 16_384) as usize).min(open_file_ceiling().max(1))
 }
 
+/// One host's answer to [`Store::seal`]: every sealed segment it has, or
+/// why its WAL could not be made durable and sealed.
+pub type SealOutcome = Result<Vec<PathBuf>, Error>;
+
 /// The WAL engine. `Send + Sync`: share it (e.g. in an `Arc`) and append
 /// from any number of threads. Dropping it closes it.
 pub struct Store {
@@ -423,7 +427,7 @@ impl Store {
         &self,
         hosts: &[(C, H)],
         label: i64,
-    ) -> Result<Vec<Result<Vec<PathBuf>, Error>>, Error> {
+    ) -> Result<Vec<SealOutcome>, Error> {
         let shards = self.shards.len();
         let mut per_shard: Vec<Vec<(Vec<u8>, usize)>> = vec![Vec::new(); shards];
         let mut placement = Vec::with_capacity(hosts.len());
@@ -445,7 +449,7 @@ impl Store {
             self.shards[shard].control(Control::Seal { hosts, label, done })?;
             answers[shard] = Some(answer);
         }
-        let mut sealed: Vec<Vec<Option<Result<Vec<PathBuf>, Error>>>> = Vec::with_capacity(shards);
+        let mut sealed: Vec<Vec<Option<SealOutcome>>> = Vec::with_capacity(shards);
         for answer in answers {
             sealed.push(match answer {
                 Some(answer) => answer
