@@ -100,6 +100,20 @@ impl HostDir {
         self.path.join(layout::snapshot_file_name(from, format))
     }
 
+    /// Opens current.wal for reading and appending, creating it (`new`:
+    /// only creating it; an existing file is an error). The caller fsyncs
+    /// the directory for a new entry (see [`HostDir::create`]).
+    pub fn open_wal(&self, new: bool) -> io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(!new)
+            .create_new(new)
+            .custom_flags(libc::O_CLOEXEC)
+            .mode(0o644)
+            .open(self.wal_path())
+    }
+
     /// The directory's files, classified; a missing directory has none.
     pub fn list(&self) -> Result<HostListing, Error> {
         match list_host_files(&self.path) {

@@ -14,10 +14,9 @@
 //!   those bytes are written again from that copy.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::ops::Range;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -297,15 +296,9 @@ impl HostFiles {
         let created = self.hosts[host].dir.create()?;
         self.dirs_to_sync.extend(created);
         let path = self.hosts[host].dir.wal_path();
+        let dir = self.hosts[host].dir.clone();
         let mut file = self
-            .open_with_eviction(|| {
-                OpenOptions::new()
-                    .read(true)
-                    .append(true)
-                    .create(true)
-                    .custom_flags(libc::O_CLOEXEC)
-                    .open(&path)
-            })
+            .open_with_eviction(|| dir.open_wal(false))
             .map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
         if !self.hosts[host].checked {
             let len = self.check_existing(host, &mut file, &path)?;
@@ -357,12 +350,9 @@ impl HostFiles {
                         aside.display()
                     ),
                 );
-                *file = OpenOptions::new()
-                    .read(true)
-                    .append(true)
-                    .create_new(true)
-                    .custom_flags(libc::O_CLOEXEC)
-                    .open(path)
+                *file = self.hosts[host]
+                    .dir
+                    .open_wal(true)
                     .map_err(|e| Error::io(format!("create {}", path.display()), &e))?;
                 return self.check_existing(host, file, path);
             }
