@@ -53,7 +53,11 @@
  * or real) models Linux's writeback error: the unsynced bytes are lost,
  * "poisoned" — no later fsync makes them durable (Linux reports the error
  * once and then reports success for pages it has dropped); only cutting
- * them off (ftruncate) or writing over them again clears that. A
+ * them off (ftruncate) or writing over them again clears that. As Linux
+ * reports a writeback error to the next fsync of every file it hit, a
+ * failed syncfs makes the next fsync/fdatasync of each file whose bytes it
+ * poisoned fail once with the same errno (an fsync that failed itself has
+ * reported its error already). A
  * directory entry created below the root (open O_CREAT, mkdir, rename
  * target) is pending until an fsync of its directory or a syncfs makes it
  * durable. faultfs_unsynced_bytes(), faultfs_entry_dirty() and
@@ -140,6 +144,7 @@ struct inode {
   char *path; /* last known canonical path (for syncfs) */
   off_t durable; /* bytes [0, durable) are durable */
   off_t poison_start, poison_end; /* lost by a failed sync; empty when equal */
+  int pending_error; /* reported by the next fsync/fdatasync (after syncfs) */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1153,13 +1158,24 @@ static int sync_common(int op, int fd) {
   struct decision d = decide_fd(op, fd, path);
   struct stat st;
   int known = d.under && fstat(fd, &st) == 0;
+  int pending = 0;
+  if (known && S_ISREG(st.st_mode) && !d.fail) {
+    pthread_mutex_lock(&lock);
+    struct inode *node = find_inode(st.st_dev, st.st_ino);
+    if (node) {
+      pending = node->pending_error;
+      node->pending_error = 0;
+    }
+    pthread_mutex_unlock(&lock);
+    if (pending) log_fault(op, path, pending);
+  }
   int r;
-  if (d.fail) {
+  if (d.fail || pending) {
     r = -1;
   } else {
     r = op == OP_FSYNC ? real_fsync(fd) : real_fdatasync(fd);
   }
-  int saved = d.fail ? d.error : errno;
+  int saved = d.fail ? d.error : pending ? pending : errno;
   if (known) {
     pthread_mutex_lock(&lock);
     if (S_ISREG(st.st_mode)) {
@@ -1217,8 +1233,9 @@ EXPORT int syncfs(int fd) {
     if (sizes[i] < 0) continue;
     if (r == 0) {
       synced(&inodes[i], sizes[i]);
-    } else {
+    } else if (sizes[i] > inodes[i].durable) {
       sync_failed(&inodes[i], sizes[i]);
+      inodes[i].pending_error = saved;
     }
   }
   for (size_t i = 0; dirty && i < dirty_before; i++) {
