@@ -20,9 +20,13 @@
  * are counted and can fail; everything else (stdout, stderr, pipes, other
  * files) passes straight through. The root comes from the environment
  * variable FAULTFS_ROOT at load and from faultfs_set_root() at run time.
- * Descriptors are tracked from the open that created them (path, device,
- * inode); a descriptor faultfs did not see open, or whose inode changed
- * since, is looked up in /proc/self/fd.
+ * Descriptors are tracked from the open that created them (the path it
+ * was opened by, device, inode); a descriptor faultfs did not see open, or
+ * whose inode changed since, is looked up in /proc/self/fd. Paths are
+ * compared as given (made absolute, "." and ".." removed), so a file
+ * reached through another path (/proc/self/root/ROOT/..., a symlink
+ * outside the root) is outside the root: that is how a test reads its
+ * files to check them while faults are active.
  *
  * Rules, from the environment variable FAULTFS at load and from
  * faultfs_set() at run time:
@@ -835,13 +839,16 @@ static int call_open(enum open_kind kind, int dirfd, const char *path, int flags
   return -1;
 }
 
-/* Records a descriptor just opened (for every path: the table answers
- * "below the root?" for later calls on it). */
-static void track_open(int fd, int under, int flags, int created) {
+/* Records a descriptor just opened on `abs` (the absolute path as given,
+ * NULL when unknown), for every path: the table answers "below the root?"
+ * for later calls on it by the path it was opened with, so a file opened
+ * through another path to it (e.g. /proc/self/root/ROOT/...) is outside
+ * the root. */
+static void track_open(int fd, const char *abs, int under, int created) {
   char path[PATH_MAX];
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0 || fd_link(fd, path) != 0) return;
-  char *copy = strdup(path);
+  char *copy = strdup(abs ? abs : path);
   pthread_mutex_lock(&lock);
   if (fd < FD_MAX) {
     free(fds[fd].path);
@@ -865,17 +872,16 @@ static void track_open(int fd, int under, int flags, int created) {
   }
   pthread_mutex_unlock(&lock);
   free(copy);
-  (void)flags;
 }
 
 static int open_common(enum open_kind kind, int dirfd, const char *path, int flags, mode_t mode) {
   init();
   char abs[PATH_MAX];
   struct decision d = {0, 0, 0, -1};
-  if (resolve(kind == K_OPENAT || kind == K_OPENAT64 || kind == K_OPENAT_2 || kind == K_OPENAT64_2 ? dirfd : AT_FDCWD,
-              path, abs) == 0) {
-    d = decide(OP_OPEN, abs, NULL);
-  }
+  int have = resolve(kind == K_OPENAT || kind == K_OPENAT64 || kind == K_OPENAT_2 || kind == K_OPENAT64_2 ? dirfd
+                                                                                                        : AT_FDCWD,
+                     path, abs) == 0;
+  if (have) d = decide(OP_OPEN, abs, NULL);
   if (d.fail) {
     errno = d.error;
     return -1;
@@ -889,7 +895,7 @@ static int open_common(enum open_kind kind, int dirfd, const char *path, int fla
   int fd = call_open(kind, dirfd, path, flags, mode);
   int saved = errno;
   if (fd >= 0) {
-    track_open(fd, d.under, flags, !existed);
+    track_open(fd, have ? abs : NULL, d.under, !existed);
     if (d.under && !existed) entry_created(abs);
   }
   errno = saved;
@@ -1158,6 +1164,7 @@ static int sync_common(int op, int fd) {
   struct decision d = decide_fd(op, fd, path);
   struct stat st;
   int known = d.under && fstat(fd, &st) == 0;
+  char canon[PATH_MAX];
   int pending = 0;
   if (known && S_ISREG(st.st_mode) && !d.fail) {
     pthread_mutex_lock(&lock);
@@ -1181,15 +1188,15 @@ static int sync_common(int op, int fd) {
     if (S_ISREG(st.st_mode)) {
       struct inode *node = get_inode(st.st_dev, st.st_ino, 0);
       if (node) {
-        if (node->path == NULL) set_inode_path(node, path);
+        if (node->path == NULL && fd_link(fd, canon) == 0) set_inode_path(node, canon);
         if (r == 0) {
           synced(node, st.st_size);
         } else {
           sync_failed(node, st.st_size);
         }
       }
-    } else if (S_ISDIR(st.st_mode) && r == 0) {
-      dir_synced(path);
+    } else if (S_ISDIR(st.st_mode) && r == 0 && realpath(path, canon) != NULL) {
+      dir_synced(canon);
     }
     pthread_mutex_unlock(&lock);
   }
