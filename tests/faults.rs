@@ -94,6 +94,7 @@ fn child_entry_point() {
         "close" => scenario_close(&ctx),
         "checkpoint" => scenario_checkpoint(&ctx),
         "descriptors" => scenario_descriptors(&ctx),
+        "sealed" => scenario_sealed(&ctx),
         "cell" => scenario_cell(&Ctx {
             bound: MATRIX_BOUND,
             ..ctx
@@ -234,6 +235,23 @@ fn an_earlier_snapshot_survives_a_fault_during_a_checkpoint() {
         }
     }
     run("checkpoint faults", jobs);
+}
+
+/// Without any fault: a checkpoint session that writes no snapshot (the
+/// sealed segments stay for restore to replay) and a sync afterwards — the
+/// sealed records must be durable once sync returns Ok, whether their file
+/// was still open at the seal or closed by the descriptor budget.
+#[test]
+fn sealed_segments_are_durable_once_sync_returns() {
+    let jobs = [1, 1000]
+        .into_iter()
+        .map(|n| {
+            Job::new("sealed")
+                .arg("max_open_files", n)
+                .label(format!("max_open_files={n}"))
+        })
+        .collect();
+    run("sealed segments", jobs);
 }
 
 /// The descriptor budget against RLIMIT_NOFILE, and real EMFILE (every
@@ -1781,6 +1799,49 @@ fn scenario_checkpoint(ctx: &Ctx) {
             ),
         );
     }
+    recover_and_verify(ctx, &store, &model);
+}
+
+fn scenario_sealed(ctx: &Ctx) {
+    let budget: usize = ctx.arg("max_open_files").parse().unwrap();
+    let store = open_store(ctx, |o| o.max_open_files = budget);
+    let mut model = Model::default();
+    let all = ["h0", "h1", "h2"];
+    model.ticks(ctx, &store, &all, 5);
+    // Written (so that begin finds the hosts' files), not synced.
+    let flushed = flush(ctx, "before the checkpoint", &store);
+    check(
+        "before the checkpoint: flush succeeds",
+        flushed.is_ok(),
+        format!("{flushed:?}"),
+    );
+    let (session, _) = bounded("CheckpointSession::begin", ctx.bound, || {
+        CheckpointSession::begin(&store, T0, T0 + 4, 1, 1)
+    });
+    match session {
+        Ok(session) => {
+            let (report, _) = bounded("finish", ctx.bound, || session.finish());
+            info("segments_deleted", report.segments_deleted.len());
+        }
+        Err(e) => {
+            check("begin succeeds without a fault", false, describe(&e));
+        }
+    }
+    model.ticks(ctx, &store, &all, 2);
+    let result = sync(ctx, "after a checkpoint without snapshots", &store);
+    check(
+        "after a checkpoint without snapshots: sync succeeds",
+        result.is_ok(),
+        format!("{result:?}"),
+    );
+    check_result(
+        ctx,
+        "after a checkpoint without snapshots",
+        "sync",
+        &result,
+        None,
+        &model,
+    );
     recover_and_verify(ctx, &store, &model);
 }
 
