@@ -534,11 +534,33 @@ static struct inode *get_inode(dev_t dev, ino_t ino, off_t durable) {
 
 static int is_poisoned(const struct inode *node) { return node->poison_end > node->poison_start; }
 
+/* The file at `abs` (lexical) is about to lose a name: its inode, when that
+ * is its last link, is forgotten once the call succeeds (the inode number
+ * may come back as another file). Returns whether to forget it. */
+static int last_link(const char *abs, struct stat *st) {
+  return abs != NULL && lstat(abs, st) == 0 && S_ISREG(st->st_mode) && st->st_nlink == 1;
+}
+
+static void forget_inode(const struct stat *st);
+
 static void set_poison(struct inode *node, off_t start, off_t end) {
   int was = is_poisoned(node);
   node->poison_start = start;
   node->poison_end = end;
   poisoned_files += is_poisoned(node) - was;
+}
+
+static void forget_inode(const struct stat *st) {
+  pthread_mutex_lock(&lock);
+  for (size_t i = 0; i < inode_count; i++) {
+    if (inodes[i].dev == st->st_dev && inodes[i].ino == st->st_ino) {
+      if (is_poisoned(&inodes[i])) poisoned_files--;
+      free(inodes[i].path);
+      inodes[i] = inodes[--inode_count];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&lock);
 }
 
 static void set_inode_path(struct inode *node, const char *path) {
@@ -865,6 +887,7 @@ static void track_open(int fd, const char *abs, int under, int created) {
         /* A new file on a recycled inode number. */
         node->durable = 0;
         set_poison(node, 0, 0);
+        node->pending_error = 0;
       }
       cut(node, st.st_size);
       set_inode_path(node, path);
@@ -1270,6 +1293,11 @@ static int rename_common(int kind, int olddir, const char *old, int newdir, cons
   }
   char canon_old[PATH_MAX];
   int have_canon_old = d.under && have_old && canonical(abs_old, canon_old) == 0;
+  /* A target replaced by the rename loses its last link. */
+  struct stat target, source;
+  int replaced = d.under && have_new && last_link(abs_new, &target) &&
+                 !(have_old && lstat(abs_old, &source) == 0 && source.st_dev == target.st_dev &&
+                   source.st_ino == target.st_ino);
   int r;
   switch (kind) {
     case 0: r = real_rename(old, new); break;
@@ -1292,6 +1320,7 @@ static int rename_common(int kind, int olddir, const char *old, int newdir, cons
       pthread_mutex_unlock(&lock);
     }
     entry_created(abs_new);
+    if (replaced) forget_inode(&target);
   }
   errno = saved;
   return r;
@@ -1317,9 +1346,12 @@ static int remove_common(int kind, int dirfd, const char *path, int flags) {
     errno = d.error;
     return -1;
   }
+  struct stat st;
+  int dies = d.under && op == OP_UNLINK && last_link(abs, &st);
   int r = kind == 0 ? real_unlink(path) : kind == 1 ? real_unlinkat(dirfd, path, flags) : real_rmdir(path);
   int saved = errno;
   if (r == 0 && d.under) entry_changed(abs, 0);
+  if (r == 0 && dies) forget_inode(&st);
   errno = saved;
   return r;
 }
