@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/resource.h>
@@ -223,6 +224,20 @@ static void check_durable(const char *root, const char *when) {
   }
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+/* Removes the scenario's directory and frees its name. */
+static void end_scenario(char *root) {
+  ff_clear();
+  (void)nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  free(root);
+}
+
 static char *begin_scenario(const char *name) {
   scenario = name;
   reset_samples();
@@ -273,7 +288,7 @@ static void write_errors(void) {
   EXPECT(r == CCWAL_OK, "close: %s", ccwal_result_description(r));
   ccwal_store_free(store);
   check_restore(root);
-  free(root);
+  end_scenario(root);
 }
 
 /* One failed fdatasync loses the unsynced bytes (faultfs models Linux):
@@ -300,7 +315,7 @@ static void failed_fdatasync(void) {
   EXPECT(r == CCWAL_OK, "close: %s", ccwal_result_description(r));
   ccwal_store_free(store);
   check_restore(root);
-  free(root);
+  end_scenario(root);
 }
 
 /* ccwal_store_close returns the error of its final write. */
@@ -316,7 +331,7 @@ static void close_reports_errors(void) {
   expect_io("close whose final write fails", r, error, ENOSPC);
   ff_clear();
   ccwal_store_free(store);
-  free(root);
+  end_scenario(root);
 }
 
 static void reject_small_queue(ccwal_options *o) {
@@ -358,7 +373,7 @@ static void full_queue(void) {
   EXPECT(r == CCWAL_OK, "close: %s", ccwal_result_description(r));
   ccwal_store_free(store);
   check_restore(root);
-  free(root);
+  end_scenario(root);
 }
 
 /* max_open_files above RLIMIT_NOFILE is refused with
@@ -382,7 +397,7 @@ static void descriptor_budget(void) {
     ccwal_store_free(store);
   }
   ccwal_options_free(options);
-  free(root);
+  end_scenario(root);
 }
 
 int main(void) {
