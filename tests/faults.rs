@@ -194,8 +194,6 @@ fn a_full_queue_refuses_appends_while_the_disk_fails() {
 }
 
 /// `close` returns the first error of its final write and sync.
-/// (`Store::close` returns `()` today; the scenario goes through
-/// [`CloseOutcome`], which compiles against both signatures.)
 #[test]
 fn close_returns_the_first_error_of_its_final_write_and_sync() {
     let jobs = ["write", "fdatasync", "clean"]
@@ -419,31 +417,6 @@ fn describe(error: &Error) -> String {
     )
 }
 
-/// `Store::close` returns `()` today and is to return `Result<(), Error>`;
-/// this compiles against both (today's close can report no error, so it
-/// counts as Ok).
-trait CloseOutcome {
-    fn into_result(self) -> Result<(), Error>;
-}
-
-impl CloseOutcome for () {
-    fn into_result(self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-impl CloseOutcome for Result<(), Error> {
-    fn into_result(self) -> Result<(), Error> {
-        self
-    }
-}
-
-// Deliberate: today's `close` returns `()`.
-#[allow(clippy::unit_arg)]
-fn close(store: &Store) -> Result<(), Error> {
-    store.close().into_result()
-}
-
 fn open_store(ctx: &Ctx, configure: impl FnOnce(&mut StoreOptions)) -> Store {
     let mut options = StoreOptions::new(&ctx.root);
     options.shards = 1;
@@ -584,7 +557,7 @@ fn restored(root: &Path, strict: bool) -> Result<(BTreeMap<Key, f64>, Vec<String
     let config = MetricConfig::new(METRICS.iter().map(|m| (*m, 1)));
     let restored = restore(root, 0, &config, &options).map_err(|e| e.to_string())?;
     let mut samples = BTreeMap::new();
-    let mut errors: Vec<String> = restored.error.into_iter().collect();
+    let mut errors: Vec<String> = restored.error.iter().map(|e| e.to_string()).collect();
     for host in restored.hosts {
         let name = String::from_utf8_lossy(&host.host).into_owned();
         if let Some(e) = host.error {
@@ -802,7 +775,7 @@ fn recover_and_verify(ctx: &Ctx, store: &Store, model: &Model) {
             ctx,
         );
     }
-    let (closed, _) = bounded("close", ctx.bound, || close(store));
+    let (closed, _) = bounded("close", ctx.bound, || store.close());
     check(
         "after the fault cleared: close succeeds",
         closed.is_ok(),
@@ -1577,7 +1550,7 @@ fn scenario_close(ctx: &Ctx) {
         "write" => {
             ctx.ff.set("write|writev:ENOSPC");
             model.ticks(ctx, &store, &["h0", "h1"], 3);
-            let (result, _) = bounded("close", ctx.bound, || close(&store));
+            let (result, _) = bounded("close", ctx.bound, || store.close());
             check(
                 "close returns the final write's error (Io, ENOSPC)",
                 matches!(&result, Err(e) if e.kind() == ErrorKind::Io && e.os_code() == Some(libc::ENOSPC)),
@@ -1596,7 +1569,7 @@ fn scenario_close(ctx: &Ctx) {
                 format!("{flushed:?}"),
             );
             ctx.ff.set("fdatasync:EIO");
-            let (result, _) = bounded("close", ctx.bound, || close(&store));
+            let (result, _) = bounded("close", ctx.bound, || store.close());
             check(
                 "close returns the final sync's error (Io, EIO)",
                 matches!(&result, Err(e) if e.kind() == ErrorKind::Io && e.os_code() == Some(libc::EIO)),
@@ -1608,7 +1581,7 @@ fn scenario_close(ctx: &Ctx) {
         }
         _ => {
             model.ticks(ctx, &store, &["h0", "h1"], 3);
-            let (result, _) = bounded("close", ctx.bound, || close(&store));
+            let (result, _) = bounded("close", ctx.bound, || store.close());
             check(
                 "close without a fault succeeds",
                 result.is_ok(),
@@ -1882,6 +1855,16 @@ fn scenario_descriptors(ctx: &Ctx) {
         synced.is_ok(),
         format!("{synced:?}"),
     );
+    // A store with files of its own open makes room by closing some of them
+    // (and then succeeds); one that has none open cannot, so the EMFILE
+    // must reach the caller.
+    let closed = store.close();
+    check(
+        "a clean close succeeds",
+        closed.is_ok(),
+        format!("{closed:?}"),
+    );
+    let store = open_store(ctx, |o| o.max_open_files = 16);
 
     // Take every descriptor left.
     let mut hog = Vec::new();

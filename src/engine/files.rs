@@ -301,6 +301,10 @@ impl HostFiles {
             .open_with_eviction(|| dir.open_wal(false))
             .map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
         if !self.hosts[host].checked {
+            // The file may be new (or was made by an open whose first write
+            // failed): its entry becomes durable with the next sync,
+            // together with the records.
+            self.dirs_to_sync.insert(self.hosts[host].dir.path.clone());
             let len = self.check_existing(host, &mut file, &path)?;
             let h = &mut self.hosts[host];
             h.len = len;
@@ -328,9 +332,7 @@ impl HostFiles {
                 file.set_len(0)
                     .and_then(|()| file.write_all(&header))
                     .map_err(|e| Error::io(format!("write header of {}", path.display()), &e))?;
-                // The new file's entry becomes durable with the next sync,
-                // and its header is kept like any unsynced record.
-                self.dirs_to_sync.insert(self.hosts[host].dir.path.clone());
+                // The header is kept like any unsynced record.
                 let h = &mut self.hosts[host];
                 h.synced_len = 0;
                 self.unsynced_bytes -= h.unsynced.len();

@@ -234,10 +234,11 @@ impl Shard {
                     "the shard's queue is full",
                 )),
                 // Waiting for a disk that keeps failing could last forever.
-                (Backpressure::Block { timeout: None }, Some(failure)) => Some(Error::new(
-                    ErrorKind::Io,
-                    format!("the shard's queue is full because writes fail: {failure}"),
-                )),
+                (Backpressure::Block { timeout: None }, Some(failure)) => Some(
+                    failure
+                        .clone()
+                        .with_context("the shard's queue is full because writes fail"),
+                ),
                 (Backpressure::Block { .. }, _) => match deadline {
                     Some(deadline) if self.space.wait_until(&mut queue, deadline).timed_out() => {
                         Some(Error::new(

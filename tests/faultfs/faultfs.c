@@ -1210,6 +1210,14 @@ static int sync_common(int op, int fd) {
     pthread_mutex_lock(&lock);
     if (S_ISREG(st.st_mode)) {
       struct inode *node = get_inode(st.st_dev, st.st_ino, 0);
+      /* A syncfs that failed while this call waited hit this file's pages
+       * too: Linux reports that to the fsync waiting on the same writeback,
+       * so this call fails with it rather than the next one. */
+      if (node && r == 0 && node->pending_error) {
+        r = -1;
+        saved = node->pending_error;
+        node->pending_error = 0;
+      }
       if (node) {
         if (node->path == NULL && fd_link(fd, canon) == 0) set_inode_path(node, canon);
         if (r == 0) {
