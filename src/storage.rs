@@ -73,6 +73,14 @@ pub struct Removal {
     pub errors: Vec<(PathBuf, Error)>,
 }
 
+impl Removal {
+    /// Moves the outcome into a report's lists (errors as messages).
+    pub fn report_into(self, removed: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, String)>) {
+        removed.extend(self.removed);
+        errors.extend(self.errors.into_iter().map(|(p, e)| (p, e.to_string())));
+    }
+}
+
 /// A host directory found below ROOT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostDir {

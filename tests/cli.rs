@@ -501,28 +501,13 @@ fn verify_accepts_go_written_json_snapshots() {
 /// make `ingest` fail, with the reason, instead of exiting 0.
 #[test]
 fn ingest_fails_when_its_records_cannot_be_written() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("blocked"), b"not a directory").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ccwal"))
-        .args([
-            "ingest",
-            dir.path().to_str().unwrap(),
-            "--cluster",
-            "blocked",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"cpu_load,hostname=h1 value=1 1700000000\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let output = ingest(
+        &[root, "--cluster", "blocked"],
+        b"cpu_load,hostname=h1 value=1 1700000000\n",
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -532,36 +517,32 @@ fn ingest_fails_when_its_records_cannot_be_written() {
     assert!(stderr.contains("\"failed\":1"), "{stderr}");
 }
 
-#[test]
-fn ingest_appends_line_protocol_and_reports_bad_lines() {
+/// Runs `ccwal ingest ARGS` with `input` on its standard input.
+fn ingest(args: &[&str], input: &[u8]) -> std::process::Output {
     use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ccwal"))
-        .args([
-            "ingest",
-            dir.path().to_str().unwrap(),
-            "--cluster",
-            "fallback",
-            "--durability",
-            "always",
-        ])
+        .arg("ingest")
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            b"cpu_load,cluster=fritz,hostname=f0101,type=cpu,type-id=3 value=0.75 1700000000\n\
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn ingest_appends_line_protocol_and_reports_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let output = ingest(
+        &[root, "--cluster", "fallback", "--durability", "always"],
+        b"cpu_load,cluster=fritz,hostname=f0101,type=cpu,type-id=3 value=0.75 1700000000\n\
               not line protocol\n\
               mem_bw,hostname=f0102,type=socket,type-id=0,stype=memctrl,stype-id=1 value=12i 1700000060000\n\
               flops,cluster=fritz,hostname=../x value=1 1700000000\n",
-        )
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    );
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(

@@ -63,11 +63,8 @@ pub fn cleanup(root: &Path, horizon: i64) -> Result<CleanupReport, Error> {
                 Err(error) => report.errors.push((segment, error)),
             }
         }
-        let removal = host.remove(doomed);
-        report.deleted.extend(removal.removed);
-        report
-            .errors
-            .extend(removal.errors.into_iter().map(|(p, e)| (p, e.to_string())));
+        host.remove(doomed)
+            .report_into(&mut report.deleted, &mut report.errors);
     }
     Ok(report)
 }

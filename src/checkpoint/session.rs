@@ -182,11 +182,8 @@ fn settle_segments(
             Err(error) => report.delete_errors.push((segment, error)),
         }
     }
-    let removal = dir.remove(covered);
-    report.segments_deleted.extend(removal.removed);
-    report
-        .delete_errors
-        .extend(removal.errors.into_iter().map(|(p, e)| (p, e.to_string())));
+    dir.remove(covered)
+        .report_into(&mut report.segments_deleted, &mut report.delete_errors);
 }
 
 /// What [`trim_segment`] did to a sealed segment.

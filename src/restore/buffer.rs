@@ -22,6 +22,16 @@ pub struct Chunk {
 }
 
 impl Chunk {
+    /// Stores `value` in slot `index`, missing slots before it NaN.
+    fn set(&mut self, index: usize, value: f64) {
+        if index < self.values.len() {
+            self.values[index] = value;
+        } else {
+            self.values.resize(index, f64::NAN);
+            self.values.push(value);
+        }
+    }
+
     /// Go's `newBuffer(ts, freq)`: starts half a period before `ts`.
     fn new(ts: i64, frequency: i64) -> Chunk {
         Chunk {
@@ -76,13 +86,10 @@ pub fn write(
         chain.push(chunk);
         index = 0;
     }
-    let head = chain.last_mut().expect("just checked or pushed");
-    if index < head.values.len() {
-        head.values[index] = value;
-    } else {
-        head.values.resize(index, f64::NAN);
-        head.values.push(value);
-    }
+    chain
+        .last_mut()
+        .expect("just checked or pushed")
+        .set(index, value);
     Ok(())
 }
 
@@ -113,12 +120,7 @@ pub fn write_anywhere(
         }
         let index = ((ts - chunk.start) / chunk.frequency) as usize;
         if index < chunk.capacity {
-            if index < chunk.values.len() {
-                chunk.values[index] = value;
-            } else {
-                chunk.values.resize(index, f64::NAN);
-                chunk.values.push(value);
-            }
+            chunk.set(index, value);
             return Ok(());
         }
     }
@@ -267,5 +269,41 @@ mod tests {
             write(&mut zero, 10, 5, 1.0),
             Err(WriteRefused::Unrepresentable)
         );
+    }
+
+    #[test]
+    fn write_anywhere_puts_older_samples_where_they_belong() {
+        // A snapshot's chunk of 4 slots from 1000, then a chunk from 2000.
+        let chunk = |start, values: Vec<f64>| Chunk {
+            start,
+            frequency: 10,
+            capacity: 4,
+            archived: true,
+            values,
+        };
+        let mut chain = vec![chunk(1000, vec![1.0]), chunk(2000, vec![2.0])];
+        // Go's rule refuses both; write_anywhere does not.
+        assert_eq!(
+            write(&mut chain, 10, 1020, 3.0),
+            Err(WriteRefused::BeforeStart)
+        );
+        // Into a free slot of the older chunk (NaN in between).
+        write_anywhere(&mut chain, 10, 1020, 3.0).unwrap();
+        assert!(chain[0].values[1].is_nan());
+        assert_eq!(chain[0].values[2], 3.0);
+        // Past that chunk's capacity: a new chunk between the two, capped
+        // so it ends where the next one starts.
+        write_anywhere(&mut chain, 10, 1985, 4.0).unwrap();
+        assert_eq!(chain.len(), 3);
+        assert_eq!((chain[1].start, chain[1].capacity), (1980, 2));
+        assert_eq!(chain[1].values, vec![4.0]);
+        // Before every chunk: a new first chunk.
+        write_anywhere(&mut chain, 10, 500, 5.0).unwrap();
+        assert_eq!((chain[0].start, chain[0].values.clone()), (495, vec![5.0]));
+        // At or after the newest chunk's start: Go's rule.
+        write_anywhere(&mut chain, 10, 2010, 6.0).unwrap();
+        assert_eq!(chain.last().unwrap().values, vec![2.0, 6.0]);
+        let starts: Vec<i64> = chain.iter().map(|c| c.start).collect();
+        assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}");
     }
 }
