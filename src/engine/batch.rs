@@ -110,6 +110,9 @@ pub(crate) struct Entries<'a> {
     pos: usize,
     index: usize,
     check_names: bool,
+    /// The last (cluster, host) checked: a host's samples come in a row,
+    /// so each pair is checked once per run, not once per sample.
+    checked: (&'a [u8], &'a [u8]),
 }
 
 impl<'a> Entries<'a> {
@@ -119,7 +122,21 @@ impl<'a> Entries<'a> {
             pos: 0,
             index: 0,
             check_names,
+            checked: (&[], &[]),
         }
+    }
+
+    /// Where the next entry starts (see [`Entries::at`]).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The entry at `pos` of bytes an earlier iteration walked without an
+    /// error (no checks again).
+    pub fn at(bytes: &'a [u8], pos: usize) -> Entry<'a> {
+        let mut entries = Entries::new(bytes, false);
+        entries.pos = pos;
+        entries.entry().expect("checked by an earlier iteration")
     }
 
     fn entry(&mut self) -> Result<Entry<'a>, Error> {
@@ -157,7 +174,7 @@ impl<'a> Entries<'a> {
                 return Err(overflow());
             }
         }
-        if self.check_names {
+        if self.check_names && (cluster, host) != self.checked {
             let check = |field, name: &[u8]| {
                 names::validate_path_component(field, name).map_err(|e| {
                     Error::new(ErrorKind::InvalidName, format!("batch sample {index}: {e}"))
@@ -165,6 +182,7 @@ impl<'a> Entries<'a> {
             };
             check(NameField::Cluster, cluster)?;
             check(NameField::Host, host)?;
+            self.checked = (cluster, host);
         }
         self.pos = cursor;
         self.index += 1;

@@ -299,20 +299,28 @@ impl Store {
 
     fn append_entries(&self, bytes: &[u8], check_names: bool) -> Result<(), Error> {
         let shards = self.shards.len();
-        // Pass 1: check everything, find each sample's shard and each
-        // shard's share of bytes.
-        let mut shard_of_entry = Vec::new();
+        // Pass 1: check everything, find each sample's shard (once per run
+        // of one host's samples) and each shard's share of bytes.
+        let mut placed: Vec<(usize, usize)> = Vec::new();
         let mut need = vec![(0usize, 0u64); shards];
-        for entry in batch::Entries::new(bytes, check_names) {
+        let mut last: Option<(&[u8], &[u8], usize)> = None;
+        let mut entries = batch::Entries::new(bytes, check_names);
+        loop {
+            let pos = entries.position();
+            let Some(entry) = entries.next() else { break };
             let e = entry?;
-            let shard = shard_of(e.cluster, e.host, shards);
+            let shard = match last {
+                Some((cluster, host, shard)) if (cluster, host) == (e.cluster, e.host) => shard,
+                _ => shard_of(e.cluster, e.host, shards),
+            };
+            last = Some((e.cluster, e.host, shard));
             let record = wal::RECORD_OVERHEAD
                 + wal::MIN_PAYLOAD_LEN as usize
                 + e.metric.len()
                 + e.selector_raw.len();
             need[shard].0 += queued_len(e.cluster, e.host, record);
             need[shard].1 += 1;
-            shard_of_entry.push(shard as u32);
+            placed.push((pos, shard));
         }
         let touched: Vec<usize> = (0..shards).filter(|&s| need[s].1 > 0).collect();
         for (at, &shard) in touched.iter().enumerate() {
@@ -329,9 +337,9 @@ impl Store {
         for shard in touched {
             let mut queue = self.shards[shard].lock_reserved()?;
             queue.release(need[shard].0);
-            let entries = batch::Entries::new(bytes, false).zip(&shard_of_entry);
-            for (entry, _) in entries.filter(|(_, s)| **s as usize == shard) {
-                let e = entry.expect("checked in pass 1");
+            let mine = placed.iter().filter(|&&(_, s)| s == shard);
+            for &(pos, _) in mine {
+                let e = batch::Entries::at(bytes, pos);
                 queue.append_records(e.cluster, e.host, 1, |out| {
                     let bits = (e.value as f32).to_bits();
                     wal::encode_record_raw_selector(
