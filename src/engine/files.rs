@@ -7,6 +7,10 @@
 //! - a failed `write`/`open` keeps the host's records (and every later one)
 //!   in a backlog, in order; the file is cut back to its last whole record
 //!   and the backlog is retried until it is written;
+//! - small appends are coalesced: a host's records wait in memory (its
+//!   backlog) until it has `COALESCE_BYTES` of them, for at most
+//!   `COALESCE_DELAY`, or until `flush`, `sync`, a control or close asks,
+//!   so a write carries kilobytes, not a few records (not under `Always`);
 //! - a failed `fdatasync` is never retried as if the data were safe (the
 //!   kernel may have dropped the dirty pages and cleared the error): every
 //!   byte written since the host's last good fdatasync is kept in memory,
@@ -20,11 +24,36 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use super::stats::{Counters, Event, EventHook, EventLevel, WriteErrorKind, bump};
 use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::Error;
 use crate::storage::{self, HostDir};
+
+/// A host's records are written once it has this many bytes waiting…
+const COALESCE_BYTES: usize = 16 << 10;
+/// …or once the oldest has waited this long.
+pub(crate) const COALESCE_DELAY: Duration = Duration::from_millis(20);
+
+/// What a round of writes may leave in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Flush {
+    /// Retry hosts whose writes failed (else their new records join their
+    /// backlog untried).
+    pub retry: bool,
+    /// Write every host's waiting records, leaving none coalescing.
+    pub all: bool,
+}
+
+impl Flush {
+    /// Everything written, failed hosts retried: for `flush`, `sync`,
+    /// controls and close.
+    pub const EVERYTHING: Flush = Flush {
+        retry: true,
+        all: true,
+    };
+}
 
 /// A write fault for tests: the engine writes at most `after_bytes` of the
 /// data, then fails with `error`, as a full or failing disk would.
@@ -59,8 +88,10 @@ struct Host {
     /// The file may hold bytes past `len` (a partial write): cut them off
     /// before the next append.
     must_cut: bool,
-    /// Why the backlog is not empty.
+    /// Why the backlog is not empty (`None`: it is coalescing).
     failure: Option<Error>,
+    /// On the `coalescing` list.
+    coalescing: bool,
     /// This round's record ranges (into the round's bytes) and their count.
     ranges: Vec<Range<usize>>,
     records: u64,
@@ -72,6 +103,8 @@ pub(crate) struct FileSettings {
     pub open_file_budget: usize,
     pub max_wal_bytes: u64,
     pub sync_on_close: bool,
+    /// Let small appends wait to be written together (not under `Always`).
+    pub coalesce: bool,
     pub event_hook: Option<Arc<EventHook>>,
     pub fault_injector: Option<Arc<FaultInjector>>,
 }
@@ -93,8 +126,12 @@ pub(crate) struct HostFiles {
     unsynced: Vec<usize>,
     /// Bytes held in the hosts' `unsynced` copies.
     unsynced_bytes: usize,
-    /// Hosts with a backlog.
+    /// Hosts whose writes failed (they have a backlog).
     failing: Vec<usize>,
+    /// Hosts whose backlog waits to be written with more (no failure), and
+    /// when the first of them began to wait.
+    coalescing: Vec<usize>,
+    coalescing_since: Option<Instant>,
     /// Bytes held in the hosts' backlogs.
     backlog_bytes: usize,
     /// Directories with new entries (files, sub-directories) not yet
@@ -121,6 +158,8 @@ impl HostFiles {
             unsynced: Vec::new(),
             unsynced_bytes: 0,
             failing: Vec::new(),
+            coalescing: Vec::new(),
+            coalescing_since: None,
             backlog_bytes: 0,
             dirs_to_sync: BTreeSet::new(),
         }
@@ -157,6 +196,7 @@ impl HostFiles {
             backlog_records: 0,
             must_cut: false,
             failure: None,
+            coalescing: false,
             ranges: Vec::new(),
             records: 0,
         });
@@ -179,29 +219,57 @@ impl HostFiles {
     }
 
     /// Appends every host's queued ranges to its file: one write (vectored)
-    /// per host. Hosts with a backlog are retried first when `retry`;
-    /// otherwise their new records join the backlog untried, so a failing
-    /// disk costs one attempt per host per retry interval.
-    pub fn write_round(&mut self, bytes: &[u8], retry: bool) {
+    /// per host, with the records it had waiting. A host with fewer than
+    /// `COALESCE_BYTES` keeps them waiting unless `flush.all`. Hosts whose
+    /// writes failed are retried when `flush.retry`; otherwise their new
+    /// records join their backlog untried, so a failing disk costs one
+    /// attempt per host per retry interval.
+    pub fn write_round(&mut self, bytes: &[u8], flush: Flush) {
         for host in std::mem::take(&mut self.dirty) {
-            if !retry && self.hosts[host].failure.is_some() {
+            let h = &self.hosts[host];
+            let waiting = h.backlog.len() + h.ranges.iter().map(|r| r.len()).sum::<usize>();
+            if h.failure.is_some() && !flush.retry {
                 self.keep_ranges(host, bytes);
+            } else if h.failure.is_none()
+                && self.settings.coalesce
+                && !flush.all
+                && waiting < COALESCE_BYTES
+            {
+                self.keep_ranges(host, bytes);
+                if !self.hosts[host].coalescing {
+                    self.hosts[host].coalescing = true;
+                    self.coalescing.push(host);
+                    self.coalescing_since.get_or_insert_with(Instant::now);
+                }
             } else {
                 self.write_host(host, bytes);
             }
         }
-        if retry {
+        if flush.all {
+            for host in std::mem::take(&mut self.coalescing) {
+                self.hosts[host].coalescing = false;
+                if self.hosts[host].failure.is_none() && !self.hosts[host].backlog.is_empty() {
+                    self.write_host(host, bytes);
+                }
+            }
+            self.coalescing_since = None;
+        }
+        if flush.retry {
             for host in std::mem::take(&mut self.failing) {
                 if !self.hosts[host].backlog.is_empty() {
                     self.write_host(host, bytes);
                 }
             }
         }
-        self.failing
-            .retain(|&h| self.hosts[h].failure.is_some() || !self.hosts[h].backlog.is_empty());
+        self.failing.retain(|&h| self.hosts[h].failure.is_some());
         self.failing.sort_unstable();
         self.failing.dedup();
         self.publish_gauges();
+    }
+
+    /// When the records that wait longest must be written.
+    pub fn coalesce_deadline(&self) -> Option<Instant> {
+        self.coalescing_since.map(|since| since + COALESCE_DELAY)
     }
 
     /// The first failure of a host with records not yet written.
@@ -220,6 +288,12 @@ impl HostFiles {
         self.backlog_bytes
     }
 
+    /// Whether every accepted record is in its file (none failed, none
+    /// waiting to be written with more).
+    pub fn all_written(&self) -> bool {
+        self.backlog_bytes == 0
+    }
+
     /// Bytes written but not yet fdatasynced (kept in memory until they are).
     pub fn unsynced_bytes(&self) -> usize {
         self.unsynced_bytes
@@ -230,13 +304,13 @@ impl HostFiles {
     }
 
     fn publish_gauges(&self) {
-        let records = self.failing.iter().map(|&h| self.hosts[h].backlog_records);
-        self.counters
-            .backlog_records
-            .store(records.sum(), Ordering::Relaxed);
-        self.counters
-            .backlog_bytes
-            .store(self.backlog_bytes as u64, Ordering::Relaxed);
+        let failing = self.failing.iter().map(|&h| &self.hosts[h]);
+        let (records, bytes) = failing.fold((0, 0), |(r, b), h| {
+            (r + h.backlog_records, b + h.backlog.len() as u64)
+        });
+        let counters = &self.counters;
+        counters.backlog_records.store(records, Ordering::Relaxed);
+        counters.backlog_bytes.store(bytes, Ordering::Relaxed);
     }
 
     fn touch(&mut self, host: usize) {
@@ -416,9 +490,6 @@ impl HostFiles {
         let mut ranges = ranges;
         ranges.clear();
         h.ranges = ranges;
-        if !self.failing.contains(&host) {
-            self.failing.push(host);
-        }
     }
 
     /// Writes the host's backlog and this round's ranges; on failure keeps
@@ -694,7 +765,7 @@ impl HostFiles {
     /// everything, then closes every file. Returns the first error; records
     /// still not written then are lost, and counted.
     pub fn close_all(&mut self) -> Result<(), Error> {
-        self.write_round(&[], true);
+        self.write_round(&[], Flush::EVERYTHING);
         let mut result = match self.failure() {
             Some(error) => Err(error),
             None => Ok(()),

@@ -14,7 +14,12 @@
 //!   Every refused sample is reported to the caller and counted; none is
 //!   dropped silently.
 //! - **Few syscalls.** A writer takes its whole queue at once and appends
-//!   each host's records with one vectored write.
+//!   each host's records with one vectored write. Unless durability is
+//!   `Always`, a host's records also wait across rounds until it has 16 KiB
+//!   of them (for at most 20 ms, and never past a `flush`, `sync`, control
+//!   or close, which write everything first), so one write carries
+//!   kilobytes rather than the few records a round holds per host. Waiting
+//!   records count against the queue capacity like queued ones.
 //! - **Durability.** `None`: handed to the OS every round. `Interval(d)`:
 //!   plus fdatasync of written files every `d`. `Always`: fdatasync before
 //!   the next round. `flush()` and `sync()` wait for everything appended
@@ -228,6 +233,7 @@ impl Store {
             open_file_budget: options.max_open_files.div_ceil(shards),
             max_wal_bytes: options.max_wal_bytes,
             sync_on_close: options.durability != Durability::None,
+            coalesce: options.durability != Durability::Always,
             event_hook: options.event_hook.clone(),
             fault_injector: options.fault_injector.clone(),
         });

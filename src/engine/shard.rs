@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
-use super::files::HostFiles;
+use super::files::{Flush, HostFiles};
 use super::stats::{Counters, bump};
 use super::{Backpressure, Durability};
 use crate::error::{Error, ErrorKind};
@@ -405,6 +405,9 @@ struct Round {
     closing: bool,
     /// A `flush`, `sync` or control waits for this round.
     requested: bool,
+    /// The writer holds more than half the queue capacity in records
+    /// waiting to be written with more.
+    held_too_much: bool,
 }
 
 /// The writer thread's loop: take the whole queue, write each host's
@@ -430,18 +433,24 @@ pub(crate) fn run_writer(
         let round = {
             let mut queue = shard.queue.lock();
             loop {
-                let retry_due = next_retry.is_some_and(|at| Instant::now() >= at);
+                let now = Instant::now();
+                let retry_due = next_retry.is_some_and(|at| now >= at);
+                let coalesce_due = files.coalesce_deadline().is_some_and(|at| now >= at);
                 if !queue.items.is_empty()
                     || queue.closing
                     || queue.requests != seen_requests
                     || retry_due
+                    || coalesce_due
                     || sync_due(&files, last_sync)
                 {
                     break;
                 }
-                let wait = next_retry.map_or(flush_interval, |at| {
-                    at.saturating_duration_since(Instant::now())
-                        .min(flush_interval)
+                let wake = [next_retry, files.coalesce_deadline()]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                let wait = wake.map_or(flush_interval, |at| {
+                    at.saturating_duration_since(now).min(flush_interval)
                 });
                 shard.work.wait_for(&mut queue, wait);
             }
@@ -462,11 +471,23 @@ pub(crate) fn run_writer(
                 sync_wanted: queue.sync_wanted,
                 closing: queue.closing,
                 requested,
+                held_too_much: queue.held > shard.capacity / 2,
             }
         };
         shard.space.notify_all();
         let started = Instant::now();
         let retry = round.requested || round.closing || next_retry.is_some_and(|at| started >= at);
+        let must_sync = durability == Durability::Always
+            || sync_due(&files, last_sync)
+            || round.sync_wanted > shard.progress.lock().synced
+            || files.unsynced_bytes() > UNSYNCED_LIMIT;
+        let flush = Flush {
+            retry,
+            all: retry
+                || must_sync
+                || round.held_too_much
+                || files.coalesce_deadline().is_some_and(|at| started >= at),
+        };
         for item in spare.items.drain(..) {
             match item {
                 Item::Records {
@@ -482,14 +503,14 @@ pub(crate) fn run_writer(
                         .write_error(super::stats::WriteErrorKind::of(error.os_code()), count),
                 },
                 Item::Control(Control::Rotate { hosts, done }) => {
-                    files.write_round(&spare.bytes, true);
+                    files.write_round(&spare.bytes, Flush::EVERYTHING);
                     let result = hosts
                         .iter()
                         .try_for_each(|(key, cluster_len)| files.rotate(key, *cluster_len));
                     let _ = done.send(result);
                 }
                 Item::Control(Control::Seal { hosts, label, done }) => {
-                    files.write_round(&spare.bytes, true);
+                    files.write_round(&spare.bytes, Flush::EVERYTHING);
                     let result = hosts
                         .iter()
                         .map(|(key, cluster_len)| files.seal(key, *cluster_len, label))
@@ -498,7 +519,7 @@ pub(crate) fn run_writer(
                 }
             }
         }
-        files.write_round(&spare.bytes, retry);
+        files.write_round(&spare.bytes, flush);
         spare.bytes.clear();
         bump(&shard.counters.flushes, 1);
         shard.counters.max_flush_micros.fetch_max(
@@ -506,10 +527,6 @@ pub(crate) fn run_writer(
             std::sync::atomic::Ordering::Relaxed,
         );
 
-        let must_sync = durability == Durability::Always
-            || sync_due(&files, last_sync)
-            || round.sync_wanted > shard.progress.lock().synced
-            || files.unsynced_bytes() > UNSYNCED_LIMIT;
         let synced = must_sync.then(|| files.sync());
         if must_sync {
             last_sync = Instant::now();
@@ -535,11 +552,12 @@ pub(crate) fn run_writer(
         {
             let mut progress = shard.progress.lock();
             progress.rounds_done += 1;
-            if write_error.is_none() {
+            let all_written = files.all_written();
+            if all_written {
                 progress.written = round.ticket;
             }
             match synced {
-                Some(Ok(())) if write_error.is_none() => {
+                Some(Ok(())) if all_written => {
                     progress.synced = round.ticket;
                     progress.sync_error = None;
                 }
