@@ -712,3 +712,26 @@ fn a_barrier_of_threads_flushing_sees_its_own_samples() {
         t.join().unwrap();
     }
 }
+
+/// Small appends wait to be written together, but not for long: without
+/// any flush, a record reaches its file within the coalescing delay (20 ms)
+/// plus a round; `flush` writes at once.
+#[test]
+fn coalesced_records_are_written_without_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreOptions::new(dir.path())).unwrap();
+    store.append(b"c", b"h", b"m", NONE, 1.0, 1).unwrap();
+    let wal = wal_path(dir.path(), "c", "h");
+    let started = Instant::now();
+    while read_wal(&wal).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a record waited in memory for 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    store.append(b"c", b"h", b"m", NONE, 2.0, 2).unwrap();
+    store.flush().unwrap();
+    assert_eq!(read_wal(&wal).len(), 2);
+    store.close().unwrap();
+}
