@@ -735,3 +735,50 @@ fn coalesced_records_are_written_without_a_flush() {
     assert_eq!(read_wal(&wal).len(), 2);
     store.close().unwrap();
 }
+
+/// Reopening a large WAL reads only its last MiB for the torn-tail check
+/// (not the whole file): a torn tail is still cut, and damage further back
+/// (which no append of ccwal leaves) is left for restore to skip.
+#[test]
+fn a_large_wal_is_checked_at_its_tail_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = wal_path(dir.path(), "c", "h");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut file = wal::file_header().to_vec();
+    let mut ts = 0;
+    while file.len() < 5 << 20 {
+        wal::encode_record(&mut file, ts, b"m", NONE, ts as f32).unwrap();
+        ts += 1;
+    }
+    // Damage 4 MiB before the end: a full scan would cut everything after.
+    let middle = file.len() - (4 << 20);
+    file[middle..middle + 8].fill(0xFF);
+    let whole = file.len();
+    wal::encode_record(&mut file, ts, b"m", NONE, 0.0).unwrap();
+    file.truncate(whole + 10); // a torn last record
+    std::fs::write(&path, &file).unwrap();
+
+    let store = Store::open(StoreOptions::new(dir.path())).unwrap();
+    store.append(b"c", b"h", b"m", NONE, 7.0, ts + 100).unwrap();
+    store.close().unwrap();
+    assert_eq!(store.stats().torn_tails_repaired, 1);
+    let content = std::fs::read(&path).unwrap();
+    assert_eq!(
+        content[..whole],
+        file[..whole],
+        "nothing before the tail changed"
+    );
+    let mut resync = WalReader::new(&content, wal::FILE_HEADER_LEN, true);
+    let last = resync
+        .by_ref()
+        .filter_map(|item| match item {
+            WalItem::Record { record, .. } => Some(record.ts),
+            WalItem::Damaged { .. } => None,
+        })
+        .last();
+    assert_eq!(
+        last,
+        Some(ts + 100),
+        "the append follows the last whole record"
+    );
+}

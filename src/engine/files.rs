@@ -21,6 +21,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,6 +31,10 @@ use super::stats::{Counters, Event, EventHook, EventLevel, WriteErrorKind, bump}
 use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::Error;
 use crate::storage::{self, HostDir};
+
+/// How much of the end of an existing WAL (larger than twice this) is read
+/// for the torn-tail check when a process first opens it, instead of all.
+const TAIL_CHECK_BYTES: u64 = 1 << 20;
 
 /// A host's records are written once it has this many bytes waiting…
 const COALESCE_BYTES: usize = 16 << 10;
@@ -396,6 +401,16 @@ impl HostFiles {
     /// a header in an empty file, a torn tail cut off, a file with a bad
     /// header moved aside. Returns the length to append at.
     fn check_existing(&mut self, host: usize, file: &mut File, path: &Path) -> Result<u64, Error> {
+        let size = file
+            .metadata()
+            .map_err(|e| Error::io(format!("stat {}", path.display()), &e))?
+            .len();
+        if size > 2 * TAIL_CHECK_BYTES {
+            if let Some(len) = self.check_tail(host, file, path, size)? {
+                self.hosts[host].synced_len = len;
+                return Ok(len);
+            }
+        }
         let mut content = Vec::new();
         file.read_to_end(&mut content)
             .map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
@@ -440,21 +455,7 @@ impl HostFiles {
         });
         let len = match damage {
             Some((offset, len, error)) => {
-                // Made durable at once (rare): a sealed segment must never
-                // get the torn bytes back after a crash.
-                file.set_len(offset as u64)
-                    .and_then(|()| file.sync_data())
-                    .map_err(|e| Error::io(format!("truncate {}", path.display()), &e))?;
-                bump(&self.counters.torn_tails_repaired, 1);
-                self.event(
-                    host,
-                    EventLevel::Warning,
-                    format!(
-                        "{}: cut {len} damaged bytes at offset {offset} ({error})",
-                        path.display()
-                    ),
-                );
-                offset as u64
+                self.cut_tail(host, file, path, offset as u64, len, error)?
             }
             None => content.len() as u64,
         };
@@ -462,6 +463,73 @@ impl HostFiles {
         // process vouches only for what it writes itself.
         self.hosts[host].synced_len = len;
         Ok(len)
+    }
+
+    /// [`HostFiles::check_existing`] of a large file: checks its header and
+    /// looks for a torn tail in its last `TAIL_CHECK_BYTES` only (what comes
+    /// before was written whole: every failed append is cut back). `None`
+    /// when that is not enough to tell (a bad header, no whole record in
+    /// the window): the caller reads the whole file.
+    fn check_tail(
+        &mut self,
+        host: usize,
+        file: &File,
+        path: &Path,
+        size: u64,
+    ) -> Result<Option<u64>, Error> {
+        let read_error = |e: io::Error| Error::io(format!("read {}", path.display()), &e);
+        let mut header = [0u8; wal::FILE_HEADER_LEN];
+        file.read_exact_at(&mut header, 0).map_err(read_error)?;
+        if wal::check_file_header(&header).is_err() {
+            return Ok(None);
+        }
+        let base = size - TAIL_CHECK_BYTES;
+        let mut window = vec![0u8; TAIL_CHECK_BYTES as usize];
+        file.read_exact_at(&mut window, base).map_err(read_error)?;
+        let first = match wal::decode_record(&window) {
+            Ok(_) => Some(0),
+            Err(_) => wal::find_next_record(&window, 0),
+        };
+        let Some(first) = first else {
+            return Ok(None);
+        };
+        let damage = WalReader::new(&window, first, false).find_map(|item| match item {
+            WalItem::Damaged { offset, len, error } => Some((offset, len, error)),
+            WalItem::Record { .. } => None,
+        });
+        Ok(Some(match damage {
+            Some((offset, len, error)) => {
+                self.cut_tail(host, file, path, base + offset as u64, len, error)?
+            }
+            None => size,
+        }))
+    }
+
+    /// Cuts a torn tail off at `offset`; returns the new length. Made
+    /// durable at once (rare): a sealed segment must never get the torn
+    /// bytes back after a crash.
+    fn cut_tail(
+        &mut self,
+        host: usize,
+        file: &File,
+        path: &Path,
+        offset: u64,
+        len: usize,
+        error: wal::RecordError,
+    ) -> Result<u64, Error> {
+        file.set_len(offset)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| Error::io(format!("truncate {}", path.display()), &e))?;
+        bump(&self.counters.torn_tails_repaired, 1);
+        self.event(
+            host,
+            EventLevel::Warning,
+            format!(
+                "{}: cut {len} damaged bytes at offset {offset} ({error})",
+                path.display()
+            ),
+        );
+        Ok(offset)
     }
 
     /// Records that `parts` are now in the file, after its known length:
