@@ -5,6 +5,7 @@ package metricstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"sync"
@@ -237,10 +238,7 @@ func (m *MemoryStore) snapshotHosts(hosts []hostLevel, from, to int64, write fun
 }
 
 func snapshotHost(m *MemoryStore, h hostLevel, from, to int64, write func(hostLevel, *ccwal.Snapshot) error) error {
-	cf, err := h.level.toCheckpointFile(from, to, m)
-	if err != nil {
-		return err
-	}
+	cf := h.level.slotAlignedCheckpointFile(from, to, m)
 	if cf == nil {
 		return ErrNoNewArchiveData
 	}
@@ -253,6 +251,81 @@ func snapshotHost(m *MemoryStore, h hostLevel, from, to int64, write func(hostLe
 		return err
 	}
 	return write(h, snap)
+}
+
+// errStopIteration ends a buffer iteration early.
+var errStopIteration = errors.New("stop")
+
+// slotAlignedCheckpointFile is the level's data of [from, to) as a
+// snapshot holds it, nil when there is none (or all of it came from
+// snapshots already): the same selection as cc-backend's toCheckpointFile,
+// but each metric starts at the start of a buffer slot instead of at
+// `from`. A buffer's slot k covers [start + k*f, start + (k+1)*f); Go's
+// snapshot starts its values at `from`, which a restore takes as the start
+// of a buffer: every value then moves to a slot shifted by from's offset in
+// its slot, and a sample in the slot of `from` can end up in no slot a
+// read finds (the older buffer a restore rebuilds from the WAL ends where
+// the snapshot's begins). Aligned, the restored buffers have the slots the
+// live ones had, and every slot holding a sample with ts < to is written.
+func (l *Level) slotAlignedCheckpointFile(from, to int64, m *MemoryStore) *CheckpointFile {
+	l.lock.RLock()
+	defer l.lock.RUnlock()
+
+	cf := &CheckpointFile{
+		From:     from,
+		To:       to,
+		Metrics:  make(map[string]*CheckpointMetrics),
+		Children: make(map[string]*CheckpointFile),
+	}
+	for name, config := range m.Metrics {
+		head := l.metrics[config.offset]
+		if head == nil {
+			continue
+		}
+		archived := true
+		head.iterFromTo(from, to, func(b *buffer) error {
+			if !b.archived {
+				archived = false
+				return errStopIteration
+			}
+			return nil
+		})
+		if archived {
+			continue
+		}
+		cf.Metrics[name] = slotAlignedWindow(head, from, to)
+	}
+	for name, child := range l.children {
+		if childCf := child.slotAlignedCheckpointFile(from, to, m); childCf != nil {
+			cf.Children[name] = childCf
+		}
+	}
+	if len(cf.Metrics) == 0 && len(cf.Children) == 0 {
+		return nil
+	}
+	return cf
+}
+
+// slotAlignedWindow reads a chain's values of [from, to) on the slots of
+// the buffer covering `from` (or of the oldest buffer when `from` is before
+// it): Start is a slot start, values[k] the slot at Start + k*frequency, up
+// to the slot holding to-1 or the end of the data.
+func slotAlignedWindow(head *buffer, from, to int64) *CheckpointMetrics {
+	grid := head
+	for from < grid.firstWrite() && grid.prev != nil {
+		grid = grid.prev
+	}
+	freq := grid.frequency
+	start := grid.start
+	if from > start {
+		start += (from - start) / freq * freq
+	}
+	data := make([]schema.Float, (to-start)/freq+1)
+	data, readFrom, _, _ := head.read(start, to, data)
+	// read begins at the oldest buffer's first write when `start` is
+	// before it: back to the start of that slot.
+	readFrom -= ((readFrom-grid.start)%freq + freq) % freq
+	return &CheckpointMetrics{Frequency: freq, Start: readFrom, Data: data}
 }
 
 func addCheckpointLevel(snap *ccwal.Snapshot, cf *CheckpointFile) error {
