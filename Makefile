@@ -12,9 +12,11 @@ DEMO_DIR ?= target/demo
 GO_PREFIX := $(CURDIR)/target/prefix
 GO_ENV := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig
 
-.PHONY: help build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint
+.PHONY: help build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint \
+	cc-backend cc-backend-stock test-cc-backend
 help:
 	@echo "targets: build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint"
+	@echo "         cc-backend cc-backend-stock test-cc-backend"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -27,7 +29,7 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint test-rust test-c test-go
+test: lint test-rust test-c test-go test-cc-backend
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -64,6 +66,24 @@ test-go: go-prefix
 # builds against a freshly installed prefix (static and shared).
 test-go-consumer: lib
 	tests/go-consumer.sh
+
+# cc-backend v1.5.4 from the Go module proxy, built in target/ccbackend-build/
+# (see scripts/ccbackend-build.sh and cc-backend/README.md): `make
+# cc-backend` with its metricstore persistence path swapped for ccwal
+# (target/cc-backend/cc-backend), `make cc-backend-stock` as published
+# (target/cc-backend-stock/cc-backend). The first build vendors the module
+# and compiles SQLite (minutes); later ones reuse both.
+cc-backend: go-prefix
+	$(GO_ENV) scripts/ccbackend-build.sh ccwal build
+
+cc-backend-stock:
+	scripts/ccbackend-build.sh stock build
+
+# cc-backend's own pkg/metricstore tests (its _test.go files, from the module
+# cache) and the swapped package's tests (cc-backend/**/ccwal_*_test.go)
+# against the swapped package; also builds the swapped server.
+test-cc-backend: cc-backend
+	$(GO_ENV) scripts/ccbackend-build.sh ccwal test
 
 # The SIGKILL crash test (tests/crash.rs, also part of test-rust with 100
 # children per test) with N children per test, optimised: `make crash-test
