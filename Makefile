@@ -7,10 +7,16 @@ LIB_DIR := $(CURDIR)/target/release
 CTEST_DIR := target/ctest
 CTEST_ASAN_DIR := target/ctest-asan
 DEMO_DIR ?= target/demo
+# The Go code links the installed library through pkg-config: `make
+# go-prefix` installs it here, and every go command below finds it.
+GO_PREFIX := $(CURDIR)/target/prefix
+GO_ENV := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig
 
-.PHONY: help build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint
+.PHONY: help build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint \
+	cc-backend cc-backend-stock test-cc-backend
 help:
-	@echo "targets: build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint"
+	@echo "targets: build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint"
+	@echo "         cc-backend cc-backend-stock test-cc-backend"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -23,7 +29,7 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint test-rust test-c test-go
+test: lint test-rust test-c test-go test-cc-backend
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -39,12 +45,45 @@ test-c: lib
 	cmake --build $(CTEST_ASAN_DIR) -j 2
 	cd $(CTEST_ASAN_DIR) && ctest --output-on-failure
 
-# The Go bindings link libccwal.a; also under the race detector and the
+# The library installed under target/prefix, for the Go code.
+go-prefix:
+	$(MAKE) --no-print-directory install PREFIX=$(GO_PREFIX)
+
+# The Go binding (its own module, examples-go/ccwal) links libccwal.a
+# through pkg-config, and libccwal.so with -tags ccwal_shared; the shim, the
+# demo and the interop module use it. Also under the race detector and the
 # strict cgo pointer checks.
-test-go: lib
-	cd examples-go && go vet ./... && go test -race -short -count=1 ./...
-	cd examples-go && GOEXPERIMENT=cgocheck2 go test -short -count=1 ./...
-	cd examples-go/interop && go vet . && go test -race -count=1 .
+test-go: go-prefix
+	cd examples-go/ccwal && $(GO_ENV) go vet ./... && $(GO_ENV) go test -race -short -count=1 ./...
+	cd examples-go/ccwal && $(GO_ENV) GOEXPERIMENT=cgocheck2 go test -short -count=1 ./...
+	cd examples-go/ccwal && $(GO_ENV) go test -tags ccwal_shared -short -count=1 ./...
+	cd examples-go && $(GO_ENV) go vet ./... && $(GO_ENV) go test -race -short -count=1 ./...
+	cd examples-go && $(GO_ENV) GOEXPERIMENT=cgocheck2 go test -short -count=1 ./...
+	cd examples-go/interop && $(GO_ENV) go vet . && $(GO_ENV) go test -race -count=1 .
+	$(MAKE) --no-print-directory test-go-consumer
+
+# A Go module outside the repository requires the binding, vendors it and
+# builds against a freshly installed prefix (static and shared).
+test-go-consumer: lib
+	tests/go-consumer.sh
+
+# cc-backend v1.5.4 from the Go module proxy, built in target/ccbackend-build/
+# (see scripts/ccbackend-build.sh and cc-backend/README.md): `make
+# cc-backend` with its metricstore persistence path swapped for ccwal
+# (target/cc-backend/cc-backend), `make cc-backend-stock` as published
+# (target/cc-backend-stock/cc-backend). The first build vendors the module
+# and compiles SQLite (minutes); later ones reuse both.
+cc-backend: go-prefix
+	$(GO_ENV) scripts/ccbackend-build.sh ccwal build
+
+cc-backend-stock:
+	scripts/ccbackend-build.sh stock build
+
+# cc-backend's own pkg/metricstore tests (its _test.go files, from the module
+# cache) and the swapped package's tests (cc-backend/**/ccwal_*_test.go)
+# against the swapped package; also builds the swapped server.
+test-cc-backend: cc-backend
+	$(GO_ENV) scripts/ccbackend-build.sh ccwal test
 
 # The SIGKILL crash test (tests/crash.rs, also part of test-rust with 100
 # children per test) with N children per test, optimised: `make crash-test
@@ -59,10 +98,9 @@ bench:
 # The main demo: a metric store persisting only through ccwal is killed with
 # SIGKILL mid-stream, restarts, restores and verifies every acknowledged
 # sample; then the ccwal tool looks at what it left.
-demo: lib
-	$(CARGO) build --release --bin ccwal
+demo: go-prefix
 	rm -rf $(DEMO_DIR)
-	cd examples-go && go run ./cmd/metricstore-demo -root $(abspath $(DEMO_DIR))
+	cd examples-go && $(GO_ENV) go run ./cmd/metricstore-demo -root $(abspath $(DEMO_DIR))
 	target/release/ccwal stat $(DEMO_DIR)
 	target/release/ccwal verify $(DEMO_DIR)
 
@@ -75,7 +113,8 @@ demo-files:
 	target/release/ccwal verify $(DEMO_DIR)-files || test $$? -eq 1
 	target/release/ccwal dump $(DEMO_DIR)-files/demo/node02/current.wal | tail -n 3
 
-# Header, libraries, the ccwal tool and a pkg-config file under $(PREFIX).
+# Header, libraries, the ccwal tool and the pkg-config files under
+# $(PREFIX): ccwal.pc links the static library, ccwal-shared.pc the shared one.
 install: lib
 	$(CARGO) build --release --bin ccwal
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
@@ -83,8 +122,10 @@ install: lib
 	install -m 644 target/release/libccwal.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 target/release/libccwal.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 target/release/ccwal $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e "s|@VERSION@|$$(sed -n 's/^version = \"\(.*\)\"/\1/p' Cargo.toml | head -n 1)|" \
-		ccwal.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ccwal.pc
+	for pc in ccwal ccwal-shared; do \
+		sed -e 's|@PREFIX@|$(PREFIX)|' -e "s|@VERSION@|$$(sed -n 's/^version = \"\(.*\)\"/\1/p' Cargo.toml | head -n 1)|" \
+			$$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -2,9 +2,12 @@
 // snapshots and restore of ClusterCockpit's metricstore, implemented in Rust
 // behind a C ABI.
 //
-// The package links libccwal statically by default (run `make lib` in the
-// repository root first), so a Go binary stays one self-contained file. Build
-// with the tag `ccwal_shared` to link the shared library instead.
+// The package finds libccwal through pkg-config: install it first (`make
+// install PREFIX=/some/prefix` in the ccwal repository) and point
+// PKG_CONFIG_PATH at PREFIX/lib/pkgconfig. It links the static library by
+// default (ccwal.pc), so a Go binary stays one self-contained file; build
+// with the tag `ccwal_shared` to link the shared one (ccwal-shared.pc). The
+// package imports nothing but the standard library.
 //
 // Every function is safe for concurrent use unless its documentation says
 // otherwise. No Go pointer is kept by C: strings and batches are passed for
@@ -12,7 +15,6 @@
 package ccwal
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
 #include <stdlib.h>
 #include "ccwal.h"
 */

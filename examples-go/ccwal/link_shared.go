@@ -2,5 +2,8 @@
 
 package ccwal
 
-// #cgo LDFLAGS: -L${SRCDIR}/../../target/release -Wl,-rpath,${SRCDIR}/../../target/release -lccwal
+// With -tags ccwal_shared: links libccwal.so through ccwal-shared.pc, which
+// also records the library directory as the binary's run path.
+
+// #cgo pkg-config: ccwal-shared
 import "C"

@@ -2,5 +2,9 @@
 
 package ccwal
 
-// #cgo LDFLAGS: ${SRCDIR}/../../target/release/libccwal.a -ldl -lm -lpthread
+// Links libccwal.a through the installed ccwal.pc (make install
+// PREFIX=..., then PKG_CONFIG_PATH=PREFIX/lib/pkgconfig): the binary needs
+// no libccwal at run time.
+
+// #cgo pkg-config: ccwal
 import "C"

@@ -1,0 +1,129 @@
+// ccwal: this file is part of the ccwal project, not of cc-backend. It is
+// added to cc-backend's pkg/metricstore at build time (scripts/ccbackend-build.sh).
+
+package metricstore
+
+import (
+	"fmt"
+	"os"
+
+	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
+	"github.com/ClusterCockpit/cc-lib/v2/schema"
+	"github.com/ccwal/ccwal/examples-go/ccwal"
+)
+
+// FromCheckpointFiles loads the data of every ROOT/CLUSTER/HOST newer than
+// `from` with ccwal's restore (hosts in parallel, Keys.NumWorkers threads):
+// the snapshots (binary or JSON) Go's rule selects, plus the newest one
+// below the horizon, then the sealed WAL segments a checkpoint kept and
+// current.wal. Damaged WAL bytes (a torn tail after a crash) are skipped
+// and replay goes on after them; a record older than its chain's newest
+// buffer goes into the older buffer it belongs to. A stray file in the
+// root is a warning. Returns the number of files loaded; an error when a
+// host could not be loaded (what was loaded of it stays).
+func (m *MemoryStore) FromCheckpointFiles(dir string, from int64) (int, error) {
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		err := os.MkdirAll(dir, CheckpointDirPerms)
+		if err != nil {
+			cclog.Fatalf("[METRICSTORE]> Error creating directory: %#v\n", err)
+		}
+		cclog.Debugf("[METRICSTORE]> %#v Directory created successfully", dir)
+	}
+
+	frequencies := make(map[string]int64, len(m.Metrics))
+	for name, config := range m.Metrics {
+		frequencies[name] = config.Frequency
+	}
+	restored, err := ccwal.Restore(dir, from, frequencies, ccwal.RestoreOptions{Workers: Keys.NumWorkers})
+	if err != nil {
+		return 0, err
+	}
+	defer restored.Close()
+	if restored.Err != nil {
+		cclog.Warnf("[METRICSTORE]> %s: %v (ignored: every host directory was loaded)", dir, restored.Err)
+	}
+
+	files, errs := 0, 0
+	var records, damaged uint64
+	for h, host := range restored.Hosts {
+		if host.Err != nil {
+			cclog.Errorf("[METRICSTORE]> error while loading checkpoints for %s/%s: %s", host.Cluster, host.Host, host.Err.Error())
+			errs++
+		}
+		if host.DamagedRanges > 0 {
+			cclog.Warnf("[METRICSTORE]> WAL replay of %s/%s: %d damaged ranges skipped", host.Cluster, host.Host, host.DamagedRanges)
+		}
+		files += host.FilesLoaded
+		records += host.RecordsApplied
+		damaged += uint64(host.DamagedRanges)
+		if err := m.loadRestoredHost(restored, h, host); err != nil {
+			cclog.Errorf("[METRICSTORE]> error while loading checkpoints for %s/%s: %s", host.Cluster, host.Host, err.Error())
+			errs++
+		}
+	}
+	cclog.Infof("[METRICSTORE]> ccwal restore: %d hosts, %d files, %d WAL records replayed, %d damaged ranges skipped",
+		len(restored.Hosts), files, records, damaged)
+
+	if errs > 0 {
+		return files, fmt.Errorf("[METRICSTORE]> %d errors happened while creating checkpoints (%d successes)", errs, files)
+	}
+	return files, nil
+}
+
+// loadRestoredHost builds the level tree of one restored host: each
+// metric's chain of buffers, oldest first.
+func (m *MemoryStore) loadRestoredHost(restored *ccwal.Restored, h int, host ccwal.RestoredHost) error {
+	hostLevel := m.root.findLevelOrCreate([]string{host.Cluster, host.Host}, len(m.Metrics))
+	for l := 0; l < host.Levels; l++ {
+		path, metrics, err := restored.Level(h, l)
+		if err != nil {
+			return err
+		}
+		level := hostLevel.findLevelOrCreate(path, len(m.Metrics))
+		for k := 0; k < metrics; k++ {
+			name, chunks, err := restored.Metric(h, l, k)
+			if err != nil {
+				return err
+			}
+			config, ok := m.Metrics[name]
+			if !ok || len(chunks) == 0 {
+				continue
+			}
+			level.lock.Lock()
+			level.metrics[config.offset] = bufferChain(chunks)
+			level.lock.Unlock()
+		}
+	}
+	return nil
+}
+
+// bufferChain turns restored chunks into a chain of buffers and returns
+// its head (the newest). Buffers of the standard capacity come from the
+// pool, as those written live do.
+func bufferChain(chunks []ccwal.Chunk) *buffer {
+	var head *buffer
+	for _, chunk := range chunks {
+		var b *buffer
+		capacity := max(chunk.Capacity, len(chunk.Values))
+		if capacity == BufferCap {
+			b = bufferPool.Get()
+			b.data = b.data[:0]
+		} else {
+			b = &buffer{data: make([]schema.Float, 0, capacity)}
+		}
+		for _, v := range chunk.Values {
+			b.data = append(b.data, schema.Float(v))
+		}
+		b.frequency = chunk.Frequency
+		b.start = chunk.Start
+		b.archived = chunk.Archived
+		b.closed = false
+		b.next = nil
+		b.prev = head
+		if head != nil {
+			head.next = b
+		}
+		head = b
+	}
+	return head
+}

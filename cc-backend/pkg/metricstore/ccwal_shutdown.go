@@ -1,0 +1,68 @@
+// ccwal: this file is part of the ccwal project, not of cc-backend. It is
+// added to cc-backend's pkg/metricstore at build time (scripts/ccbackend-build.sh).
+
+package metricstore
+
+import (
+	"time"
+
+	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
+)
+
+// Shutdown stops the background workers, then, with the "wal" format:
+// refuses new writes and waits for those in flight, writes a final
+// checkpoint session of the data since the last checkpoint (records outside
+// it stay in the WAL), and closes ccwal's engine, which writes and syncs
+// everything it still holds and reports what it could not. Nothing queued
+// is discarded. Idempotent.
+func Shutdown() {
+	totalStart := time.Now()
+
+	shutdownFuncMu.Lock()
+	if shutdownFunc == nil {
+		shutdownFuncMu.Unlock()
+		return
+	}
+	shutdownFunc()
+	shutdownFunc = nil
+	shutdownFuncMu.Unlock()
+	cclog.Infof("[METRICSTORE]> Background workers cancelled (%v)", time.Since(totalStart))
+
+	wal := Keys.Checkpoints.FileFormat == "wal"
+	if wal {
+		drainStart := time.Now()
+		closeWAL()
+		cclog.Infof("[METRICSTORE]> WAL staging goroutines exited (%v)", time.Since(drainStart))
+	}
+
+	cclog.Infof("[METRICSTORE]> Writing checkpoint to '%s'...", Keys.Checkpoints.RootDir)
+	checkpointStart := time.Now()
+	var files int
+	var err error
+
+	ms := GetMemoryStore()
+
+	checkpointMu.Lock()
+	defer checkpointMu.Unlock()
+	lastCheckpointMu.Lock()
+	from := lastCheckpoint
+	lastCheckpointMu.Unlock()
+
+	if wal {
+		if store := walStore; store != nil {
+			files, err = ms.checkpointWithSession(store, from.Unix(), time.Now().Unix())
+			if closeErr := store.Close(); closeErr != nil {
+				cclog.Errorf("[METRICSTORE]> WAL: closing ccwal: %v (its records stay in the WAL files written so far)", closeErr)
+			} else {
+				cclog.Infof("[METRICSTORE]> WAL: ccwal closed, every record written and synced")
+			}
+		}
+	} else {
+		files, err = ms.ToCheckpoint(Keys.Checkpoints.RootDir, from.Unix(), time.Now().Unix())
+	}
+
+	if err != nil {
+		cclog.Errorf("[METRICSTORE]> Writing checkpoint failed: %s", err.Error())
+	}
+	cclog.Infof("[METRICSTORE]> Done! (%d files written in %v, total shutdown: %v)", files, time.Since(checkpointStart), time.Since(totalStart))
+}

@@ -1,0 +1,222 @@
+// ccwal: this file is part of the ccwal project, not of cc-backend. It is
+// added to cc-backend's pkg/metricstore at build time (scripts/ccbackend-build.sh).
+
+// The WAL of the metric store, written by ccwal's engine instead of Go's
+// sharded staging goroutines. What changes behind the same names:
+//
+//   - A sample is written to memory first, then handed to ccwal (DecodeLine
+//     batches a request's samples into one call). Nothing is dropped for a
+//     full queue: writers wait (backpressure), and nothing is skipped while
+//     a checkpoint runs (checkpoints seal the WAL instead of pausing it).
+//   - WALCommit returns when every sample handed over before it is flushed
+//     to the OS (or synced, with durability "sync"); concurrent callers
+//     share one flush (group commit). POST /api/write answers after it.
+//   - Torn tails left by a crash are repaired, files are fdatasynced (see
+//     Checkpoints.SyncInterval), write errors are retried, never ignored.
+//   - Shutdown stops new writes, waits for those in flight, writes a final
+//     checkpoint and closes the engine, which writes and syncs everything
+//     queued.
+
+package metricstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sync"
+
+	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
+	"github.com/ccwal/ccwal/examples-go/ccwal"
+)
+
+// ErrWALWrite wraps the errors of handing samples to the WAL: the samples
+// are in memory but not acknowledged as persisted.
+var ErrWALWrite = errors.New("[METRICSTORE]> WAL write failed")
+
+var (
+	// walMu: writers hold it shared while they hand samples to the engine;
+	// Shutdown takes it exclusively to wait for them and stop new ones.
+	walMu      sync.RWMutex
+	walStore   *ccwal.Store
+	walCommits *groupCommit
+	walClosed  bool
+)
+
+// WALStaging opens ccwal's WAL engine on Keys.Checkpoints.RootDir. The
+// engine runs its own writer threads until Shutdown closes it; wg and ctx
+// are kept for the signature (cancelling ctx discards nothing).
+func WALStaging(wg *sync.WaitGroup, ctx context.Context) {
+	if Keys.Checkpoints.FileFormat == "json" {
+		return
+	}
+	syncOnCommit, mode, interval, err := walSettings()
+	if err != nil {
+		cclog.Abortf("[METRICSTORE]> WAL: %s\n", err.Error())
+	}
+	if Keys.Checkpoints.MaxWALSize > 0 {
+		cclog.Warnf("[METRICSTORE]> WAL: max-wal-size %d is not applied: deleting a WAL at a size would delete acknowledged samples; checkpoints bound the WAL",
+			Keys.Checkpoints.MaxWALSize)
+	}
+	store, err := ccwal.Open(ccwal.Options{
+		Root:         Keys.Checkpoints.RootDir,
+		Durability:   mode,
+		SyncInterval: interval,
+		Backpressure: ccwal.Block,
+		OnEvent:      logWALEvent,
+	})
+	if err != nil {
+		cclog.Fatalf("[METRICSTORE]> WAL: cannot open the ccwal engine on %s: %v", Keys.Checkpoints.RootDir, err)
+	}
+	walMu.Lock()
+	walStore, walClosed = store, false
+	walCommits = newGroupCommit(store, syncOnCommit)
+	walMu.Unlock()
+	durability := "flush"
+	if syncOnCommit {
+		durability = "sync"
+	}
+	cclog.Infof("[METRICSTORE]> WAL: ccwal %s on %s (writes answered after a %s, background sync every %v)",
+		ccwal.Version(), Keys.Checkpoints.RootDir, durability, interval)
+}
+
+func logWALEvent(e ccwal.Event) {
+	switch e.Level {
+	case ccwal.EventError:
+		cclog.Errorf("[METRICSTORE]> WAL: %s/%s: %s", e.Cluster, e.Host, e.Message)
+	case ccwal.EventWarning:
+		cclog.Warnf("[METRICSTORE]> WAL: %s/%s: %s", e.Cluster, e.Host, e.Message)
+	default:
+		cclog.Debugf("[METRICSTORE]> WAL: %s/%s: %s", e.Cluster, e.Host, e.Message)
+	}
+}
+
+// SendWALMessage hands one sample to the WAL, waiting while the engine's
+// queue is full. Write the sample to memory first. It returns false when
+// the WAL is not running (json format, not started, shut down) or refuses
+// the sample (an invalid name, an I/O error).
+func SendWALMessage(msg *WALMessage) bool {
+	walMu.RLock()
+	defer walMu.RUnlock()
+	if walStore == nil || walClosed {
+		return false
+	}
+	err := walStore.Write(msg.Cluster, msg.Node, msg.MetricName, msg.Selector, float64(msg.Value), msg.Timestamp)
+	if err != nil {
+		cclog.Warnf("[METRICSTORE]> WAL: %s/%s %s: %v", msg.Cluster, msg.Node, msg.MetricName, err)
+		return false
+	}
+	return true
+}
+
+// WALCommit returns when every sample handed to the WAL before the call
+// (by any goroutine) is flushed to the OS, or synced when the durability
+// setting is "sync". Concurrent calls share one flush. nil when the WAL is
+// not in use (json format); an error wrapping ErrWALWrite otherwise.
+func WALCommit() error {
+	walMu.RLock()
+	commits := walCommits
+	walMu.RUnlock()
+	if commits == nil {
+		if Keys.Checkpoints.FileFormat == "json" {
+			return nil
+		}
+		return fmt.Errorf("%w: the WAL is not running", ErrWALWrite)
+	}
+	if err := commits.wait(); err != nil {
+		return fmt.Errorf("%w: %v", ErrWALWrite, err)
+	}
+	return nil
+}
+
+// WaitForWALStagingDrain returns at once: samples are handed to ccwal
+// synchronously, and Shutdown closes the engine, which writes what it
+// holds.
+func WaitForWALStagingDrain() {}
+
+// RotateWALFiles deletes current.wal of each host directory
+// (ROOT/CLUSTER/HOST) after every sample of that host handed over before
+// the call, as Go's rotation does. The checkpoints of this store do not use
+// it: their sessions seal the WAL and delete only what a snapshot holds.
+func RotateWALFiles(hostDirs []string) {
+	walMu.RLock()
+	defer walMu.RUnlock()
+	if walStore == nil || walClosed {
+		return
+	}
+	hosts := make([]ccwal.Host, 0, len(hostDirs))
+	for _, dir := range hostDirs {
+		hosts = append(hosts, ccwal.Host{Cluster: path.Base(path.Dir(dir)), Host: path.Base(dir)})
+	}
+	if err := walStore.Rotate(hosts); err != nil {
+		cclog.Errorf("[METRICSTORE]> WAL: rotation: %v", err)
+	}
+}
+
+// closeWAL stops new writes, waits for those in flight and returns the
+// engine, which the caller closes after the final checkpoint (nil when the
+// WAL was not running).
+func closeWAL() *ccwal.Store {
+	walMu.Lock()
+	defer walMu.Unlock()
+	walClosed = true
+	return walStore
+}
+
+// groupCommit makes concurrent WALCommit calls share flushes: a caller
+// joins the pending round and wakes the committer; the committer takes the
+// round, flushes (or syncs) once, and answers everyone in it. A round
+// starts its flush only after every caller in it joined, so the flush
+// covers everything they handed over before calling.
+type groupCommit struct {
+	store  *ccwal.Store
+	sync   bool
+	mu     sync.Mutex
+	next   *commitRound
+	wakeup chan struct{}
+}
+
+type commitRound struct {
+	done chan struct{}
+	err  error
+}
+
+func newGroupCommit(store *ccwal.Store, sync bool) *groupCommit {
+	g := &groupCommit{store: store, sync: sync, wakeup: make(chan struct{}, 1)}
+	go g.run()
+	return g
+}
+
+func (g *groupCommit) wait() error {
+	g.mu.Lock()
+	round := g.next
+	if round == nil {
+		round = &commitRound{done: make(chan struct{})}
+		g.next = round
+	}
+	g.mu.Unlock()
+	select {
+	case g.wakeup <- struct{}{}:
+	default: // a wake-up is pending: the committer will take this round
+	}
+	<-round.done
+	return round.err
+}
+
+func (g *groupCommit) run() {
+	for range g.wakeup {
+		g.mu.Lock()
+		round := g.next
+		g.next = nil
+		g.mu.Unlock()
+		if round == nil {
+			continue
+		}
+		if g.sync {
+			round.err = g.store.Sync()
+		} else {
+			round.err = g.store.Flush()
+		}
+		close(round.done)
+	}
+}
