@@ -16,8 +16,11 @@ build:
 	$(CARGO) build --release --all-targets
 
 # The static and shared libraries (target/release/libccwal.{a,so}).
+# libccwal.so.MAJOR, its SONAME, links to libccwal.so so that programs
+# linked against target/release find it at run time.
 lib:
 	$(CARGO) build --release --lib
+	ln -sf libccwal.so $(LIB_DIR)/libccwal.so.$$(sed -n 's/^version = "\([0-9]*\)\..*/\1/p' Cargo.toml | head -n 1)
 
 # Regenerates include/ccwal.h from src/ffi (tests/header.rs checks it).
 header:
@@ -75,16 +78,17 @@ demo-files:
 	target/release/ccwal verify $(DEMO_DIR)-files || test $$? -eq 1
 	target/release/ccwal dump $(DEMO_DIR)-files/demo/node02/current.wal | tail -n 3
 
-# Header, libraries, the ccwal tool and a pkg-config file under $(PREFIX).
+# Header, libraries (libccwal.so.VERSION with the links libccwal.so.MAJOR,
+# its SONAME, and libccwal.so), a pkg-config file, a CMake package
+# (lib/cmake/ccwal) and the ccwal tool under $(DESTDIR)$(PREFIX); stripped
+# unless DEBUG_SYMBOLS=1. See scripts/install.sh.
+DEBUG_SYMBOLS ?= 0
 install: lib
 	$(CARGO) build --release --bin ccwal
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/ccwal.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 target/release/libccwal.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 target/release/libccwal.so $(DESTDIR)$(PREFIX)/lib/
+	DEBUG_SYMBOLS=$(DEBUG_SYMBOLS) DESTDIR=$(DESTDIR) sh scripts/install.sh $(LIB_DIR) $(PREFIX)
+	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 target/release/ccwal $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e "s|@VERSION@|$$(sed -n 's/^version = \"\(.*\)\"/\1/p' Cargo.toml | head -n 1)|" \
-		ccwal.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ccwal.pc
+	if [ "$(DEBUG_SYMBOLS)" != 1 ]; then strip --strip-unneeded $(DESTDIR)$(PREFIX)/bin/ccwal; fi
 
 clean:
 	$(CARGO) clean
