@@ -8,9 +8,9 @@ CTEST_DIR := target/ctest
 CTEST_ASAN_DIR := target/ctest-asan
 DEMO_DIR ?= target/demo
 
-.PHONY: help build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint
+.PHONY: help build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint doc msrv
 help:
-	@echo "targets: build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint"
+	@echo "targets: build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint doc msrv"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -26,7 +26,7 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint test-rust test-c test-go
+test: lint msrv test-rust test-c test-go
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -96,7 +96,19 @@ clean:
 fmt:
 	$(CARGO) fmt --all
 
-# Formatting and clippy, both as errors (part of `make test`, so CI runs them).
-lint:
+# Formatting, clippy and the API documentation, all with warnings as errors
+# (part of `make test`, so CI runs them).
+lint: doc
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+# The library and the tool built with the minimum supported Rust version,
+# rust-version in Cargo.toml (installed with rustup when missing), in a
+# target directory of its own.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+msrv:
+	rustup run $(MSRV) rustc --version >/dev/null 2>&1 || rustup toolchain install $(MSRV) --profile minimal
+	cargo +$(MSRV) build --locked --lib --bins --target-dir target/msrv
