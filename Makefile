@@ -12,24 +12,27 @@ DEMO_DIR ?= target/demo
 GO_PREFIX := $(CURDIR)/target/prefix
 GO_ENV := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig
 
-.PHONY: help build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint \
+.PHONY: help build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv \
 	cc-backend cc-backend-stock test-cc-backend
 help:
-	@echo "targets: build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint"
+	@echo "targets: build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv"
 	@echo "         cc-backend cc-backend-stock test-cc-backend"
 
 build:
 	$(CARGO) build --release --all-targets
 
 # The static and shared libraries (target/release/libccwal.{a,so}).
+# libccwal.so.MAJOR, its SONAME, links to libccwal.so so that programs
+# linked against target/release find it at run time.
 lib:
 	$(CARGO) build --release --lib
+	ln -sf libccwal.so $(LIB_DIR)/libccwal.so.$$(sed -n 's/^version = "\([0-9]*\)\..*/\1/p' Cargo.toml | head -n 1)
 
 # Regenerates include/ccwal.h from src/ffi (tests/header.rs checks it).
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint test-rust test-c test-go test-cc-backend
+test: lint msrv test-rust test-c test-go test-cc-backend
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -113,19 +116,18 @@ demo-files:
 	target/release/ccwal verify $(DEMO_DIR)-files || test $$? -eq 1
 	target/release/ccwal dump $(DEMO_DIR)-files/demo/node02/current.wal | tail -n 3
 
-# Header, libraries, the ccwal tool and the pkg-config files under
-# $(PREFIX): ccwal.pc links the static library, ccwal-shared.pc the shared one.
+# Header, libraries (libccwal.so.VERSION with the links libccwal.so.MAJOR,
+# its SONAME, and libccwal.so), the pkg-config files (ccwal.pc links the
+# static library, ccwal-shared.pc the shared one), a CMake package
+# (lib/cmake/ccwal) and the ccwal tool under $(DESTDIR)$(PREFIX); stripped
+# unless DEBUG_SYMBOLS=1. See scripts/install.sh.
+DEBUG_SYMBOLS ?= 0
 install: lib
 	$(CARGO) build --release --bin ccwal
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/ccwal.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 target/release/libccwal.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 target/release/libccwal.so $(DESTDIR)$(PREFIX)/lib/
+	DEBUG_SYMBOLS=$(DEBUG_SYMBOLS) DESTDIR=$(DESTDIR) sh scripts/install.sh $(LIB_DIR) $(PREFIX)
+	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 target/release/ccwal $(DESTDIR)$(PREFIX)/bin/
-	for pc in ccwal ccwal-shared; do \
-		sed -e 's|@PREFIX@|$(PREFIX)|' -e "s|@VERSION@|$$(sed -n 's/^version = \"\(.*\)\"/\1/p' Cargo.toml | head -n 1)|" \
-			$$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc || exit 1; \
-	done
+	if [ "$(DEBUG_SYMBOLS)" != 1 ]; then strip --strip-unneeded $(DESTDIR)$(PREFIX)/bin/ccwal; fi
 
 clean:
 	$(CARGO) clean
@@ -133,7 +135,19 @@ clean:
 fmt:
 	$(CARGO) fmt --all
 
-# Formatting and clippy, both as errors (part of `make test`, so CI runs them).
-lint:
+# Formatting, clippy and the API documentation, all with warnings as errors
+# (part of `make test`, so CI runs them).
+lint: doc
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+# The library and the tool built with the minimum supported Rust version,
+# rust-version in Cargo.toml (installed with rustup when missing), in a
+# target directory of its own.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+msrv:
+	rustup run $(MSRV) rustc --version >/dev/null 2>&1 || rustup toolchain install $(MSRV) --profile minimal
+	cargo +$(MSRV) build --locked --lib --bins --target-dir target/msrv

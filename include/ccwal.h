@@ -151,17 +151,38 @@ typedef int32_t ccwal_result;
  * Totals of a checkpoint report.
  */
 typedef struct {
+  /**
+   * Hosts added to the session.
+   */
   size_t hosts;
+  /**
+   * Snapshots written.
+   */
   size_t written;
+  /**
+   * Hosts with nothing to write.
+   */
   size_t empty;
+  /**
+   * Hosts whose snapshot failed.
+   */
   size_t failed;
+  /**
+   * Bytes of snapshots written.
+   */
   uint64_t bytes;
+  /**
+   * Sealed segments deleted.
+   */
   size_t segments_deleted;
   /**
    * Segments cut down to their records outside `[from, to]`, and those
    * records.
    */
   size_t segments_trimmed;
+  /**
+   * Records kept in trimmed segments.
+   */
   uint64_t records_kept;
   /**
    * Hosts whose WAL could not be made durable and sealed at begin (their
@@ -172,6 +193,9 @@ typedef struct {
    * Segments that could not be settled: they stay whole.
    */
   size_t segment_errors;
+  /**
+   * How long the session took, in microseconds.
+   */
   uint64_t duration_micros;
 } ccwal_checkpoint_totals;
 
@@ -184,17 +208,41 @@ typedef int32_t ccwal_host_outcome;
  * One host of a checkpoint report; strings are owned by the report.
  */
 typedef struct {
+  /**
+   * The cluster name, `cluster_len` bytes.
+   */
   const uint8_t *cluster;
+  /**
+   * Length of `cluster`.
+   */
   size_t cluster_len;
+  /**
+   * The host name, `host_len` bytes.
+   */
   const uint8_t *host;
+  /**
+   * Length of `host`.
+   */
   size_t host_len;
+  /**
+   * A `CCWAL_HOST_*` value.
+   */
   ccwal_host_outcome outcome;
+  /**
+   * Bytes of its snapshot.
+   */
   uint64_t bytes;
+  /**
+   * How long writing it took, in microseconds.
+   */
   uint64_t duration_micros;
   /**
    * The error message of a failed host (empty otherwise).
    */
   const uint8_t *message;
+  /**
+   * Length of `message`.
+   */
   size_t message_len;
 } ccwal_checkpoint_host;
 
@@ -249,7 +297,13 @@ typedef int32_t ccwal_recovery;
  * Options of `ccwal_restore`; all-zero is the default.
  */
 typedef struct {
+  /**
+   * A `CCWAL_SELECTION_*` value.
+   */
   ccwal_selection selection;
+  /**
+   * A `CCWAL_RECOVERY_*` value.
+   */
   ccwal_recovery recovery;
   /**
    * Hosts restored in parallel; 0: one per core.
@@ -261,9 +315,21 @@ typedef struct {
  * One restored host.
  */
 typedef struct {
+  /**
+   * The cluster name, `cluster_len` bytes.
+   */
   const uint8_t *cluster;
+  /**
+   * Length of `cluster`.
+   */
   size_t cluster_len;
+  /**
+   * The host name, `host_len` bytes.
+   */
   const uint8_t *host;
+  /**
+   * Length of `host`.
+   */
   size_t host_len;
   /**
    * The message of the error that stopped this host (what was loaded
@@ -271,14 +337,41 @@ typedef struct {
    * and OS error number: `ccwal_restore_host_error`.
    */
   const uint8_t *error;
+  /**
+   * Length of `error`.
+   */
   size_t error_len;
+  /**
+   * Levels of the host (see `ccwal_restore_level`).
+   */
   size_t level_count;
+  /**
+   * Files loaded.
+   */
   size_t files_loaded;
+  /**
+   * Files passed over.
+   */
   size_t files_skipped;
+  /**
+   * WAL records written into chunks.
+   */
   uint64_t records_applied;
+  /**
+   * WAL records older than `from`, skipped.
+   */
   uint64_t records_before_from;
+  /**
+   * WAL records of metrics not configured, skipped.
+   */
   uint64_t records_unknown_metric;
+  /**
+   * WAL records the buffer rule refused.
+   */
   uint64_t records_rejected;
+  /**
+   * Damaged ranges found.
+   */
   size_t damaged_ranges;
 } ccwal_restored_host;
 
@@ -286,7 +379,13 @@ typedef struct {
  * One level of a host: `depth` path components (0 for the host itself).
  */
 typedef struct {
+  /**
+   * Path components below the host.
+   */
   size_t depth;
+  /**
+   * Metrics of the level.
+   */
   size_t metric_count;
 } ccwal_restored_level;
 
@@ -294,8 +393,17 @@ typedef struct {
  * One metric of a level, with its chain of chunks (oldest first).
  */
 typedef struct {
+  /**
+   * The metric name, `name_len` bytes.
+   */
   const uint8_t *name;
+  /**
+   * Length of `name`.
+   */
   size_t name_len;
+  /**
+   * Chunks in its chain.
+   */
   size_t chunk_count;
 } ccwal_restored_metric;
 
@@ -305,11 +413,29 @@ typedef struct {
  * from snapshots (the host must not write them to a snapshot again).
  */
 typedef struct {
+  /**
+   * Unix seconds of the chunk's start.
+   */
   int64_t start;
+  /**
+   * Seconds between two values.
+   */
   int64_t frequency;
+  /**
+   * Go's buffer capacity.
+   */
   size_t capacity;
+  /**
+   * Loaded from a snapshot.
+   */
   bool archived;
+  /**
+   * The values, `len` of them, owned by the result.
+   */
   const double *values;
+  /**
+   * Length of `values`.
+   */
   size_t len;
 } ccwal_chunk;
 
@@ -317,7 +443,13 @@ typedef struct {
  * A selector component for `ccwal_store_append`: `(ptr, len)`.
  */
 typedef struct {
+  /**
+   * The bytes.
+   */
   const uint8_t *ptr;
+  /**
+   * Their number.
+   */
   size_t len;
 } ccwal_bytes;
 
@@ -333,6 +465,9 @@ typedef struct {
    * Records handed to the OS.
    */
   uint64_t written;
+  /**
+   * Bytes handed to the OS.
+   */
   uint64_t bytes_written;
   /**
    * Samples refused with CCWAL_QUEUE_FULL or CCWAL_TIMEOUT.
@@ -349,26 +484,62 @@ typedef struct {
    * once): out of space, I/O, permission, other.
    */
   uint64_t errors_no_space;
+  /**
+   * I/O errors.
+   */
   uint64_t errors_io;
+  /**
+   * Permission errors.
+   */
   uint64_t errors_permission;
+  /**
+   * Other errors.
+   */
   uint64_t errors_other;
   /**
    * Bytes waiting in all queues, and in the fullest one.
    */
   uint64_t queue_bytes;
+  /**
+   * Bytes waiting in the fullest queue.
+   */
   uint64_t queue_bytes_max;
+  /**
+   * WAL files open now.
+   */
   uint64_t open_files;
+  /**
+   * fdatasync calls made.
+   */
   uint64_t fsyncs;
+  /**
+   * Rounds in which a writer handed its queue to the OS.
+   */
   uint64_t flushes;
+  /**
+   * The longest such round, in microseconds.
+   */
   uint64_t max_flush_micros;
+  /**
+   * WAL files rotated (closed and deleted).
+   */
   uint64_t rotations;
+  /**
+   * Rotations because a file reached the size limit.
+   */
   uint64_t size_rotations;
+  /**
+   * Torn tails cut off before appending.
+   */
   uint64_t torn_tails_repaired;
   /**
    * Records kept in memory after a failed write or fdatasync, waiting
    * for a retry, and their bytes (they count against the queues).
    */
   uint64_t backlog_records;
+  /**
+   * Bytes of those records.
+   */
   uint64_t backlog_bytes;
 } ccwal_stats;
 
@@ -472,10 +643,19 @@ typedef struct {
  */
 #define CCWAL_BACKPRESSURE_REJECT 1
 
+/**
+ * Informational (a rotation, a repaired torn tail).
+ */
 #define CCWAL_EVENT_INFO 0
 
+/**
+ * Something went wrong and was handled.
+ */
 #define CCWAL_EVENT_WARNING 1
 
+/**
+ * Records could not be written.
+ */
 #define CCWAL_EVENT_ERROR 2
 
 /**

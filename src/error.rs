@@ -67,6 +67,7 @@ pub struct Error {
 }
 
 impl Error {
+    /// An error of `kind` with a message naming what was affected.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
@@ -90,10 +91,12 @@ impl Error {
         self
     }
 
+    /// The kind of error.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
+    /// The message.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -118,4 +121,5 @@ impl From<NameError> for Error {
     }
 }
 
+/// A result with ccwal's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -24,11 +24,14 @@ pub fn host_dir(root: &Path, cluster: &[u8], host: &[u8]) -> Result<PathBuf, Nam
 /// The two snapshot formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SnapshotFormat {
+    /// `<from>.bin`.
     Binary,
+    /// `<from>.json`.
     Json,
 }
 
 impl SnapshotFormat {
+    /// The file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
             SnapshotFormat::Binary => "bin",
@@ -56,16 +59,28 @@ pub enum HostFileName {
     /// extension, or `None` when that is not a number (which fails the host
     /// on restore, as in Go).
     Snapshot {
+        /// Binary or JSON.
         format: SnapshotFormat,
+        /// The number in the name.
         number: Option<i64>,
     },
     /// `wal-<label>.sealed` or `wal-<label>-<k>.sealed`: a WAL segment
     /// sealed by a checkpoint session, replayed (oldest first) before
     /// current.wal. The Go restore ignores these names.
-    Sealed { label: i64, k: u32 },
+    Sealed {
+        /// The label: the end of the window (`to`) of the checkpoint session
+        /// that sealed it.
+        label: i64,
+        /// Which segment of that label: 0 for `wal-<label>.sealed`, k for
+        /// `wal-<label>-<k>.sealed`.
+        k: u32,
+    },
     /// `<from>.bin.tmp`: a snapshot being written, or left by a crash.
     /// Never read; cleaned up by `checkpoint::cleanup` once old.
-    Temporary { number: i64 },
+    Temporary {
+        /// The number in the name.
+        number: i64,
+    },
     /// `wal-<label>[-<k>].sealed.tmp`: a sealed segment being replaced by
     /// its trimmed copy, or left by a crash (the segment itself is intact
     /// then). Never read; cleaned up by `checkpoint::cleanup`.
@@ -128,8 +143,11 @@ pub fn classify(name: &OsStr) -> HostFileName {
 /// A snapshot file of a host directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotEntry {
+    /// The file's path.
     pub path: PathBuf,
+    /// The number in its name (unix seconds).
     pub number: i64,
+    /// Binary or JSON.
     pub format: SnapshotFormat,
 }
 

@@ -13,6 +13,8 @@
 //! - [`restore`]: loading snapshots and replaying the WAL at start-up;
 //! - [`ffi`]: the C ABI, a thin layer over all of the above.
 
+#![warn(missing_docs)]
+
 /// cbindgen:ignore
 pub mod checkpoint;
 /// cbindgen:ignore

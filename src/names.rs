@@ -19,8 +19,11 @@ pub const MAX_PATH_COMPONENT_LEN: usize = 255;
 /// Which name a [`NameError`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NameField {
+    /// The cluster name.
     Cluster,
+    /// The host name.
     Host,
+    /// The metric name.
     Metric,
     /// A selector component, with its index.
     Selector(usize),
@@ -45,15 +48,24 @@ impl fmt::Display for NameField {
 pub enum NameError {
     /// Longer than the format or the file system allows.
     TooLong {
+        /// Which name.
         field: NameField,
+        /// Its length in bytes.
         len: usize,
+        /// The longest allowed.
         max: usize,
     },
     /// More selector components than a record can carry.
-    TooManySelectors { count: usize },
+    TooManySelectors {
+        /// The number of components.
+        count: usize,
+    },
     /// Empty, ".", or contains "..", "/", "\\" or NUL: it would not be a
     /// single, distinct directory below the root.
-    NotAPathComponent { field: NameField },
+    NotAPathComponent {
+        /// Which name.
+        field: NameField,
+    },
 }
 
 impl fmt::Display for NameError {

@@ -69,7 +69,9 @@ fn open_new(path: &Path, truncate: bool) -> io::Result<File> {
 /// Files removed from a host directory, and those that could not be.
 #[derive(Debug, Default)]
 pub struct Removal {
+    /// Files deleted.
     pub removed: Vec<PathBuf>,
+    /// Files that could not be deleted, with the error.
     pub errors: Vec<(PathBuf, Error)>,
 }
 
@@ -84,8 +86,11 @@ impl Removal {
 /// A host directory found below ROOT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostDir {
+    /// The cluster directory's name.
     pub cluster: Vec<u8>,
+    /// The host directory's name.
     pub host: Vec<u8>,
+    /// The host directory.
     pub path: PathBuf,
 }
 
@@ -100,10 +105,12 @@ impl HostDir {
         })
     }
 
+    /// The host's `current.wal`.
     pub fn wal_path(&self) -> PathBuf {
         self.path.join(WAL_FILE_NAME)
     }
 
+    /// The host's snapshot file for `from`.
     pub fn snapshot_path(&self, from: i64, format: SnapshotFormat) -> PathBuf {
         self.path.join(layout::snapshot_file_name(from, format))
     }

@@ -779,3 +779,187 @@ fn strict_restore_names_a_stray_file_and_the_hosts_it_leaves_out() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("cl/a: skipped (io): read "), "{stderr}");
 }
+
+#[test]
+fn verify_json_lists_damage_and_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let damaged_at = write_root(dir.path(), true);
+    let missing = dir.path().join("missing");
+    let output = ccwal(&[
+        "verify",
+        "--json",
+        dir.path().to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    // An unreadable path makes it exit 2 (I/O error), also with --json.
+    assert_eq!(output.status.code(), Some(2));
+    // Not a terminal: no progress bar, nothing on stderr.
+    assert!(output.stderr.is_empty(), "{:?}", output.stderr);
+    let lines = stdout_lines(&output);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["file"], missing.to_str().unwrap());
+    assert!(lines[0]["error"].as_str().unwrap().contains("No such file"));
+    assert!(
+        lines[1]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("a02/current.wal")
+    );
+    assert_eq!(lines[1]["offset"], damaged_at);
+    assert!(
+        lines[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("bad record magic")
+    );
+    assert_eq!(
+        lines[2],
+        json!({"verified": {"files": 4, "wal": 2, "sealed": 0, "snapshots": 2,
+                            "damaged": 1, "records": 5, "io_errors": 1}})
+    );
+
+    let output = ccwal(&[
+        "verify",
+        "--json",
+        dir.path().join("clusterA/a01").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout_lines(&output),
+        vec![
+            json!({"verified": {"files": 2, "wal": 1, "sealed": 0, "snapshots": 1,
+                                 "damaged": 0, "records": 3, "io_errors": 0}})
+        ]
+    );
+}
+
+/// A root with one host: a snapshot (1.5 at 1000) and a WAL (2.5 at 2000,
+/// NaN at 2060). Returns (root, metrics file).
+fn restorable_root(dir: &Path) -> (String, String) {
+    let host = dir.join("c/h");
+    fs::create_dir_all(&host).unwrap();
+    let snapshot = Snapshot {
+        from: 1000,
+        to: 2000,
+        root: Level {
+            metrics: vec![Metric {
+                name: b"load".to_vec(),
+                frequency: 60,
+                start: 1000,
+                values: vec![1.5],
+            }],
+            children: Vec::new(),
+        },
+    };
+    let mut snap = Vec::new();
+    encode_snapshot(&snapshot, &mut snap).unwrap();
+    fs::write(host.join("1000.bin"), snap).unwrap();
+    let mut wal = wal::file_header().to_vec();
+    wal::encode_record(&mut wal, 2000, b"load", NO_SELECTOR, 2.5).unwrap();
+    wal::encode_record(&mut wal, 2060, b"load", NO_SELECTOR, f32::NAN).unwrap();
+    fs::write(host.join("current.wal"), wal).unwrap();
+    let metrics = dir.join("metrics.json");
+    fs::write(&metrics, br#"{"load": 60}"#).unwrap();
+    (
+        dir.to_str().unwrap().to_string(),
+        metrics.to_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn restore_values_and_closing_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, metrics) = restorable_root(dir.path());
+    let output = ccwal(&[
+        "restore",
+        &root,
+        "--from",
+        "0",
+        "--metrics",
+        &metrics,
+        "--values",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let lines = stdout_lines(&output);
+    let chain = &lines[0]["hosts"][0]["levels"][0]["metrics"]["load"];
+    assert_eq!(chain[0]["values"], json!([1.5]));
+    assert_eq!(chain[0]["bits"], json!([1.5f32.to_bits()]));
+    assert_eq!(chain[1]["values"], json!([2.5, null]));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let last = stderr.lines().last().unwrap();
+    assert_eq!(
+        last,
+        "restored 1 hosts (0 failed, 0 with damage, 0 left out): 2 files loaded, 0 skipped; 2 records applied, 0 skipped; 2 chunks, 3 values"
+    );
+
+    // Without --values, bits only (the shape scripts already parse).
+    let output = ccwal(&["restore", &root, "--from", "0", "--metrics", &metrics]);
+    let lines = stdout_lines(&output);
+    let chain = &lines[0]["hosts"][0]["levels"][0]["metrics"]["load"];
+    assert!(chain[0].get("values").is_none());
+}
+
+#[test]
+fn compact_closes_with_a_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, metrics) = restorable_root(dir.path());
+    let empty = dir.path().join("c/idle");
+    fs::create_dir_all(&empty).unwrap();
+    let output = ccwal(&["compact", &root, "--metrics", &metrics]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().last().unwrap(),
+        "compacted 2 hosts: 1 snapshots written, 1 WAL files removed, 1 with nothing to fold, 0 failed",
+        "{stdout}"
+    );
+    assert!(output.stderr.is_empty());
+}
+
+#[test]
+fn stat_human_shows_units_and_dates_next_to_the_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, _) = restorable_root(dir.path());
+    let output = ccwal(&["stat", "--human", &root]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.starts_with("cluster c: 1 hosts\n"), "{text}");
+    assert!(text.contains("\ntotal: 1 hosts\n"), "{text}");
+    assert!(
+        text.contains(
+            "time       1970-01-01 00:16:40 UTC (1000) to 1970-01-01 00:34:20 UTC (2060), 17m 40s"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("2 records"), "{text}");
+    assert!(text.contains(" B"), "{text}");
+    assert_eq!(
+        ccwal(&["stat", "--human", "--json", &root]).status.code(),
+        Some(2)
+    );
+}
+
+/// Every positional argument of every subcommand is described in its help.
+#[test]
+fn every_positional_argument_has_help() {
+    for command in ["dump", "verify", "stat", "ingest", "restore", "compact"] {
+        let output = ccwal(&["help", command]);
+        assert_eq!(output.status.code(), Some(0), "{command}");
+        let help = String::from_utf8(output.stdout).unwrap();
+        let arguments: Vec<&str> = help
+            .split("Arguments:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{command} has no positional argument: {help}"))
+            .lines()
+            .take_while(|line| !line.is_empty())
+            .collect();
+        assert!(!arguments.is_empty(), "{help}");
+        for line in arguments {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert!(
+                words.len() > 1 && words[0].starts_with('<'),
+                "{command}: `{line}` has no help"
+            );
+        }
+    }
+}

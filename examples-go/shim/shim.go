@@ -24,12 +24,19 @@ import (
 
 // WALMessage is one sample for the WAL, as in cc-backend.
 type WALMessage struct {
+	// MetricName is the metric's name.
 	MetricName string
-	Cluster    string
-	Node       string
-	Selector   []string
-	Value      schema.Float
-	Timestamp  int64
+	// Cluster is the cluster's name, the directory below the root.
+	Cluster string
+	// Node is the host's name, the directory below the cluster.
+	Node string
+	// Selector is the path below the host (e.g. ["cpu3"]); empty for a
+	// host-level metric.
+	Selector []string
+	// Value is the sample, stored as float32.
+	Value schema.Float
+	// Timestamp is the sample's time in unix seconds.
+	Timestamp int64
 }
 
 // Keys configures the staging; set it before WALStaging.

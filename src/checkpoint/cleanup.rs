@@ -13,8 +13,10 @@ use super::session::{Trimmed, trim_segment};
 use crate::error::Error;
 use crate::storage;
 
+/// What a cleanup did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupReport {
+    /// Snapshot files deleted.
     pub deleted: Vec<PathBuf>,
     /// Hosts or files that could not be cleaned (e.g. a snapshot name that
     /// is not a number makes Go skip the host; so does this).

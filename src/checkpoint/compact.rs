@@ -16,12 +16,15 @@ use crate::storage::HostDir;
 /// What compaction did for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactedHost {
+    /// The host's cluster name.
     pub cluster: Vec<u8>,
+    /// The host's name.
     pub host: Vec<u8>,
     /// The new snapshot, `None` when the WAL held nothing to fold.
     pub snapshot: Option<PathBuf>,
     /// WAL files deleted after the snapshot was on disk.
     pub removed: Vec<PathBuf>,
+    /// The error that stopped this host's compaction; its WAL stays.
     pub error: Option<Error>,
 }
 

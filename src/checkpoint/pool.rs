@@ -15,20 +15,29 @@ use crate::storage::sync_file_system;
 /// What happened to one host's snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// The snapshot is on disk.
     Written {
+        /// The snapshot file written.
         path: PathBuf,
+        /// Its size in bytes.
         bytes: u64,
     },
     /// Nothing to write (no metric, no level): no file, as in Go.
     Empty,
+    /// The snapshot could not be written; the host's sealed segments stay.
     Failed(Error),
 }
 
+/// One host's snapshot outcome in a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostOutcome {
+    /// The host's cluster name.
     pub cluster: Vec<u8>,
+    /// The host's name.
     pub host: Vec<u8>,
+    /// What happened to its snapshot.
     pub outcome: Outcome,
+    /// How long writing it took.
     pub duration: Duration,
 }
 

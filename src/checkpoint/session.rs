@@ -44,6 +44,7 @@ pub struct CheckpointReport {
     /// Segments that could not be settled (they stay whole; restore
     /// replays them).
     pub delete_errors: Vec<(PathBuf, String)>,
+    /// How long the session took, from begin to finish.
     pub duration: Duration,
 }
 

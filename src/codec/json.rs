@@ -38,12 +38,23 @@ pub enum JsonError {
     /// member missing or of the wrong type; with serde_json's position).
     Shape(serde_json::Error),
     /// ±Inf cannot be written as JSON.
-    NonFinite { metric: String, index: usize },
+    NonFinite {
+        /// The metric holding it.
+        metric: String,
+        /// Its index among the metric's values.
+        index: usize,
+    },
     /// JSON keys are strings: a name that is not UTF-8 cannot be one.
-    NonUtf8Name { name: Vec<u8> },
+    NonUtf8Name {
+        /// The name.
+        name: Vec<u8>,
+    },
     /// Two metrics or two children of one level share a name; a JSON object
     /// would keep only one of them.
-    DuplicateName { name: String },
+    DuplicateName {
+        /// The name.
+        name: String,
+    },
 }
 
 impl fmt::Display for JsonError {

@@ -20,12 +20,15 @@ use std::fmt;
 /// One decoded line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// The measurement: the metric name.
     pub metric: Vec<u8>,
     /// The `cluster` tag, if present.
     pub cluster: Option<Vec<u8>>,
     /// The `hostname` or `host` tag; empty if neither is present.
     pub host: Vec<u8>,
+    /// Selector components from the `type`/`type-id` and `stype`/`stype-id` tags.
     pub selector: Vec<Vec<u8>>,
+    /// The `value` field.
     pub value: f64,
     /// Unix seconds; `None` when the line has no timestamp.
     pub ts: Option<i64>,

@@ -8,8 +8,11 @@ pub mod wal;
 /// The kind of a metricstore file, as told by its content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
+    /// A WAL file (`current.wal`, a sealed segment).
     Wal,
+    /// A binary snapshot (`<from>.bin`).
     BinarySnapshot,
+    /// A legacy JSON snapshot (`<from>.json`).
     JsonSnapshot,
 }
 

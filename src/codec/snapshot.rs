@@ -35,7 +35,9 @@ const MIN_CHILD_LEN: usize = 2 + MIN_LEVEL_LEN;
 /// bits), `f64` for the legacy JSON format whose values are not narrowed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Level<V = f32> {
+    /// The level's metrics.
     pub metrics: Vec<Metric<V>>,
+    /// The named sub-levels.
     pub children: Vec<Child<V>>,
 }
 
@@ -52,29 +54,39 @@ impl<V> Default for Level<V> {
 /// `start + i * frequency`; NaN marks a missing sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric<V = f32> {
+    /// The metric's name.
     pub name: Vec<u8>,
+    /// Seconds between two values.
     pub frequency: i64,
+    /// Unix seconds of the first value.
     pub start: i64,
+    /// The values, NaN for missing samples.
     pub values: Vec<V>,
 }
 
 /// A named sub-level.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Child<V = f32> {
+    /// The child's name, a selector component such as `cpu3`.
     pub name: Vec<u8>,
+    /// The child's contents.
     pub level: Level<V>,
 }
 
 /// A whole snapshot file: the host level and the window it covers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot<V = f32> {
+    /// Start of the window the snapshot covers (unix seconds, its file name).
     pub from: i64,
+    /// End of the window (unix seconds).
     pub to: i64,
+    /// The host level.
     pub root: Level<V>,
 }
 
 /// A value type the encoder can narrow to the stored float32.
 pub trait SnapshotValue: Copy {
+    /// The value as the stored float32.
     fn to_f32(self) -> f32;
 }
 
@@ -94,14 +106,21 @@ impl SnapshotValue for f64 {
 /// written, so the encoder stays usable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncodeError {
+    /// A metric or child name longer than the u16 length field.
     NameTooLong {
+        /// Which name.
         field: NameField,
+        /// Its length in bytes.
         len: usize,
     },
+    /// More values than the u32 count holds.
     TooManyValues {
+        /// The number of values.
         len: usize,
     },
+    /// More metrics or children than the u32 count holds.
     TooManyEntries {
+        /// `"metrics"` or `"children"`.
         what: &'static str,
     },
     /// Metrics of a level must all come before its first child.
@@ -109,8 +128,10 @@ pub enum EncodeError {
     /// `end_child` without a matching `begin_child`, or `finish` with
     /// children still open.
     Unbalanced {
+        /// Children begun and not ended.
         open_children: usize,
     },
+    /// Children nested deeper than a decoder accepts.
     TooDeep,
     /// `finish` was called already.
     Finished,
@@ -386,13 +407,21 @@ fn encode_level<V: SnapshotValue>(
 /// What part of a snapshot a decode error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// The file magic and window.
     Header,
+    /// A level's metric count.
     MetricCount,
+    /// A metric's name.
     MetricName,
+    /// A metric's frequency and start.
     MetricHeader,
+    /// A metric's value count.
     ValueCount,
+    /// A metric's values.
     Values,
+    /// A level's child count.
     ChildCount,
+    /// A child's name.
     ChildName,
 }
 
@@ -414,24 +443,32 @@ impl fmt::Display for Field {
 /// Why a snapshot could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeErrorKind {
+    /// The first four bytes are not the snapshot magic.
     BadMagic {
+        /// The value found there.
         found: u32,
     },
     /// The input ends inside `Field`.
     Truncated(Field),
     /// A count that cannot fit the bytes that remain.
     CountTooLarge {
+        /// Which count.
         field: Field,
+        /// The count read.
         count: u32,
+        /// Bytes left in the input.
         remaining: usize,
     },
+    /// Levels nested deeper than the decoder accepts.
     TooDeep,
 }
 
 /// A decode error and the offset at which it was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeError {
+    /// Byte offset in the file where decoding failed.
     pub offset: usize,
+    /// What went wrong there.
     pub kind: DecodeErrorKind,
 }
 
@@ -479,10 +516,12 @@ pub struct ValuesRef<'a> {
 }
 
 impl<'a> ValuesRef<'a> {
+    /// The number of values.
     pub fn len(&self) -> usize {
         self.raw.len() / 4
     }
 
+    /// Whether there are no values.
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
@@ -494,6 +533,7 @@ impl<'a> ValuesRef<'a> {
             .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
     }
 
+    /// The values as float32.
     pub fn to_f32_vec(&self) -> Vec<f32> {
         self.bits().map(f32::from_bits).collect()
     }
@@ -506,8 +546,11 @@ impl<'a> ValuesRef<'a> {
 
 /// Receives a snapshot's contents in file order.
 pub trait SnapshotVisitor {
+    /// A metric of the current level.
     fn metric(&mut self, name: &[u8], frequency: i64, start: i64, values: ValuesRef<'_>);
+    /// A child level begins; its contents follow.
     fn enter_child(&mut self, name: &[u8]);
+    /// The child level begun last ends.
     fn leave_child(&mut self);
 }
 

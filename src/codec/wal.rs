@@ -34,9 +34,12 @@ pub const fn file_header() -> [u8; FILE_HEADER_LEN] {
 pub enum FileHeaderError {
     /// Fewer than four bytes (but not zero: an empty file is an empty WAL).
     Truncated {
+        /// The file's length.
         len: usize,
     },
+    /// The first four bytes are not the WAL file magic.
     BadMagic {
+        /// The value found there.
         found: u32,
     },
 }
@@ -77,9 +80,13 @@ pub fn check_file_header(file: &[u8]) -> Result<usize, FileHeaderError> {
 /// Which inner length of a payload points past its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InnerField {
+    /// The metric name.
     MetricName,
+    /// The selector count byte.
     SelectorCount,
+    /// The selector component with this index.
     Selector(u8),
+    /// The value.
     Value,
 }
 
@@ -87,19 +94,41 @@ pub enum InnerField {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordError {
     /// The first four bytes are not the record magic.
-    BadMagic { found: u32 },
+    BadMagic {
+        /// The value found there.
+        found: u32,
+    },
     /// The input ends before the record does; `needed` is the full record
     /// length when known, else the header length.
-    Truncated { needed: usize, available: usize },
+    Truncated {
+        /// Bytes the record needs.
+        needed: usize,
+        /// Bytes left in the input.
+        available: usize,
+    },
     /// `payload_len` is over [`MAX_PAYLOAD_LEN`].
-    PayloadTooLarge { len: u32 },
+    PayloadTooLarge {
+        /// The stored `payload_len`.
+        len: u32,
+    },
     /// `payload_len` is under [`MIN_PAYLOAD_LEN`].
-    PayloadTooShort { len: u32 },
+    PayloadTooShort {
+        /// The stored `payload_len`.
+        len: u32,
+    },
     /// The stored CRC does not match the payload.
-    CrcMismatch { stored: u32, computed: u32 },
+    CrcMismatch {
+        /// The CRC in the file.
+        stored: u32,
+        /// The CRC of the payload.
+        computed: u32,
+    },
     /// An inner length (name, selector count, a selector, the value) runs
     /// past the payload.
-    InnerLengthOverflow { field: InnerField },
+    InnerLengthOverflow {
+        /// Which length.
+        field: InnerField,
+    },
 }
 
 impl RecordError {
@@ -174,6 +203,7 @@ impl<'a> SelectorRef<'a> {
         self.count as usize
     }
 
+    /// Whether the selector has no component.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -242,13 +272,16 @@ impl ExactSizeIterator for SelectorIter<'_> {}
 pub struct Record<'a> {
     /// Unix seconds.
     pub ts: i64,
+    /// The metric name.
     pub metric: &'a [u8],
+    /// The selector below the host.
     pub selector: SelectorRef<'a>,
     /// The stored float32 bits.
     pub value_bits: u32,
 }
 
 impl Record<'_> {
+    /// The stored value.
     pub fn value(&self) -> f32 {
         f32::from_bits(self.value_bits)
     }
@@ -462,13 +495,21 @@ pub fn find_next_record(input: &[u8], from: usize) -> Option<usize> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WalItem<'a> {
     /// A valid record that starts at `offset`.
-    Record { offset: usize, record: Record<'a> },
+    Record {
+        /// Byte offset of the record's magic.
+        offset: usize,
+        /// The record.
+        record: Record<'a>,
+    },
     /// Bytes `offset..offset + len` are not a valid record. With
     /// resynchronisation `len` reaches the next valid record (or the end);
     /// without it, the end of the input.
     Damaged {
+        /// Byte offset of the damaged range.
         offset: usize,
+        /// Its length.
         len: usize,
+        /// Why the first record there is invalid.
         error: RecordError,
     },
 }
@@ -539,10 +580,13 @@ impl<'a> Iterator for WalReader<'a> {
 /// Why [`filter_records`] would not rewrite a WAL file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FilterError {
+    /// The file header is not a WAL header.
     Header(FileHeaderError),
     /// Damage at this offset: rewriting would drop what follows it.
     Damaged {
+        /// Byte offset of the damage.
         offset: usize,
+        /// What is wrong there.
         error: RecordError,
     },
 }
@@ -561,7 +605,9 @@ impl fmt::Display for FilterError {
 pub struct Filtered {
     /// A WAL file (header and the kept records, bytes unchanged, in order).
     pub file: Vec<u8>,
+    /// Records kept.
     pub kept: u64,
+    /// Records dropped.
     pub dropped: u64,
 }
 

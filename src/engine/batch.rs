@@ -38,6 +38,7 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// An empty batch.
     pub fn new() -> Self {
         Batch::default()
     }
@@ -78,6 +79,7 @@ impl Batch {
         self.len
     }
 
+    /// Whether the batch holds no sample.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -63,7 +63,9 @@ impl Flush {
 /// A write fault for tests: the engine writes at most `after_bytes` of the
 /// data, then fails with `error`, as a full or failing disk would.
 pub struct WriteFault {
+    /// Bytes written before the fault.
     pub after_bytes: usize,
+    /// The error returned then.
     pub error: io::Error,
 }
 

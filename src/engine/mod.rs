@@ -91,7 +91,10 @@ pub enum Durability {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backpressure {
     /// Wait for room; with a timeout, give up with `ErrorKind::Timeout`.
-    Block { timeout: Option<Duration> },
+    Block {
+        /// How long to wait at most; `None`: without limit.
+        timeout: Option<Duration>,
+    },
     /// Refuse at once with `ErrorKind::QueueFull`.
     Reject,
 }
@@ -105,6 +108,7 @@ pub struct StoreOptions {
     pub shards: usize,
     /// Bytes of encoded records each shard may queue (default 8 MiB).
     pub queue_capacity: usize,
+    /// When written records are forced to disk (default `None`).
     pub durability: Durability,
     /// How often an idle writer wakes up (for `Interval` durability).
     pub flush_interval: Duration,
@@ -116,6 +120,7 @@ pub struct StoreOptions {
     /// A host's file is deleted and restarted, as in Go, once it reaches
     /// this size; 0 means no limit.
     pub max_wal_bytes: u64,
+    /// What an append does when its shard's queue is full.
     pub backpressure: Backpressure,
     /// Receives events from the writer threads (see [`EventHook`]).
     pub event_hook: Option<Arc<EventHook>>,
@@ -124,6 +129,7 @@ pub struct StoreOptions {
 }
 
 impl StoreOptions {
+    /// The defaults for a store below `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         StoreOptions {
             root: root.into(),

@@ -5,8 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// How serious an event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventLevel {
+    /// Informational (a rotation, a repaired torn tail).
     Info,
+    /// Something went wrong and was handled.
     Warning,
+    /// Records could not be written.
     Error,
 }
 
@@ -15,10 +18,13 @@ pub enum EventLevel {
 /// because of the size limit.
 #[derive(Debug, Clone)]
 pub struct Event {
+    /// How serious it is.
     pub level: EventLevel,
     /// The cluster and host concerned.
     pub cluster: Vec<u8>,
+    /// The host's name.
     pub host: Vec<u8>,
+    /// What happened.
     pub message: String,
 }
 
@@ -53,7 +59,9 @@ impl WriteErrorKind {
 /// lost to it — only when the store closed while it lasted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ErrorCount {
+    /// Errors of this kind (a host failing again with the same error counts once).
     pub errors: u64,
+    /// Records lost to them (unwritten when the store closed).
     pub records_lost: u64,
 }
 
@@ -77,13 +85,19 @@ pub struct Stats {
     pub backlog_records: u64,
     /// Their bytes (they count against the queue capacity).
     pub backlog_bytes: u64,
+    /// Out of space (ENOSPC, EDQUOT).
     pub errors_no_space: ErrorCount,
+    /// I/O errors (EIO and the like).
     pub errors_io: ErrorCount,
+    /// Permission errors (EACCES, EPERM, EROFS).
     pub errors_permission: ErrorCount,
+    /// Any other error.
     pub errors_other: ErrorCount,
     /// Bytes waiting in each shard's queue.
     pub queue_bytes: Vec<u64>,
+    /// WAL files open now.
     pub open_files: u64,
+    /// fdatasync calls made.
     pub fsyncs: u64,
     /// Rounds in which a writer handed its queue to the OS.
     pub flushes: u64,

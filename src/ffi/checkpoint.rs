@@ -49,21 +49,29 @@ pub const CCWAL_HOST_FAILED: ccwal_host_outcome = 2;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ccwal_checkpoint_totals {
+    /// Hosts added to the session.
     pub hosts: usize,
+    /// Snapshots written.
     pub written: usize,
+    /// Hosts with nothing to write.
     pub empty: usize,
+    /// Hosts whose snapshot failed.
     pub failed: usize,
+    /// Bytes of snapshots written.
     pub bytes: u64,
+    /// Sealed segments deleted.
     pub segments_deleted: usize,
     /// Segments cut down to their records outside `[from, to]`, and those
     /// records.
     pub segments_trimmed: usize,
+    /// Records kept in trimmed segments.
     pub records_kept: u64,
     /// Hosts whose WAL could not be made durable and sealed at begin (their
     /// records stay in current.wal, which restore replays).
     pub seal_errors: usize,
     /// Segments that could not be settled: they stay whole.
     pub segment_errors: usize,
+    /// How long the session took, in microseconds.
     pub duration_micros: u64,
 }
 
@@ -71,15 +79,23 @@ pub struct ccwal_checkpoint_totals {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_checkpoint_host {
+    /// The cluster name, `cluster_len` bytes.
     pub cluster: *const u8,
+    /// Length of `cluster`.
     pub cluster_len: usize,
+    /// The host name, `host_len` bytes.
     pub host: *const u8,
+    /// Length of `host`.
     pub host_len: usize,
+    /// A `CCWAL_HOST_*` value.
     pub outcome: ccwal_host_outcome,
+    /// Bytes of its snapshot.
     pub bytes: u64,
+    /// How long writing it took, in microseconds.
     pub duration_micros: u64,
     /// The error message of a failed host (empty otherwise).
     pub message: *const u8,
+    /// Length of `message`.
     pub message_len: usize,
 }
 

@@ -49,8 +49,11 @@ pub const CCWAL_BACKPRESSURE_REJECT: ccwal_backpressure = 1;
 /// How serious an event is: one of the `CCWAL_EVENT_*` values (passed by
 /// ccwal to the event callback).
 pub type ccwal_event_level = i32;
+/// Informational (a rotation, a repaired torn tail).
 pub const CCWAL_EVENT_INFO: ccwal_event_level = 0;
+/// Something went wrong and was handled.
 pub const CCWAL_EVENT_WARNING: ccwal_event_level = 1;
+/// Records could not be written.
 pub const CCWAL_EVENT_ERROR: ccwal_event_level = 2;
 
 /// An event callback: `user_data` as given, the level, the cluster and

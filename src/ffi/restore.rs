@@ -33,7 +33,9 @@ pub const CCWAL_RECOVERY_STRICT: ccwal_recovery = 1;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_restore_options {
+    /// A `CCWAL_SELECTION_*` value.
     pub selection: ccwal_selection,
+    /// A `CCWAL_RECOVERY_*` value.
     pub recovery: ccwal_recovery,
     /// Hosts restored in parallel; 0: one per core.
     pub workers: usize,
@@ -68,22 +70,35 @@ pub struct ccwal_restore_result {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_restored_host {
+    /// The cluster name, `cluster_len` bytes.
     pub cluster: *const u8,
+    /// Length of `cluster`.
     pub cluster_len: usize,
+    /// The host name, `host_len` bytes.
     pub host: *const u8,
+    /// Length of `host`.
     pub host_len: usize,
     /// The message of the error that stopped this host (what was loaded
     /// before it stays); `error_len` 0 when there was none. Its result code
     /// and OS error number: `ccwal_restore_host_error`.
     pub error: *const u8,
+    /// Length of `error`.
     pub error_len: usize,
+    /// Levels of the host (see `ccwal_restore_level`).
     pub level_count: usize,
+    /// Files loaded.
     pub files_loaded: usize,
+    /// Files passed over.
     pub files_skipped: usize,
+    /// WAL records written into chunks.
     pub records_applied: u64,
+    /// WAL records older than `from`, skipped.
     pub records_before_from: u64,
+    /// WAL records of metrics not configured, skipped.
     pub records_unknown_metric: u64,
+    /// WAL records the buffer rule refused.
     pub records_rejected: u64,
+    /// Damaged ranges found.
     pub damaged_ranges: usize,
 }
 
@@ -91,7 +106,9 @@ pub struct ccwal_restored_host {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_restored_level {
+    /// Path components below the host.
     pub depth: usize,
+    /// Metrics of the level.
     pub metric_count: usize,
 }
 
@@ -99,8 +116,11 @@ pub struct ccwal_restored_level {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_restored_metric {
+    /// The metric name, `name_len` bytes.
     pub name: *const u8,
+    /// Length of `name`.
     pub name_len: usize,
+    /// Chunks in its chain.
     pub chunk_count: usize,
 }
 
@@ -110,11 +130,17 @@ pub struct ccwal_restored_metric {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_chunk {
+    /// Unix seconds of the chunk's start.
     pub start: i64,
+    /// Seconds between two values.
     pub frequency: i64,
+    /// Go's buffer capacity.
     pub capacity: usize,
+    /// Loaded from a snapshot.
     pub archived: bool,
+    /// The values, `len` of them, owned by the result.
     pub values: *const f64,
+    /// Length of `values`.
     pub len: usize,
 }
 

@@ -26,7 +26,9 @@ pub struct ccwal_store {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_bytes {
+    /// The bytes.
     pub ptr: *const u8,
+    /// Their number.
     pub len: usize,
 }
 
@@ -38,6 +40,7 @@ pub struct ccwal_stats {
     pub appended: u64,
     /// Records handed to the OS.
     pub written: u64,
+    /// Bytes handed to the OS.
     pub bytes_written: u64,
     /// Samples refused with CCWAL_QUEUE_FULL or CCWAL_TIMEOUT.
     pub rejected: u64,
@@ -48,22 +51,34 @@ pub struct ccwal_stats {
     /// Write errors (a host failing again with the same error counts
     /// once): out of space, I/O, permission, other.
     pub errors_no_space: u64,
+    /// I/O errors.
     pub errors_io: u64,
+    /// Permission errors.
     pub errors_permission: u64,
+    /// Other errors.
     pub errors_other: u64,
     /// Bytes waiting in all queues, and in the fullest one.
     pub queue_bytes: u64,
+    /// Bytes waiting in the fullest queue.
     pub queue_bytes_max: u64,
+    /// WAL files open now.
     pub open_files: u64,
+    /// fdatasync calls made.
     pub fsyncs: u64,
+    /// Rounds in which a writer handed its queue to the OS.
     pub flushes: u64,
+    /// The longest such round, in microseconds.
     pub max_flush_micros: u64,
+    /// WAL files rotated (closed and deleted).
     pub rotations: u64,
+    /// Rotations because a file reached the size limit.
     pub size_rotations: u64,
+    /// Torn tails cut off before appending.
     pub torn_tails_repaired: u64,
     /// Records kept in memory after a failed write or fdatasync, waiting
     /// for a retry, and their bytes (they count against the queues).
     pub backlog_records: u64,
+    /// Bytes of those records.
     pub backlog_bytes: u64,
 }
 

@@ -11,13 +11,16 @@ pub const NEW_CHUNK_CAPACITY: usize = 512;
 /// `start + i * frequency` (NaN = missing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
+    /// Unix seconds of the chunk's start (Go's buffer start).
     pub start: i64,
+    /// Seconds between two values.
     pub frequency: i64,
     /// Go's `cap(data)`: writes beyond it start a new chunk.
     pub capacity: usize,
     /// Loaded from a snapshot: the host must not write it to a snapshot
     /// again.
     pub archived: bool,
+    /// The values, NaN for missing samples.
     pub values: Vec<f64>,
 }
 
@@ -93,7 +96,7 @@ pub fn write(
     Ok(())
 }
 
-/// [`write`], except that a sample older than the newest chunk is not
+/// [`write()`], except that a sample older than the newest chunk is not
 /// refused: it goes into the older chunk whose slots cover it, or into a
 /// new chunk inserted in time order (capped so it ends where the next one
 /// starts). A live store that took a backfilled sample before newer ones
@@ -144,6 +147,7 @@ pub type MetricChains = BTreeMap<Vec<u8>, Vec<Chunk>>;
 pub struct RestoredLevel {
     /// Each configured metric's chain of chunks, oldest first.
     pub metrics: MetricChains,
+    /// The child levels by name.
     pub children: BTreeMap<Vec<u8>, RestoredLevel>,
 }
 

@@ -15,7 +15,7 @@
 //!   replayed); a name that repeats in one level counts once (the last);
 //! - metrics not in the configuration are skipped everywhere;
 //! - WAL records older than `from` are skipped; the others are written with
-//!   the buffer rule (see [`buffer::write`]) into the level their selector
+//!   the buffer rule (see [`buffer::write`](crate::restore::buffer::write())) into the level their selector
 //!   names, created as needed; a file with a bad header is skipped; replay
 //!   stops at the first damaged record.
 //!
@@ -58,6 +58,7 @@ pub struct MetricConfig {
 }
 
 impl MetricConfig {
+    /// The configuration of `(name, frequency in seconds)` pairs.
     pub fn new<N: AsRef<[u8]>>(metrics: impl IntoIterator<Item = (N, i64)>) -> Self {
         let mut config = MetricConfig::default();
         for (name, frequency) in metrics {
@@ -90,9 +91,12 @@ pub enum Recovery {
     Salvage,
 }
 
+/// How a restore selects snapshots and treats damage.
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
+    /// Which snapshots are loaded.
     pub selection: Selection,
+    /// What damage does.
     pub recovery: Recovery,
     /// Hosts restored in parallel; 0 means one per available core.
     pub workers: usize,
@@ -114,8 +118,11 @@ impl Default for RestoreOptions {
 /// A damaged range of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
+    /// The damaged file.
     pub file: PathBuf,
+    /// Byte offset of the range.
     pub offset: u64,
+    /// Its length in bytes.
     pub len: u64,
     /// What is wrong with the range (its message does not repeat `file`):
     /// `Corrupt` for bytes that do not decode, `Format` for a chunk out of
@@ -128,7 +135,10 @@ pub struct Damage {
 pub enum SkipReason {
     /// A snapshot whose window ends at `to`, before `from` (Go skips it
     /// too); not an error.
-    BeforeFrom { to: i64 },
+    BeforeFrom {
+        /// The end of the snapshot's window.
+        to: i64,
+    },
     /// The file could not be read (`Io`) or decoded (`Corrupt`); the
     /// error's message names the file.
     Failed(Error),
@@ -156,16 +166,21 @@ impl std::fmt::Display for SkipReason {
 /// What restoring one host did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostReport {
+    /// Files loaded, in order.
     pub files_loaded: Vec<PathBuf>,
     /// Files passed over, with the reason (window before `from`, a file
     /// that cannot be read, bad WAL header, damaged snapshot under
     /// `Salvage`).
     pub files_skipped: Vec<(PathBuf, SkipReason)>,
+    /// WAL records written into chunks.
     pub records_applied: u64,
+    /// WAL records older than `from`, skipped.
     pub records_before_from: u64,
+    /// WAL records of metrics not in the configuration, skipped.
     pub records_unknown_metric: u64,
     /// Records the buffer rule refused (before the newest chunk's start).
     pub records_rejected: u64,
+    /// Damaged ranges found (skipped under `Salvage`).
     pub damage: Vec<Damage>,
 }
 
@@ -173,9 +188,13 @@ pub struct HostReport {
 /// stopped it, if any (what was loaded before the error stays, as in Go).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestoredHost {
+    /// The host's cluster name.
     pub cluster: Vec<u8>,
+    /// The host's name.
     pub host: Vec<u8>,
+    /// The host level and its children.
     pub root: RestoredLevel,
+    /// What the restore did.
     pub report: HostReport,
     /// The error that stopped the host, its message naming the file: `Io`
     /// (with the OS error number) when the directory cannot be listed, and
@@ -189,7 +208,9 @@ pub struct RestoredHost {
 /// The result of a restore: hosts sorted by cluster, then host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Restored {
+    /// The retention horizon restored for.
     pub from: i64,
+    /// Every host restored, sorted by cluster, then host.
     pub hosts: Vec<RestoredHost>,
     /// A problem of the root itself, apart from the hosts' own errors: a
     /// stray file where only cluster and host directories belong (kind

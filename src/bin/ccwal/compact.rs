@@ -1,5 +1,5 @@
 //! `ccwal compact ROOT --metrics FILE`: fold each host's WAL into a new
-//! snapshot, offline.
+//! snapshot, offline; one line per host, then a closing total.
 
 use std::path::Path;
 
@@ -7,6 +7,7 @@ use ccwal::checkpoint;
 use ccwal::restore::parse_metric_config;
 
 use crate::output::{EXIT_DAMAGED, EXIT_ERROR, EXIT_OK};
+use crate::progress;
 
 pub fn run(root: &Path, metrics: &Path) -> i32 {
     let config = match std::fs::read(metrics)
@@ -19,14 +20,17 @@ pub fn run(root: &Path, metrics: &Path) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let hosts = match checkpoint::compact(root, &config) {
+    let spinner = progress::spinner(&format!("compacting {}", root.display()));
+    let hosts = checkpoint::compact(root, &config);
+    spinner.finish_and_clear();
+    let hosts = match hosts {
         Ok(hosts) => hosts,
         Err(e) => {
             eprintln!("ccwal: {e}");
             return EXIT_ERROR;
         }
     };
-    let mut failed = 0;
+    let (mut failed, mut written, mut removed, mut empty) = (0, 0, 0, 0);
     for host in &hosts {
         let name = format!(
             "{}/{}",
@@ -39,14 +43,23 @@ pub fn run(root: &Path, metrics: &Path) -> i32 {
                 eprintln!("ccwal: {name}: {error}");
             }
             (None, Some(snapshot)) => {
+                written += 1;
+                removed += host.removed.len();
                 println!(
                     "{name}: wrote {}, removed {} WAL files",
                     snapshot.display(),
                     host.removed.len()
                 )
             }
-            (None, None) => println!("{name}: nothing to fold"),
+            (None, None) => {
+                empty += 1;
+                println!("{name}: nothing to fold");
+            }
         }
     }
+    println!(
+        "compacted {} hosts: {written} snapshots written, {removed} WAL files removed, {empty} with nothing to fold, {failed} failed",
+        hosts.len()
+    );
     if failed > 0 { EXIT_DAMAGED } else { EXIT_OK }
 }

@@ -1,11 +1,13 @@
-//! `ccwal`: inspect, verify and dump the files of a metricstore checkpoint
-//! directory. Exit codes: 0 ok, 1 damage found, 2 usage or I/O error.
+//! `ccwal`: inspect, verify, dump, restore and compact the files of a
+//! metricstore checkpoint directory. Exit codes: 0 ok, 1 damage found, 2
+//! usage or I/O error.
 
 mod compact;
 mod dump;
 mod ingest;
 mod inspect;
 mod output;
+mod progress;
 mod restore;
 mod stat;
 mod verify;
@@ -31,12 +33,22 @@ enum Command {
         /// of resynchronising at the next valid one.
         #[arg(long)]
         strict: bool,
+        /// The file: a WAL (current.wal, a sealed segment) or a snapshot
+        /// (<from>.bin, <from>.json).
         file: PathBuf,
     },
     /// Check files or whole checkpoint roots (snapshots, current.wal and
     /// sealed WAL segments, each decoded as its name says) and list every
-    /// damaged range.
+    /// damaged range, then a closing total. A progress bar goes to stderr
+    /// when it is a terminal.
     Verify {
+        /// Print one JSON object per damaged range or unreadable file
+        /// ({"file","offset","len","reason"} or {"file","error"}) and a
+        /// closing {"verified":{...}} with the totals.
+        #[arg(long)]
+        json: bool,
+        /// Files to check, or directories (checkpoint roots, clusters,
+        /// hosts) to walk for every file restore would read.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -44,6 +56,7 @@ enum Command {
     /// engine; the engine's stats go to stderr as JSON at the end. Exit 1
     /// if lines were skipped.
     Ingest {
+        /// The checkpoint root: WALs go to ROOT/CLUSTER/HOST/current.wal.
         root: PathBuf,
         /// Cluster for lines without a `cluster` tag.
         #[arg(long)]
@@ -53,9 +66,10 @@ enum Command {
         durability: ccwal::engine::Durability,
     },
     /// Restore ROOT as the Go metricstore would and print the state as one
-    /// JSON object; the per-host report goes to stderr. Exit 1 if a host
-    /// failed or damage was found.
+    /// JSON object; the per-host report and a closing total go to stderr.
+    /// Exit 1 if a host failed or damage was found.
     Restore {
+        /// The checkpoint root (ROOT/CLUSTER/HOST/...).
         root: PathBuf,
         /// Retention horizon (unix seconds): older data is not restored.
         #[arg(long)]
@@ -72,10 +86,16 @@ enum Command {
         /// Restore only CLUSTER/HOST.
         #[arg(long)]
         host: Option<String>,
+        /// Print each chunk's values as numbers ("values", null for NaN
+        /// and ±Inf) next to their float32 bits.
+        #[arg(long)]
+        values: bool,
     },
     /// Fold each host's WAL into a new snapshot, then delete the folded WAL
-    /// files (offline: no store may be writing to ROOT).
+    /// files (offline: no store may be writing to ROOT); one line per host,
+    /// then a closing total.
     Compact {
+        /// The checkpoint root (ROOT/CLUSTER/HOST/...).
         root: PathBuf,
         /// JSON object {"metric": frequency_seconds, ...}.
         #[arg(long)]
@@ -84,10 +104,15 @@ enum Command {
     /// Summarise a checkpoint root per cluster: hosts, files, bytes,
     /// records (current.wal and sealed WAL segments apart), time covered.
     Stat {
+        /// The checkpoint root (ROOT/CLUSTER/HOST/...).
         root: PathBuf,
         /// Print one JSON object instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "human")]
         json: bool,
+        /// Print sizes with units (KiB, MiB, ...) and times as UTC dates,
+        /// each next to its exact number.
+        #[arg(long)]
+        human: bool,
     },
 }
 
@@ -95,8 +120,17 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Dump { strict, file } => dump::run(&file, strict),
-        Command::Verify { paths } => verify::run(&paths),
-        Command::Stat { root, json } => stat::run(&root, json),
+        Command::Verify { json, paths } => verify::run(&paths, json),
+        Command::Stat { root, json, human } => stat::run(
+            &root,
+            if json {
+                stat::Format::Json
+            } else if human {
+                stat::Format::Human
+            } else {
+                stat::Format::Table
+            },
+        ),
         Command::Restore {
             root,
             from,
@@ -104,6 +138,7 @@ fn main() {
             strict,
             go_exact,
             host,
+            values,
         } => restore::run(restore::Args {
             root: &root,
             from,
@@ -111,6 +146,7 @@ fn main() {
             strict,
             go_exact,
             host: host.as_deref(),
+            values,
         }),
         Command::Compact { root, metrics } => compact::run(&root, &metrics),
         Command::Ingest {

@@ -11,10 +11,16 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::output::{
-    EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, Name, Names, finish_output, json_line, key,
+    EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, Name, Names, finish_output, finite, json_line, key,
 };
+use crate::progress;
 
-struct ChainJson<'a>(&'a [Chunk]);
+/// A chain of chunks; with `values`, each chunk also carries its values
+/// as numbers (null for NaN and ±Inf) next to the float32 bits.
+struct ChainJson<'a> {
+    chunks: &'a [Chunk],
+    values: bool,
+}
 
 #[derive(Serialize)]
 struct ChunkJson {
@@ -24,28 +30,41 @@ struct ChunkJson {
     cap: usize,
     archived: bool,
     bits: Vec<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<Vec<Option<f64>>>,
 }
 
 impl Serialize for ChainJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|c| ChunkJson {
-            start: c.start,
-            frequency: c.frequency,
-            len: c.values.len(),
-            cap: c.capacity,
-            archived: c.archived,
-            bits: c.values.iter().map(|&v| (v as f32).to_bits()).collect(),
+        serializer.collect_seq(self.chunks.iter().map(|c| {
+            ChunkJson {
+                start: c.start,
+                frequency: c.frequency,
+                len: c.values.len(),
+                cap: c.capacity,
+                archived: c.archived,
+                bits: c.values.iter().map(|&v| (v as f32).to_bits()).collect(),
+                values: self
+                    .values
+                    .then(|| c.values.iter().map(|&v| finite(v)).collect()),
+            }
         }))
     }
 }
 
-struct MetricsJson<'a>(&'a std::collections::BTreeMap<Vec<u8>, Vec<Chunk>>);
+struct MetricsJson<'a>(&'a std::collections::BTreeMap<Vec<u8>, Vec<Chunk>>, bool);
 
 impl Serialize for MetricsJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (name, chain) in self.0 {
-            map.serialize_entry(&key(name), &ChainJson(chain))?;
+            map.serialize_entry(
+                &key(name),
+                &ChainJson {
+                    chunks: chain,
+                    values: self.1,
+                },
+            )?;
         }
         map.end()
     }
@@ -60,7 +79,7 @@ struct LevelJson<'a> {
     metrics: MetricsJson<'a>,
 }
 
-struct HostJson<'a>(&'a RestoredHost);
+struct HostJson<'a>(&'a RestoredHost, bool);
 
 impl Serialize for HostJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -75,7 +94,7 @@ impl Serialize for HostJson<'_> {
             .iter()
             .map(|(path, level)| LevelJson {
                 path: Names(path.iter().map(as_slice)),
-                metrics: MetricsJson(&level.metrics),
+                metrics: MetricsJson(&level.metrics, self.1),
             })
             .collect();
         map.serialize_entry("levels", &levels)?;
@@ -132,6 +151,42 @@ pub struct Args<'a> {
     pub strict: bool,
     pub go_exact: bool,
     pub host: Option<&'a str>,
+    /// Print each chunk's values as numbers too.
+    pub values: bool,
+}
+
+/// The closing total of a restore, on stderr after the per-host lines.
+#[derive(Default)]
+struct Totals {
+    hosts: usize,
+    failed: usize,
+    damaged: usize,
+    files_loaded: usize,
+    files_skipped: usize,
+    records_applied: u64,
+    records_skipped: u64,
+    chunks: usize,
+    values: usize,
+}
+
+impl Totals {
+    fn add(&mut self, host: &RestoredHost) {
+        let r = &host.report;
+        self.hosts += 1;
+        self.failed += usize::from(host.error.is_some());
+        self.damaged += usize::from(!r.damage.is_empty());
+        self.files_loaded += r.files_loaded.len();
+        self.files_skipped += r.files_skipped.len();
+        self.records_applied += r.records_applied;
+        self.records_skipped +=
+            r.records_before_from + r.records_unknown_metric + r.records_rejected;
+        for (_, level) in host.root.walk() {
+            for chain in level.metrics.values() {
+                self.chunks += chain.len();
+                self.values += chain.iter().map(|c| c.values.len()).sum::<usize>();
+            }
+        }
+    }
 }
 
 pub fn run(args: Args<'_>) -> i32 {
@@ -169,15 +224,20 @@ pub fn run(args: Args<'_>) -> i32 {
         workers: 0,
         only,
     };
-    let restored = match restore::restore(args.root, args.from, &config, &options) {
+    let spinner = progress::spinner(&format!("restoring {}", args.root.display()));
+    let restored = restore::restore(args.root, args.from, &config, &options);
+    spinner.finish_and_clear();
+    let restored = match restored {
         Ok(restored) => restored,
         Err(e) => {
             eprintln!("ccwal: {e}");
             return EXIT_ERROR;
         }
     };
+    let mut totals = Totals::default();
     for host in &restored.hosts {
         report(host);
+        totals.add(host);
     }
     // A stray file where only directories belong: under --strict the
     // hosts after it are left out, as by Go's scan.
@@ -197,6 +257,19 @@ pub fn run(args: Args<'_>) -> i32 {
             host_name(cluster, host)
         );
     }
+    eprintln!(
+        "restored {} hosts ({} failed, {} with damage, {} left out): {} files loaded, {} skipped; {} records applied, {} skipped; {} chunks, {} values",
+        totals.hosts,
+        totals.failed,
+        totals.damaged,
+        restored.hosts_not_restored.len(),
+        totals.files_loaded,
+        totals.files_skipped,
+        totals.records_applied,
+        totals.records_skipped,
+        totals.chunks,
+        totals.values
+    );
     let damaged = !restored.hosts_not_restored.is_empty()
         || restored
             .hosts
@@ -209,7 +282,11 @@ pub fn run(args: Args<'_>) -> i32 {
     }
     let output = Output {
         from: restored.from,
-        hosts: restored.hosts.iter().map(HostJson).collect(),
+        hosts: restored
+            .hosts
+            .iter()
+            .map(|host| HostJson(host, args.values))
+            .collect(),
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -1,5 +1,5 @@
-//! `ccwal stat ROOT [--json]`: per cluster and in total, what a checkpoint
-//! root holds.
+//! `ccwal stat ROOT [--json | --human]`: per cluster and in total, what a
+//! checkpoint root holds.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -162,7 +162,116 @@ fn print_table<W: Write>(out: &mut W, stat: &Stat) -> io::Result<()> {
     Ok(())
 }
 
-pub fn run(root: &Path, as_json: bool) -> i32 {
+/// `bytes` with a binary unit, then the exact number: `1.5 MiB (1572864 B)`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {} ({bytes} B)", UNITS[unit])
+}
+
+/// Unix seconds as a UTC date and time, `2023-11-14 22:13:20 UTC`.
+fn utc(ts: i64) -> String {
+    let (days, secs) = (ts.div_euclid(86_400), ts.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// A span of seconds in the largest units that fit: `3d 4h`, `12m 5s`.
+fn span(seconds: i64) -> String {
+    let units = [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)];
+    let mut parts = Vec::new();
+    let mut rest = seconds.max(0);
+    for (name, size) in units {
+        if rest >= size && parts.len() < 2 {
+            parts.push(format!("{}{name}", rest / size));
+            rest %= size;
+        } else if !parts.is_empty() {
+            break;
+        }
+    }
+    if parts.is_empty() {
+        "0s".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// `stat --human`: one block per cluster and the total, sizes with units
+/// and times as dates, each next to its exact number.
+fn print_human<W: Write>(out: &mut W, stat: &Stat) -> io::Result<()> {
+    let rows = stat
+        .clusters
+        .iter()
+        .map(|(name, t)| (format!("cluster {name}"), t))
+        .chain([("total".to_string(), &stat.total)]);
+    for (name, t) in rows {
+        writeln!(out, "{name}: {} hosts", t.hosts)?;
+        writeln!(
+            out,
+            "  snapshots  {} files, {}",
+            t.snapshot_files,
+            human_bytes(t.snapshot_bytes)
+        )?;
+        writeln!(
+            out,
+            "  WAL        {} files, {}, {} records",
+            t.wal_files,
+            human_bytes(t.wal_bytes),
+            t.wal_records
+        )?;
+        writeln!(
+            out,
+            "  sealed     {} files, {}, {} records",
+            t.sealed_files,
+            human_bytes(t.sealed_bytes),
+            t.sealed_records
+        )?;
+        writeln!(out, "  damaged    {} files", t.damaged_files)?;
+        match (t.first, t.last) {
+            (Some(first), Some(last)) => writeln!(
+                out,
+                "  time       {} ({first}) to {} ({last}), {}",
+                utc(first),
+                utc(last),
+                span(last - first)
+            )?,
+            _ => writeln!(out, "  time       -")?,
+        }
+    }
+    Ok(())
+}
+
+/// How `stat` prints.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Human,
+    Json,
+}
+
+pub fn run(root: &Path, format: Format) -> i32 {
     let stat = match collect(root) {
         Ok(stat) => stat,
         Err(e) => {
@@ -172,10 +281,10 @@ pub fn run(root: &Path, as_json: bool) -> i32 {
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let written = if as_json {
-        json_line(&mut out, &stat)
-    } else {
-        print_table(&mut out, &stat)
+    let written = match format {
+        Format::Json => json_line(&mut out, &stat),
+        Format::Human => print_human(&mut out, &stat),
+        Format::Table => print_table(&mut out, &stat),
     };
     let code = if stat.total.damaged_files > 0 {
         EXIT_DAMAGED
@@ -183,4 +292,25 @@ pub fn run(root: &Path, as_json: bool) -> i32 {
         EXIT_OK
     };
     finish_output(written.map(|()| code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_units_and_spans() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB (1536 B)");
+        assert_eq!(human_bytes(10 << 30), "10.0 GiB (10737418240 B)");
+        assert_eq!(span(0), "0s");
+        assert_eq!(span(59), "59s");
+        assert_eq!(span(3600 * 26 + 61), "1d 2h");
+        assert_eq!(span(600), "10m");
+    }
 }

@@ -1,5 +1,5 @@
-//! `ccwal verify PATH...`: checks files or whole checkpoint roots and lists
-//! every damaged range.
+//! `ccwal verify [--json] PATH...`: checks files or whole checkpoint roots
+//! and lists every damaged range, then a closing total.
 
 use std::fs;
 use std::io::{self, Write};
@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use ccwal::layout::{self, HostFileName};
 
 use crate::inspect::{Kind, format_by_name, inspect};
-use crate::output::{EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, finish_output};
+use serde::Serialize;
+
+use crate::output::{EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, Name, finish_output, json_line};
+use crate::progress;
 
 /// Whether a file found while walking a directory is one to check: every
 /// file restore reads (`current.wal`, sealed segments, `*.bin`, `*.json`)
@@ -43,7 +46,29 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
     Ok(())
 }
 
-pub fn run(paths: &[PathBuf]) -> i32 {
+/// Whether a file could not be read: printed as a line of its own with
+/// `--json`, on stderr otherwise.
+fn io_error<W: Write>(out: &mut W, json: bool, path: &Path, e: &io::Error) -> io::Result<()> {
+    if json {
+        json_line(
+            out,
+            &serde_json::json!({"file": path_json(path), "error": e.to_string()}),
+        )
+    } else {
+        eprintln!("ccwal: {}: {e}", path.display());
+        Ok(())
+    }
+}
+
+/// A path as JSON: the string when it is UTF-8, else `{"hex":"..."}`.
+fn path_json(path: &Path) -> serde_json::Value {
+    use std::os::unix::ffi::OsStrExt;
+    serde_json::to_value(Name(path.as_os_str().as_bytes())).expect("a name is JSON")
+}
+
+pub fn run(paths: &[PathBuf], json: bool) -> i32 {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
     let mut files = Vec::new();
     let mut io_errors = 0;
     for path in paths {
@@ -56,65 +81,115 @@ pub fn run(paths: &[PathBuf]) -> i32 {
             Err(e) => Err(e),
         };
         if let Err(e) = found {
-            eprintln!("ccwal: {}: {e}", path.display());
+            if let Err(e) = io_error(&mut out, json, path, &e) {
+                return finish_output(Err(e));
+            }
             io_errors += 1;
         }
     }
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let result = verify_files(&mut out, &files, io_errors);
+    let result = verify_files(&mut out, &files, io_errors, json);
     finish_output(result)
 }
 
-fn verify_files<W: Write>(out: &mut W, files: &[PathBuf], mut io_errors: usize) -> io::Result<i32> {
-    let (mut wals, mut sealed, mut snapshots, mut damaged, mut records) = (0, 0, 0, 0, 0u64);
+/// What `verify` found, printed as its closing line.
+#[derive(Default, Serialize)]
+struct Totals {
+    files: usize,
+    wal: usize,
+    sealed: usize,
+    snapshots: usize,
+    damaged: usize,
+    records: u64,
+    io_errors: usize,
+}
+
+fn damage_line<W: Write>(
+    out: &mut W,
+    json: bool,
+    path: &Path,
+    offset: usize,
+    len: usize,
+    reason: &str,
+) -> io::Result<()> {
+    if json {
+        json_line(
+            out,
+            &serde_json::json!({
+                "file": path_json(path), "offset": offset, "len": len, "reason": reason
+            }),
+        )
+    } else {
+        writeln!(
+            out,
+            "{}: offset {offset} len {len}: {reason}",
+            path.display()
+        )
+    }
+}
+
+fn verify_files<W: Write>(
+    out: &mut W,
+    files: &[PathBuf],
+    io_errors: usize,
+    json: bool,
+) -> io::Result<i32> {
+    let mut totals = Totals {
+        files: files.len(),
+        io_errors,
+        ..Totals::default()
+    };
+    let bar = progress::bar(files.len() as u64, "verify");
     for path in files {
+        bar.inc(1);
         let content = match fs::read(path) {
             Ok(content) => content,
             Err(e) => {
-                eprintln!("ccwal: {}: {e}", path.display());
-                io_errors += 1;
+                bar.suspend(|| io_error(out, json, path, &e))?;
+                totals.io_errors += 1;
                 continue;
             }
         };
         let Some(report) = inspect(path, &content) else {
-            writeln!(
-                out,
-                "{}: offset 0 len {}: not a WAL or snapshot",
-                path.display(),
-                content.len()
-            )?;
-            damaged += 1;
+            bar.suspend(|| {
+                damage_line(out, json, path, 0, content.len(), "not a WAL or snapshot")
+            })?;
+            totals.damaged += 1;
             continue;
         };
         match report.kind {
-            Kind::Wal if is_sealed(path) => sealed += 1,
-            Kind::Wal => wals += 1,
-            Kind::Snapshot => snapshots += 1,
+            Kind::Wal if is_sealed(path) => totals.sealed += 1,
+            Kind::Wal => totals.wal += 1,
+            Kind::Snapshot => totals.snapshots += 1,
         }
-        records += report.records;
-        for d in &report.damage {
-            writeln!(
-                out,
-                "{}: offset {} len {}: {}",
-                path.display(),
-                d.offset,
-                d.len,
-                d.reason
-            )?;
-        }
+        totals.records += report.records;
+        bar.suspend(|| {
+            report
+                .damage
+                .iter()
+                .try_for_each(|d| damage_line(out, json, path, d.offset, d.len, &d.reason))
+        })?;
         if !report.damage.is_empty() {
-            damaged += 1;
+            totals.damaged += 1;
         }
     }
-    writeln!(
-        out,
-        "verified {} files ({wals} WAL, {sealed} sealed, {snapshots} snapshots), {damaged} damaged, {records} records",
-        files.len()
-    )?;
-    Ok(if io_errors > 0 {
+    bar.finish_and_clear();
+    if json {
+        json_line(out, &serde_json::json!({ "verified": totals }))?;
+    } else {
+        writeln!(
+            out,
+            "verified {} files ({} WAL, {} sealed, {} snapshots), {} damaged, {} records",
+            totals.files,
+            totals.wal,
+            totals.sealed,
+            totals.snapshots,
+            totals.damaged,
+            totals.records
+        )?;
+    }
+    Ok(if totals.io_errors > 0 {
         EXIT_ERROR
-    } else if damaged > 0 {
+    } else if totals.damaged > 0 {
         EXIT_DAMAGED
     } else {
         EXIT_OK
