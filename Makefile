@@ -8,9 +8,11 @@ CTEST_DIR := target/ctest
 CTEST_ASAN_DIR := target/ctest-asan
 DEMO_DIR ?= target/demo
 
-.PHONY: help build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint
+.PHONY: help build lib header test test-rust test-c test-go test-e2e crash-test bench demo demo-files install clean fmt lint \
+	cc-backend-stock e2e-harness e2e e2e-short e2e-stock
 help:
-	@echo "targets: build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint"
+	@echo "targets: build lib header test test-rust test-c test-go test-e2e crash-test bench demo demo-files install clean fmt lint"
+	@echo "         cc-backend-stock e2e SERVER=... e2e-short SERVER=... e2e-stock"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -23,7 +25,7 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint test-rust test-c test-go
+test: lint test-rust test-c test-go test-e2e
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -45,6 +47,35 @@ test-go: lib
 	cd examples-go && go vet ./... && go test -race -short -count=1 ./...
 	cd examples-go && GOEXPERIMENT=cgocheck2 go test -short -count=1 ./...
 	cd examples-go/interop && go vet . && go test -race -count=1 .
+
+# The stock cc-backend v1.5.4 server, built from the published Go module
+# (needs Go and a C compiler for SQLite; no npm): target/cc-backend-stock/cc-backend.
+CCB_STOCK := target/cc-backend-stock/cc-backend
+cc-backend-stock:
+	scripts/ccbackend-build.sh stock
+
+# The end-to-end harness (e2e/, see its README) against a server binary:
+# `make e2e SERVER=path/to/cc-backend` runs the full suite and prints the
+# loss, throughput and restart tables; E2E_FLAGS=-expect-no-loss makes any
+# lost or wrong sample, failed request or dropped WAL message fail the run.
+# `make e2e-short SERVER=...` is the short run; `make e2e-stock` builds and
+# runs the full suite against the stock server.
+E2E_BIN := target/e2e/e2e
+E2E_FLAGS ?=
+e2e-harness:
+	cd e2e && go vet ./... && go test -count=1 ./... && go build -o ../$(E2E_BIN) .
+
+e2e e2e-short: e2e-harness
+	@test -n "$(SERVER)" || { echo "usage: make $@ SERVER=path/to/cc-backend [E2E_FLAGS=-expect-no-loss]" >&2; exit 2; }
+	$(E2E_BIN) -server $(SERVER) $(if $(filter e2e-short,$@),-short) $(E2E_FLAGS)
+
+e2e-stock: cc-backend-stock
+	$(MAKE) e2e SERVER=$(CCB_STOCK)
+
+# Part of `make test`: the short run against the stock server, which loses
+# samples by design (the table shows how many), so it is not asserted.
+test-e2e: cc-backend-stock e2e-harness
+	$(E2E_BIN) -short -server $(CCB_STOCK)
 
 # The SIGKILL crash test (tests/crash.rs, also part of test-rust with 100
 # children per test) with N children per test, optimised: `make crash-test
