@@ -305,6 +305,7 @@ type RestartRow struct {
 	ReadySeconds  float64 `json:"ready_seconds"`  // exec to first 2xx on /api/write
 	ServerSeconds float64 `json:"server_seconds"` // the server's own "Checkpoints loaded (… that took …s)", -1 if absent
 	ServerLine    string  `json:"server_line,omitempty"`
+	WALDrops      int64   `json:"wal_drops_logged"` // while writing; -1: none logged
 	Count
 }
 
@@ -319,6 +320,7 @@ func (c *Config) Restart() (RestartRow, error) {
 	if err != nil {
 		return row, err
 	}
+	off := s.LogSize()
 	g := NewLedger(l)
 	if !c.RestartVerify {
 		g = nil
@@ -344,10 +346,11 @@ func (c *Config) Restart() (RestartRow, error) {
 	row.Steps = k
 	row.Samples = w.samplesOK.Load()
 	time.Sleep(c.Settle)
+	row.WALDrops = s.LogMaxInt(off, reDropped)
 	s.Kill()
 	b, files := DirBytes(s.CheckpointDir())
 	row.DiskMB, row.Files = float64(b)/(1<<20), files
-	off := s.LogSize()
+	off = s.LogSize()
 	d, err := s.Start("restart", c.StartTimeout)
 	if err != nil {
 		return row, err
