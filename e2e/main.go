@@ -30,7 +30,7 @@ func main() {
 	var c Config
 	server := flag.String("server", "", "the cc-backend binary to test (required)")
 	name := flag.String("name", "", "a label for the tables (default: the binary's directory name)")
-	flag.StringVar(&c.WorkDir, "workdir", "", "where server directories go (default target/e2e/NAME)")
+	flag.StringVar(&c.WorkDir, "workdir", "", "where server directories go (default target/e2e/NAME, with -short target/e2e/NAME-short)")
 	short := flag.Bool("short", false, "the short run (for make test): small sizes, a 10s checkpoint interval for the checkpoint scenario")
 	expect := flag.Bool("expect-no-loss", false, "fail unless every scenario has 0 lost and 0 wrong samples, no failed requests and no dropped WAL messages")
 	only := flag.String("only", "", "comma-separated subset: kill-mid,kill-ack,checkpoint,sigterm,throughput,restart (default all)")
@@ -107,7 +107,11 @@ func main() {
 		os.Exit(2)
 	}
 	if c.WorkDir == "" {
-		c.WorkDir = filepath.Join("target", "e2e", *name)
+		dir := *name
+		if *short {
+			dir += "-short"
+		}
+		c.WorkDir = filepath.Join("target", "e2e", dir)
 	}
 	if c.WorkDir, err = filepath.Abs(c.WorkDir); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
