@@ -13,10 +13,10 @@ GO_PREFIX := $(CURDIR)/target/prefix
 GO_ENV := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig
 
 .PHONY: help build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv \
-	cc-backend cc-backend-stock test-cc-backend
+	cc-backend cc-backend-stock test-cc-backend e2e-harness e2e e2e-short e2e-stock e2e-ccwal test-e2e
 help:
 	@echo "targets: build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv"
-	@echo "         cc-backend cc-backend-stock test-cc-backend"
+	@echo "         cc-backend cc-backend-stock test-cc-backend e2e SERVER=... e2e-short SERVER=... e2e-stock e2e-ccwal test-e2e"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -32,7 +32,7 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint msrv test-rust test-c test-go test-cc-backend
+test: lint msrv test-rust test-c test-go test-cc-backend test-e2e
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -87,6 +87,39 @@ cc-backend-stock:
 # against the swapped package; also builds the swapped server.
 test-cc-backend: cc-backend
 	$(GO_ENV) scripts/ccbackend-build.sh ccwal test
+
+CCB_STOCK := target/cc-backend-stock/cc-backend
+CCB_CCWAL := target/cc-backend/cc-backend
+
+# The end-to-end harness (e2e/, see its README) against a server binary:
+# `make e2e SERVER=path/to/cc-backend` runs the full suite and prints the
+# loss, throughput and restart tables; E2E_FLAGS=-expect-no-loss makes any
+# lost or wrong sample, failed request or dropped WAL message fail the run.
+# `make e2e-short SERVER=...` is the short run; `make e2e-stock` builds and
+# runs the full suite against the stock server.
+E2E_BIN := target/e2e/e2e
+E2E_FLAGS ?=
+e2e-harness:
+	cd e2e && go vet ./... && go test -count=1 ./... && go build -o ../$(E2E_BIN) .
+
+e2e e2e-short: e2e-harness
+	@test -n "$(SERVER)" || { echo "usage: make $@ SERVER=path/to/cc-backend [E2E_FLAGS=-expect-no-loss]" >&2; exit 2; }
+	$(E2E_BIN) -server $(SERVER) $(if $(filter e2e-short,$@),-short) $(E2E_FLAGS)
+
+e2e-stock: cc-backend-stock
+	$(MAKE) e2e SERVER=$(CCB_STOCK)
+
+# The full suite against the server with ccwal inside, which must lose
+# nothing and get nothing wrong in every scenario.
+e2e-ccwal: cc-backend
+	$(MAKE) e2e SERVER=$(CCB_CCWAL) E2E_FLAGS=-expect-no-loss
+
+# Part of `make test`: the short run against the server with ccwal inside
+# (asserted: nothing lost or wrong), then against the stock server, which
+# loses samples by design (the table shows how many), so it is not asserted.
+test-e2e: cc-backend cc-backend-stock e2e-harness
+	$(E2E_BIN) -short -expect-no-loss -server $(CCB_CCWAL)
+	$(E2E_BIN) -short -server $(CCB_STOCK)
 
 # The SIGKILL crash test (tests/crash.rs, also part of test-rust with 100
 # children per test) with N children per test, optimised: `make crash-test

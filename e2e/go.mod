@@ -1,0 +1,3 @@
+module github.com/ccwal/ccwal/e2e
+
+go 1.25.0
