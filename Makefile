@@ -8,9 +8,9 @@ CTEST_DIR := target/ctest
 CTEST_ASAN_DIR := target/ctest-asan
 DEMO_DIR ?= target/demo
 
-.PHONY: help build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint
+.PHONY: help build lib header test test-rust test-duckdb test-c test-go crash-test bench demo demo-files install clean fmt lint
 help:
-	@echo "targets: build lib header test test-rust test-c test-go crash-test bench demo demo-files install clean fmt lint"
+	@echo "targets: build lib header test test-rust test-duckdb test-c test-go crash-test bench demo demo-files install clean fmt lint"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -23,13 +23,27 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint test-rust test-c test-go
+test: lint test-rust test-duckdb test-c test-go
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
 	$(CARGO) test --lib --bins --tests --examples
 	$(CARGO) test --doc
 	$(CARGO) build --benches
+
+# DuckDB (from PyPI, into a venv under target/) reads an archive back
+# (tests/archive.rs); skipped with a loud message only when it cannot be
+# installed.
+DUCKDB_VENV := target/duckdb-venv
+test-duckdb:
+	@if ! $(DUCKDB_VENV)/bin/python -c 'import duckdb' 2>/dev/null; then \
+		rm -rf $(DUCKDB_VENV); \
+		{ python3 -m venv $(DUCKDB_VENV) && $(DUCKDB_VENV)/bin/pip install -q duckdb; } || \
+		{ rm -rf $(DUCKDB_VENV); echo; echo "*** test-duckdb SKIPPED: duckdb could not be installed from PyPI ***"; echo; }; \
+	fi
+	@if [ -x $(DUCKDB_VENV)/bin/python ]; then \
+		CCWAL_DUCKDB_PYTHON=$(abspath $(DUCKDB_VENV))/bin/python $(CARGO) test --test archive duckdb -- --nocapture; \
+	fi
 
 test-c: lib
 	cmake -S tests/c -B $(CTEST_DIR) -DCCWAL_LIB_DIR=$(LIB_DIR)
