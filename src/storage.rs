@@ -331,12 +331,14 @@ impl StagedFile {
         if self.target.exists() {
             return Err(Error::new(
                 crate::ErrorKind::Format,
-                format!("{} appeared meanwhile; it is not replaced", self.target.display()),
+                format!(
+                    "{} appeared meanwhile; it is not replaced",
+                    self.target.display()
+                ),
             ));
         }
-        fs::rename(&self.tmp, &self.target).map_err(|e| {
-            Error::io(format!("rename {} into place", self.tmp.display()), &e)
-        })?;
+        fs::rename(&self.tmp, &self.target)
+            .map_err(|e| Error::io(format!("rename {} into place", self.tmp.display()), &e))?;
         self.committed = true;
         // The name is in place: a failed directory fsync leaves it there
         // (it may not survive a crash, so the caller must not rely on it).

@@ -106,11 +106,7 @@ fn read_archive(path: &Path) -> (String, Vec<i64>, Vec<Row>) {
         &mut schema,
         metadata.file_metadata().schema_descr().root_schema(),
     );
-    let groups = metadata
-        .row_groups()
-        .iter()
-        .map(|g| g.num_rows())
-        .collect();
+    let groups = metadata.row_groups().iter().map(|g| g.num_rows()).collect();
     let rows = reader
         .get_row_iter(None)
         .unwrap()
@@ -209,7 +205,10 @@ fn archive_rows_schema_row_groups_and_deletion() {
         let mut want = Vec::new();
         let parsed = parquet::schema::parser::parse_message_type(SCHEMA).unwrap();
         parquet::schema::printer::print_schema(&mut want, &parsed);
-        assert_eq!(normalise(&schema), normalise(&String::from_utf8(want).unwrap()));
+        assert_eq!(
+            normalise(&schema),
+            normalise(&String::from_utf8(want).unwrap())
+        );
         assert_eq!(groups.len(), 3, "one row group per host");
         assert_eq!(groups.iter().sum::<i64>() as usize, expected.len());
         assert_eq!(rows.len(), expected.len());

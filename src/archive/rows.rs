@@ -300,7 +300,10 @@ mod tests {
             from: 0,
             to: 100,
             root: Level {
-                metrics: vec![metric("b", 100, &[1.0, f32::NAN, 3.0]), metric("a", 5, &[7.0])],
+                metrics: vec![
+                    metric("b", 100, &[1.0, f32::NAN, 3.0]),
+                    metric("a", 5, &[7.0]),
+                ],
                 children: vec![
                     Child {
                         name: b"socket1".to_vec(),

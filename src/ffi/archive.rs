@@ -6,7 +6,9 @@ use std::path::Path;
 
 use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
-use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr};
+use super::{
+    CCWAL_OK, Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr, result_of,
+};
 use crate::archive::{ArchiveReport, HostOutcome};
 
 /// What an archive run did: per cluster (the archive written) and per host
@@ -69,6 +71,8 @@ pub struct ccwal_archive_cluster {
     pub rows: u64,
     pub row_groups: usize,
     pub bytes: u64,
+    /// `CCWAL_OK`, or the result code of why the archive failed.
+    pub code: ccwal_result,
     /// Why the archive failed (empty otherwise).
     pub message: *const u8,
     pub message_len: usize,
@@ -88,6 +92,8 @@ pub struct ccwal_archive_host {
     pub files: usize,
     pub deleted: usize,
     pub delete_errors: usize,
+    /// `CCWAL_OK`, or the result code of why the host failed.
+    pub code: ccwal_result,
     /// Why the host failed (empty otherwise).
     pub message: *const u8,
     pub message_len: usize,
@@ -171,11 +177,7 @@ pub extern "C" fn ccwal_archive_report_totals(
                 .iter()
                 .filter(|c| c.archive.is_some())
                 .count(),
-            cluster_errors: report
-                .clusters
-                .iter()
-                .filter(|c| c.error.is_some())
-                .count(),
+            cluster_errors: report.clusters.iter().filter(|c| c.error.is_some()).count(),
             hosts: report.hosts.len(),
             hosts_archived: report.hosts.len() - hosts_failed,
             hosts_failed,
@@ -207,6 +209,10 @@ pub extern "C" fn ccwal_archive_report_cluster(
         })?;
         let archive = &handle.archive_paths[index];
         let message = cluster.error.as_ref().map_or("", |e| e.message());
+        let code = cluster
+            .error
+            .as_ref()
+            .map_or(CCWAL_OK, |e| result_of(e.kind()));
         out.write(ccwal_archive_cluster {
             cluster: cluster.cluster.as_ptr(),
             cluster_len: cluster.cluster.len(),
@@ -215,6 +221,7 @@ pub extern "C" fn ccwal_archive_report_cluster(
             rows: cluster.rows,
             row_groups: cluster.row_groups,
             bytes: cluster.bytes,
+            code,
             message: message.as_ptr(),
             message_len: message.len(),
         });
@@ -239,9 +246,9 @@ pub extern "C" fn ccwal_archive_report_host(
             .get(index)
             .ok_or_else(|| Failure::invalid(format!("host index {index} of {}", hosts.len())))?;
         let message = &handle.host_messages[index];
-        let outcome = match host.outcome {
-            HostOutcome::Archived => CCWAL_ARCHIVE_HOST_ARCHIVED,
-            HostOutcome::Failed(_) => CCWAL_ARCHIVE_HOST_FAILED,
+        let (outcome, code) = match &host.outcome {
+            HostOutcome::Archived => (CCWAL_ARCHIVE_HOST_ARCHIVED, CCWAL_OK),
+            HostOutcome::Failed(e) => (CCWAL_ARCHIVE_HOST_FAILED, result_of(e.kind())),
         };
         out.write(ccwal_archive_host {
             cluster: host.cluster.as_ptr(),
@@ -253,6 +260,7 @@ pub extern "C" fn ccwal_archive_report_host(
             files: host.files.len(),
             deleted: host.deleted.len(),
             delete_errors: host.delete_errors.len(),
+            code,
             message: message.as_ptr(),
             message_len: message.len(),
         });
@@ -270,7 +278,7 @@ pub extern "C" fn ccwal_archive_report_free(report: *mut ccwal_archive_report) {
 #[cfg(test)]
 mod tests {
     use super::super::test_util::take_error;
-    use super::super::{CCWAL_INVALID_ARGUMENT, CCWAL_NULL_ARGUMENT, CCWAL_OK};
+    use super::super::{CCWAL_INVALID_ARGUMENT, CCWAL_NULL_ARGUMENT};
     use super::*;
 
     #[test]
