@@ -385,3 +385,54 @@ print("duckdb ok:", n, "rows")
     );
     eprintln!("{}", String::from_utf8_lossy(&output.stdout));
 }
+
+#[test]
+fn the_cli_archives_and_reports() {
+    let f = fixture();
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ccwal"))
+            .arg("archive")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let before = T0.to_string();
+    let output = run(&[
+        f.root.as_os_str(),
+        "--to".as_ref(),
+        f.to.as_os_str(),
+        "--before".as_ref(),
+        before.as_ref(),
+        "--json".as_ref(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows: usize = f.expected.iter().map(|(_, rows)| rows.len()).sum();
+    assert_eq!(report["rows"], rows);
+    assert_eq!(report["files_archived"], 14);
+    assert_eq!(report["clusters"][0]["cluster"], "alex");
+    assert_eq!(report["hosts"].as_array().unwrap().len(), 6);
+
+    // A damaged snapshot: exit 1, the host named on stderr, its file kept.
+    let damaged = f.root.join("alex/n00").join(format!("{}.bin", T0 + 600));
+    std::fs::write(&damaged, b"damaged").unwrap();
+    let later = (T0 + 600).to_string();
+    let output = run(&[
+        f.root.as_os_str(),
+        "--to".as_ref(),
+        f.to.as_os_str(),
+        "--before".as_ref(),
+        later.as_ref(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("alex/n00: kept 1 files"), "{stderr}");
+    assert!(damaged.exists());
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("rows, 5 snapshots archived"),
+        "{output:?}"
+    );
+    // Usage: --to is required.
+    let output = run(&[f.root.as_os_str(), "--before".as_ref(), later.as_ref()]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -1,6 +1,7 @@
 //! `ccwal`: inspect, verify and dump the files of a metricstore checkpoint
 //! directory. Exit codes: 0 ok, 1 damage found, 2 usage or I/O error.
 
+mod archive;
 mod compact;
 mod dump;
 mod ingest;
@@ -81,6 +82,23 @@ enum Command {
         #[arg(long)]
         metrics: PathBuf,
     },
+    /// Archive every snapshot numbered <= UNIX (and not 0) to
+    /// DIR/<cluster>/<UNIX>.parquet as cc-backend v1.5.4's archive cleanup
+    /// does (same rows and schema), durably, then delete those snapshots.
+    /// A host with a damaged snapshot keeps its files. Exit 1 if a host or
+    /// a cluster's archive failed.
+    Archive {
+        root: PathBuf,
+        /// Where the archives go (cc-backend's cleanup root).
+        #[arg(long)]
+        to: PathBuf,
+        /// Horizon (unix seconds): snapshots numbered up to it are archived.
+        #[arg(long)]
+        before: i64,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Summarise a checkpoint root per cluster: hosts, files, bytes,
     /// records (current.wal and sealed WAL segments apart), time covered.
     Stat {
@@ -113,6 +131,12 @@ fn main() {
             host: host.as_deref(),
         }),
         Command::Compact { root, metrics } => compact::run(&root, &metrics),
+        Command::Archive {
+            root,
+            to,
+            before,
+            json,
+        } => archive::run(&root, &to, before, json),
         Command::Ingest {
             root,
             cluster,
