@@ -40,10 +40,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
-use crate::layout::SnapshotFormat;
-use crate::storage::HostDir;
 #[cfg(feature = "archive")]
-use crate::storage::{self};
+use crate::layout::SnapshotFormat;
+#[cfg(feature = "archive")]
+use crate::storage::{self, HostDir};
+#[cfg(feature = "archive")]
 use rows::ArchiveLevel;
 
 /// What happened to one host that had snapshots to archive.
@@ -130,6 +131,7 @@ pub fn archive_file_name(horizon: i64) -> String {
 /// A host's snapshots to archive, as the Go cleanup selects them: number ≤
 /// `horizon` and not 0, oldest first (a `.bin` and a `.json` of the same
 /// number in name order). `Err` when the host must keep its files.
+#[cfg(feature = "archive")]
 fn select(host: &HostDir, horizon: i64) -> Result<Vec<(PathBuf, SnapshotFormat)>, Error> {
     let listing = host.list()?;
     if let Some(bad) = listing.bad_names.first() {
@@ -146,6 +148,7 @@ fn select(host: &HostDir, horizon: i64) -> Result<Vec<(PathBuf, SnapshotFormat)>
 }
 
 /// Reads and decodes a host's selected snapshots.
+#[cfg(feature = "archive")]
 fn load(files: &[(PathBuf, SnapshotFormat)]) -> Result<Vec<ArchiveLevel>, Error> {
     files
         .iter()

@@ -282,6 +282,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "archive")]
     fn archives_nothing_from_an_empty_root_and_checks_arguments() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
