@@ -12,10 +12,10 @@ DEMO_DIR ?= target/demo
 GO_PREFIX := $(CURDIR)/target/prefix
 GO_ENV := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig
 
-.PHONY: help build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv \
+.PHONY: help build lib header test test-rust test-duckdb test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv \
 	cc-backend cc-backend-stock test-cc-backend e2e-harness e2e e2e-short e2e-stock e2e-ccwal test-e2e
 help:
-	@echo "targets: build lib header test test-rust test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv"
+	@echo "targets: build lib header test test-rust test-duckdb test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv"
 	@echo "         cc-backend cc-backend-stock test-cc-backend e2e SERVER=... e2e-short SERVER=... e2e-stock e2e-ccwal test-e2e"
 
 build:
@@ -32,13 +32,27 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint msrv test-rust test-c test-go test-cc-backend test-e2e
+test: lint msrv test-rust test-duckdb test-c test-go test-cc-backend test-e2e
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
 	$(CARGO) test --lib --bins --tests --examples
 	$(CARGO) test --doc
 	$(CARGO) build --benches
+
+# DuckDB (from PyPI, into a venv under target/) reads an archive back
+# (tests/archive.rs); skipped with a loud message only when it cannot be
+# installed.
+DUCKDB_VENV := target/duckdb-venv
+test-duckdb:
+	@if ! $(DUCKDB_VENV)/bin/python -c 'import duckdb' 2>/dev/null; then \
+		rm -rf $(DUCKDB_VENV); \
+		{ python3 -m venv $(DUCKDB_VENV) && $(DUCKDB_VENV)/bin/pip install -q duckdb; } || \
+		{ rm -rf $(DUCKDB_VENV); echo; echo "*** test-duckdb SKIPPED: duckdb could not be installed from PyPI ***"; echo; }; \
+	fi
+	@if [ -x $(DUCKDB_VENV)/bin/python ]; then \
+		CCWAL_DUCKDB_PYTHON=$(abspath $(DUCKDB_VENV))/bin/python $(CARGO) test --test archive duckdb -- --nocapture; \
+	fi
 
 test-c: lib
 	cmake -S tests/c -B $(CTEST_DIR) -DCCWAL_LIB_DIR=$(LIB_DIR)

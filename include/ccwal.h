@@ -56,6 +56,15 @@
 #define CCWAL_VERSION_PATCH 0
 
 /**
+ * What an archive run did: per cluster (the archive written) and per host
+ * that had snapshots older than the horizon.
+ *
+ * Ownership: created by `ccwal_archive`, owned by the caller, freed with
+ * `ccwal_archive_report_free`. Immutable: any thread.
+ */
+typedef struct ccwal_archive_report ccwal_archive_report;
+
+/**
  * A checkpoint of `[from, to]` in progress: the WAL of every host was
  * sealed when it began (appends go on), snapshots added are written by a
  * bounded pool of threads, and `ccwal_checkpoint_finish` settles the
@@ -146,6 +155,162 @@ typedef struct ccwal_store ccwal_store;
  * `enum`: a C caller may pass any value, and ccwal checks it.
  */
 typedef int32_t ccwal_result;
+
+/**
+ * Totals of an archive report.
+ */
+typedef struct {
+  /**
+   * Clusters that had snapshots older than the horizon.
+   */
+  size_t clusters;
+  /**
+   * Archives written (durably).
+   */
+  size_t archives;
+  /**
+   * Clusters whose archive failed (their snapshots stay).
+   */
+  size_t cluster_errors;
+  /**
+   * Hosts that had snapshots older than the horizon, archived, failed.
+   */
+  size_t hosts;
+  /**
+   * Hosts whose files were archived.
+   */
+  size_t hosts_archived;
+  /**
+   * Hosts none of whose files were archived (they stay).
+   */
+  size_t hosts_failed;
+  /**
+   * Rows written to all archives.
+   */
+  uint64_t rows;
+  /**
+   * Bytes of the archives written.
+   */
+  uint64_t bytes;
+  /**
+   * Snapshots deleted once archived.
+   */
+  size_t files_archived;
+  /**
+   * Archived snapshots that could not be deleted (they stay).
+   */
+  size_t delete_errors;
+  /**
+   * How long the run took, in µs.
+   */
+  uint64_t duration_micros;
+} ccwal_archive_totals;
+
+/**
+ * One cluster of an archive report; strings are owned by the report.
+ */
+typedef struct {
+  /**
+   * The cluster's name.
+   */
+  const uint8_t *cluster;
+  /**
+   * Its length.
+   */
+  size_t cluster_len;
+  /**
+   * The archive's path (empty when none was written).
+   */
+  const uint8_t *archive;
+  /**
+   * Its length.
+   */
+  size_t archive_len;
+  /**
+   * Rows written to the archive.
+   */
+  uint64_t rows;
+  /**
+   * Row groups in it (one per host with rows).
+   */
+  size_t row_groups;
+  /**
+   * Size of the archive in bytes.
+   */
+  uint64_t bytes;
+  /**
+   * `CCWAL_OK`, or the result code of why the archive failed.
+   */
+  ccwal_result code;
+  /**
+   * Why the archive failed (empty otherwise).
+   */
+  const uint8_t *message;
+  /**
+   * Its length.
+   */
+  size_t message_len;
+} ccwal_archive_cluster;
+
+/**
+ * The outcome for one host of an archive: one of the `CCWAL_ARCHIVE_HOST_*`
+ * values.
+ */
+typedef int32_t ccwal_archive_host_outcome;
+
+/**
+ * One host of an archive report; strings are owned by the report.
+ */
+typedef struct {
+  /**
+   * The host's cluster.
+   */
+  const uint8_t *cluster;
+  /**
+   * Its length.
+   */
+  size_t cluster_len;
+  /**
+   * The host's name.
+   */
+  const uint8_t *host;
+  /**
+   * Its length.
+   */
+  size_t host_len;
+  /**
+   * Archived or failed (`CCWAL_ARCHIVE_HOST_*`).
+   */
+  ccwal_archive_host_outcome outcome;
+  /**
+   * Rows written (0 unless archived).
+   */
+  uint64_t rows;
+  /**
+   * Snapshots selected, and deleted once archived.
+   */
+  size_t files;
+  /**
+   * Snapshots deleted once the archive was durable.
+   */
+  size_t deleted;
+  /**
+   * Archived snapshots that could not be deleted (they stay).
+   */
+  size_t delete_errors;
+  /**
+   * `CCWAL_OK`, or the result code of why the host failed.
+   */
+  ccwal_result code;
+  /**
+   * Why the host failed (empty otherwise).
+   */
+  const uint8_t *message;
+  /**
+   * Its length.
+   */
+  size_t message_len;
+} ccwal_archive_host;
 
 /**
  * Totals of a checkpoint report.
@@ -603,6 +768,19 @@ typedef struct {
 #define CCWAL_FORMAT 7210
 
 /**
+ * Its rows are in the cluster's archive and its snapshots were deleted
+ * (see `delete_errors`).
+ */
+#define CCWAL_ARCHIVE_HOST_ARCHIVED 0
+
+/**
+ * Nothing of it was archived (a damaged or unreadable snapshot, a name
+ * that is not a number, or the cluster's archive failed): all its files
+ * stay. See the message.
+ */
+#define CCWAL_ARCHIVE_HOST_FAILED 1
+
+/**
  * The snapshot was written.
  */
 #define CCWAL_HOST_WRITTEN 0
@@ -681,6 +859,54 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Archives every snapshot below `root` numbered ≤ `horizon` (and not 0)
+ * into `to/<cluster>/<horizon>.parquet` (cc-backend v1.5.4's archive:
+ * same rows, order and schema, one row group per host), durably: the
+ * archive is fsynced and renamed into place before the archived snapshots
+ * are deleted. A host with a damaged snapshot keeps all its files and is
+ * reported; an existing archive is never replaced. Fails only when `root`
+ * cannot be listed (or ccwal was built without the archive feature:
+ * `CCWAL_INVALID_ARGUMENT`); everything else is in the report written to
+ * `*report_out`. Blocks. Any thread, but not concurrently with a cleanup
+ * or another archive of the same root.
+ */
+ccwal_result ccwal_archive(const uint8_t *root,
+                           size_t root_len,
+                           const uint8_t *to,
+                           size_t to_len,
+                           int64_t horizon,
+                           ccwal_archive_report **report_out,
+                           ccwal_error **error_out);
+
+/**
+ * The totals of an archive report.
+ */
+ccwal_result ccwal_archive_report_totals(const ccwal_archive_report *report,
+                                         ccwal_archive_totals *totals_out,
+                                         ccwal_error **error_out);
+
+/**
+ * Cluster `index` (< totals.clusters) of an archive report.
+ */
+ccwal_result ccwal_archive_report_cluster(const ccwal_archive_report *report,
+                                          size_t index,
+                                          ccwal_archive_cluster *cluster_out,
+                                          ccwal_error **error_out);
+
+/**
+ * Host `index` (< totals.hosts) of an archive report.
+ */
+ccwal_result ccwal_archive_report_host(const ccwal_archive_report *report,
+                                       size_t index,
+                                       ccwal_archive_host *host_out,
+                                       ccwal_error **error_out);
+
+/**
+ * Frees an archive report; NULL is ignored.
+ */
+void ccwal_archive_report_free(ccwal_archive_report *report);
 
 /**
  * Seals the WAL of every host below the store's root and starts `workers`

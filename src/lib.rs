@@ -11,10 +11,13 @@
 //! - [`engine`]: the WAL engine (background writer threads);
 //! - [`checkpoint`]: writing snapshots and checkpoint sessions;
 //! - [`restore`]: loading snapshots and replaying the WAL at start-up;
+//! - [`archive`]: old snapshots to Parquet, as cc-backend's archive cleanup;
 //! - [`ffi`]: the C ABI, a thin layer over all of the above.
 
 #![warn(missing_docs)]
 
+/// cbindgen:ignore
+pub mod archive;
 /// cbindgen:ignore
 pub mod checkpoint;
 /// cbindgen:ignore

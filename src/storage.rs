@@ -261,6 +261,107 @@ impl HostDir {
     }
 }
 
+/// Creates `dir` and its missing parents, each new entry fsynced in its
+/// parent, so the directory survives a crash once this returns.
+pub fn create_dir_durably(dir: &Path) -> Result<(), Error> {
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while !at.is_dir() {
+        missing.push(at.to_path_buf());
+        match at.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+            _ => break,
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), &e))?;
+    for created in missing.iter().rev() {
+        if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// A file outside the host directories (an archive) being written under
+/// `<name>.tmp` in its directory, to be renamed into place durably by
+/// [`StagedFile::commit`]. Dropped without a commit, the temporary file is
+/// removed.
+#[derive(Debug)]
+pub struct StagedFile {
+    dir: PathBuf,
+    tmp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl StagedFile {
+    /// Creates `dir` durably when missing and opens `dir/<name>.tmp` for
+    /// writing (truncated). Refuses (`Format`) when `dir/<name>` exists:
+    /// an archive is never replaced.
+    pub fn create(dir: &Path, name: &str) -> Result<(StagedFile, File), Error> {
+        create_dir_durably(dir)?;
+        let target = dir.join(name);
+        if target.exists() {
+            return Err(Error::new(
+                crate::ErrorKind::Format,
+                format!("{} exists; it is not replaced", target.display()),
+            ));
+        }
+        let tmp = dir.join(format!("{name}.tmp"));
+        let file =
+            open_new(&tmp, true).map_err(|e| Error::io(format!("create {}", tmp.display()), &e))?;
+        let staged = StagedFile {
+            dir: dir.to_path_buf(),
+            tmp,
+            target,
+            committed: false,
+        };
+        Ok((staged, file))
+    }
+
+    /// Where the file goes.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// fsyncs `file` (written through the descriptor `create` gave), closes
+    /// it, renames it into place and fsyncs the directory. Once this returns
+    /// the file is durable under its name; on failure the temporary file is
+    /// removed and no file of the target name was made.
+    pub fn commit(mut self, file: File) -> Result<PathBuf, Error> {
+        file.sync_all()
+            .map_err(|e| Error::io(format!("fsync {}", self.tmp.display()), &e))?;
+        drop(file);
+        if self.target.exists() {
+            return Err(Error::new(
+                crate::ErrorKind::Format,
+                format!(
+                    "{} appeared meanwhile; it is not replaced",
+                    self.target.display()
+                ),
+            ));
+        }
+        fs::rename(&self.tmp, &self.target)
+            .map_err(|e| Error::io(format!("rename {} into place", self.tmp.display()), &e))?;
+        self.committed = true;
+        // The name is in place: a failed directory fsync leaves it there
+        // (it may not survive a crash, so the caller must not rely on it).
+        sync_dir(&self.dir)?;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// Lists every `ROOT/CLUSTER/HOST` directory, sorted by cluster then host.
 /// Files directly in ROOT or in a cluster directory are not hosts and are
 /// passed over (see [`scan_root_strays`] to learn where they are).

@@ -6,6 +6,7 @@ require (
 	github.com/ClusterCockpit/cc-backend v1.5.4
 	github.com/ClusterCockpit/cc-lib/v2 v2.12.0
 	github.com/ccwal/ccwal/examples-go v0.0.0
+	github.com/parquet-go/parquet-go v0.30.1
 )
 
 require (
@@ -39,7 +40,6 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/parquet-go/bitpack v1.0.0 // indirect
 	github.com/parquet-go/jsonlite v1.5.2 // indirect
-	github.com/parquet-go/parquet-go v0.30.1 // indirect
 	github.com/pierrec/lz4/v4 v4.1.26 // indirect
 	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1 // indirect
 	github.com/twpayne/go-geom v1.6.1 // indirect

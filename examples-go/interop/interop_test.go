@@ -218,12 +218,11 @@ func copyTree(t *testing.T, from, to string) {
 	}
 }
 
-var initGo sync.Once
+var initGo, initStaging sync.Once
 
-// goMetricStore sets up the Go metricstore once, with WAL staging writing
-// below root.
-func goMetricStore(root string) (*gostore.MemoryStore, context.CancelFunc) {
-	var cancel context.CancelFunc
+// goMetrics configures the Go metricstore's metrics (once per process, as
+// InitMetrics allows).
+func goMetrics() {
 	initGo.Do(func() {
 		config := map[string]gostore.MetricConfig{}
 		for name, f := range frequencies {
@@ -232,6 +231,15 @@ func goMetricStore(root string) (*gostore.MemoryStore, context.CancelFunc) {
 		gostore.InitMetrics(config)
 		gostore.Keys.NumWorkers = 2
 		gostore.Keys.Checkpoints.FileFormat = "wal"
+	})
+}
+
+// goMetricStore sets up the Go metricstore once, with WAL staging writing
+// below root.
+func goMetricStore(root string) (*gostore.MemoryStore, context.CancelFunc) {
+	var cancel context.CancelFunc
+	goMetrics()
+	initStaging.Do(func() {
 		gostore.Keys.Checkpoints.RootDir = root
 		var ctx context.Context
 		ctx, cancel = context.WithCancel(context.Background())

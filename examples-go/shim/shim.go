@@ -12,9 +12,11 @@ package shim
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -191,4 +193,46 @@ func RotateWALFilesAfterShutdown(hostDirs []string) {
 			log.Printf("[CCWAL]> WAL: remove %s: %v", dir, err)
 		}
 	}
+}
+
+// CleanupCheckpoints deletes (deleteInstead) or archives every snapshot
+// below checkpointsDir numbered ≤ from, as cc-backend's function of that
+// name: archiving writes cleanupDir/<cluster>/<from>.parquet with the same
+// rows and schema, but durably (fsynced and renamed into place before any
+// snapshot is deleted), keeping the files of a host with a damaged snapshot
+// instead of dropping its whole cluster, and never replacing an archive.
+// It returns the number of snapshots deleted, and an error naming every
+// host or cluster that kept its files.
+func CleanupCheckpoints(checkpointsDir, cleanupDir string, from int64, deleteInstead bool) (int, error) {
+	if deleteInstead {
+		deleted, problems, err := ccwal.Cleanup(checkpointsDir, from)
+		if err != nil {
+			return deleted, err
+		}
+		if problems > 0 {
+			return deleted, fmt.Errorf("%d errors happened while deleting (%d successes)", problems, deleted)
+		}
+		return deleted, nil
+	}
+	report, err := ccwal.Archive(checkpointsDir, cleanupDir, from)
+	if err != nil {
+		return 0, err
+	}
+	var failed []string
+	for _, c := range report.Clusters {
+		if c.Err != nil {
+			failed = append(failed, fmt.Sprintf("cluster %s: %v", c.Cluster, c.Err))
+		}
+	}
+	for _, h := range report.Hosts {
+		if h.Err != nil {
+			failed = append(failed, fmt.Sprintf("%s/%s: %v", h.Cluster, h.Host, h.Err))
+		} else if h.DeleteErrors > 0 {
+			failed = append(failed, fmt.Sprintf("%s/%s: %d archived snapshots not deleted", h.Cluster, h.Host, h.DeleteErrors))
+		}
+	}
+	if len(failed) > 0 {
+		return report.FilesArchived, fmt.Errorf("archiving kept files of: %s", strings.Join(failed, "; "))
+	}
+	return report.FilesArchived, nil
 }

@@ -63,3 +63,45 @@ func TestStagingRotationAndDrain(t *testing.T) {
 		t.Fatalf("current.wal of n2 still there: %v", err)
 	}
 }
+
+func TestCleanupCheckpointsArchiveAndDelete(t *testing.T) {
+	root, archive := t.TempDir(), t.TempDir()
+	for _, from := range []int64{100, 200, 300} {
+		snap, err := ccwal.NewSnapshot(from, from+100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := snap.AddMetric("cpu_load", 10, from, []float64{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ccwal.WriteSnapshot(root, "fritz", "f1", from, snap); err != nil {
+			t.Fatal(err)
+		}
+		snap.Free()
+	}
+	n, err := CleanupCheckpoints(root, archive, 200, false)
+	if err != nil || n != 2 {
+		t.Fatalf("archive: %d %v", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(archive, "fritz", "200.parquet")); err != nil {
+		t.Fatal(err)
+	}
+	// The same horizon again: nothing left to archive.
+	if n, err := CleanupCheckpoints(root, archive, 200, false); err != nil || n != 0 {
+		t.Fatalf("again: %d %v", n, err)
+	}
+	n, err = CleanupCheckpoints(root, "", 300, true)
+	if err != nil || n != 1 {
+		t.Fatalf("delete: %d %v", n, err)
+	}
+	// A damaged snapshot: the host keeps it, the error names it.
+	if err := os.WriteFile(filepath.Join(root, "fritz", "f1", "400.bin"), []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := CleanupCheckpoints(root, archive, 400, false); err == nil || n != 0 {
+		t.Fatalf("damaged: %d %v", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "fritz", "f1", "400.bin")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -23,6 +23,7 @@
 // callers (and checked for NULL), not expressed as Rust `unsafe fn`.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod archive;
 pub mod checkpoint;
 pub mod error;
 mod guard;

@@ -2,6 +2,7 @@
 //! metricstore checkpoint directory. Exit codes: 0 ok, 1 damage found, 2
 //! usage or I/O error.
 
+mod archive;
 mod compact;
 mod dump;
 mod ingest;
@@ -101,6 +102,23 @@ enum Command {
         #[arg(long)]
         metrics: PathBuf,
     },
+    /// Archive every snapshot numbered <= UNIX (and not 0) to
+    /// DIR/<cluster>/<UNIX>.parquet as cc-backend v1.5.4's archive cleanup
+    /// does (same rows and schema), durably, then delete those snapshots.
+    /// A host with a damaged snapshot keeps its files. Exit 1 if a host or
+    /// a cluster's archive failed.
+    Archive {
+        root: PathBuf,
+        /// Where the archives go (cc-backend's cleanup root).
+        #[arg(long)]
+        to: PathBuf,
+        /// Horizon (unix seconds): snapshots numbered up to it are archived.
+        #[arg(long)]
+        before: i64,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Summarise a checkpoint root per cluster: hosts, files, bytes,
     /// records (current.wal and sealed WAL segments apart), time covered.
     Stat {
@@ -149,6 +167,12 @@ fn main() {
             values,
         }),
         Command::Compact { root, metrics } => compact::run(&root, &metrics),
+        Command::Archive {
+            root,
+            to,
+            before,
+            json,
+        } => archive::run(&root, &to, before, json),
         Command::Ingest {
             root,
             cluster,

@@ -1,0 +1,127 @@
+package ccwal
+
+/*
+#include "ccwal.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"time"
+)
+
+// ArchiveCluster is one cluster of an archive run.
+type ArchiveCluster struct {
+	Cluster string
+	// Archive is the Parquet file written (durably), "" when none was.
+	Archive   string
+	Rows      int64
+	RowGroups int
+	Bytes     int64
+	// Err is why the archive failed; its snapshots stay.
+	Err error
+}
+
+// ArchiveHost is one host that had snapshots older than the horizon.
+type ArchiveHost struct {
+	Cluster, Host string
+	// Archived: its rows are in the archive and its snapshots were deleted.
+	// Otherwise Err says why, and all its files stay.
+	Archived     bool
+	Rows         int64
+	Files        int
+	Deleted      int
+	DeleteErrors int
+	Err          error
+}
+
+// ArchiveReport is what Archive did.
+type ArchiveReport struct {
+	Clusters      []ArchiveCluster
+	Hosts         []ArchiveHost
+	Rows          int64
+	Bytes         int64
+	FilesArchived int
+	HostsFailed   int
+	ClusterErrors int
+	DeleteErrors  int
+	Duration      time.Duration
+}
+
+// Archive archives every snapshot below root numbered ≤ horizon (and not 0)
+// into to/<cluster>/<horizon>.parquet, as cc-backend v1.5.4's archive
+// cleanup does (same rows, order and schema), durably: the archive is
+// fsynced and renamed into place before the archived snapshots are
+// deleted. A host with a damaged snapshot keeps its files (see the report);
+// an existing archive is never replaced. The error is only for a root that
+// cannot be listed.
+func Archive(root, to string, horizon int64) (*ArchiveReport, error) {
+	r, rLen := str(root)
+	t, tLen := str(to)
+	var handle *C.ccwal_archive_report
+	err := call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_archive(r, rLen, t, tLen, C.int64_t(horizon), &handle, e)
+	})
+	runtime.KeepAlive(root)
+	runtime.KeepAlive(to)
+	if err != nil {
+		return nil, err
+	}
+	defer C.ccwal_archive_report_free(handle)
+	var totals C.ccwal_archive_totals
+	if err := call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_archive_report_totals(handle, &totals, e)
+	}); err != nil {
+		return nil, err
+	}
+	report := &ArchiveReport{
+		Rows:          int64(totals.rows),
+		Bytes:         int64(totals.bytes),
+		FilesArchived: int(totals.files_archived),
+		HostsFailed:   int(totals.hosts_failed),
+		ClusterErrors: int(totals.cluster_errors),
+		DeleteErrors:  int(totals.delete_errors),
+		Duration:      time.Duration(totals.duration_micros) * time.Microsecond,
+	}
+	for i := 0; i < int(totals.clusters); i++ {
+		var c C.ccwal_archive_cluster
+		if err := call(func(e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_archive_report_cluster(handle, C.size_t(i), &c, e)
+		}); err != nil {
+			return nil, err
+		}
+		cluster := ArchiveCluster{
+			Cluster:   goBytes(c.cluster, c.cluster_len),
+			Archive:   goBytes(c.archive, c.archive_len),
+			Rows:      int64(c.rows),
+			RowGroups: int(c.row_groups),
+			Bytes:     int64(c.bytes),
+		}
+		if c.message_len > 0 {
+			cluster.Err = &Error{Code: Code(c.code), Message: goBytes(c.message, c.message_len)}
+		}
+		report.Clusters = append(report.Clusters, cluster)
+	}
+	for i := 0; i < int(totals.hosts); i++ {
+		var h C.ccwal_archive_host
+		if err := call(func(e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_archive_report_host(handle, C.size_t(i), &h, e)
+		}); err != nil {
+			return nil, err
+		}
+		host := ArchiveHost{
+			Cluster:      goBytes(h.cluster, h.cluster_len),
+			Host:         goBytes(h.host, h.host_len),
+			Archived:     h.outcome == C.CCWAL_ARCHIVE_HOST_ARCHIVED,
+			Rows:         int64(h.rows),
+			Files:        int(h.files),
+			Deleted:      int(h.deleted),
+			DeleteErrors: int(h.delete_errors),
+		}
+		if !host.Archived {
+			host.Err = &Error{Code: Code(h.code), Message: goBytes(h.message, h.message_len)}
+		}
+		report.Hosts = append(report.Hosts, host)
+	}
+	return report, nil
+}
