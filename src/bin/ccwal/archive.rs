@@ -9,9 +9,13 @@ use ccwal::archive::{self, ArchiveReport, HostOutcome};
 use serde_json::json;
 
 use crate::output::{EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, Name, finish_output, json_line};
+use crate::progress;
 
 pub fn run(root: &Path, to: &Path, before: i64, as_json: bool) -> i32 {
-    let report = match archive::archive(root, to, before) {
+    let spinner = progress::spinner(&format!("archiving {}", root.display()));
+    let report = archive::archive(root, to, before);
+    spinner.finish_and_clear();
+    let report = match report {
         Ok(report) => report,
         Err(e) => {
             eprintln!("ccwal: {e}");
