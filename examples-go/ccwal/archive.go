@@ -12,40 +12,71 @@ import (
 
 // ArchiveCluster is one cluster of an archive run.
 type ArchiveCluster struct {
+	// Cluster is the cluster's name.
 	Cluster string
 	// Archive is the Parquet file written (durably), "" when none was.
-	Archive   string
-	Rows      int64
+	Archive string
+	// Rows is the number of rows written to the archive.
+	Rows int64
+	// RowGroups is the number of row groups in the archive: one per host
+	// with rows.
 	RowGroups int
-	Bytes     int64
-	// Err is why the archive failed; its snapshots stay.
+	// Bytes is the size of the archive in bytes.
+	Bytes int64
+	// Err is why the archive failed (an *Error with the library's code);
+	// the cluster's snapshots stay. nil when the archive was written.
 	Err error
 }
 
 // ArchiveHost is one host that had snapshots older than the horizon.
 type ArchiveHost struct {
+	// Cluster and Host name the host's directory below the root.
 	Cluster, Host string
-	// Archived: its rows are in the archive and its snapshots were deleted.
-	// Otherwise Err says why, and all its files stay.
-	Archived     bool
-	Rows         int64
-	Files        int
-	Deleted      int
+	// Archived: its rows are in the archive and its snapshots were deleted
+	// (but for DeleteErrors). Otherwise Err says why, and all its files
+	// stay.
+	Archived bool
+	// Rows is the number of the host's rows written to the archive; 0
+	// unless Archived.
+	Rows int64
+	// Files is the number of the host's snapshots selected (numbered ≤ the
+	// horizon).
+	Files int
+	// Deleted is the number of its snapshots deleted once the archive was
+	// durable; 0 unless Archived.
+	Deleted int
+	// DeleteErrors is the number of archived snapshots that could not be
+	// deleted (they stay).
 	DeleteErrors int
-	Err          error
+	// Err is why the host failed (an *Error with the library's code); nil
+	// when Archived.
+	Err error
 }
 
 // ArchiveReport is what Archive did.
 type ArchiveReport struct {
-	Clusters      []ArchiveCluster
-	Hosts         []ArchiveHost
-	Rows          int64
-	Bytes         int64
+	// Clusters are the clusters that had snapshots older than the horizon.
+	Clusters []ArchiveCluster
+	// Hosts are the hosts that had snapshots older than the horizon,
+	// archived or failed.
+	Hosts []ArchiveHost
+	// Rows is the number of rows written to all archives.
+	Rows int64
+	// Bytes is the total size of the archives written, in bytes.
+	Bytes int64
+	// FilesArchived is the number of snapshots deleted once archived.
 	FilesArchived int
-	HostsFailed   int
+	// HostsFailed is the number of hosts none of whose files were archived
+	// (they stay).
+	HostsFailed int
+	// ClusterErrors is the number of clusters whose archive failed (their
+	// snapshots stay).
 	ClusterErrors int
-	DeleteErrors  int
-	Duration      time.Duration
+	// DeleteErrors is the number of archived snapshots that could not be
+	// deleted (they stay).
+	DeleteErrors int
+	// Duration is how long the run took (measured in microseconds).
+	Duration time.Duration
 }
 
 // Archive archives every snapshot below root numbered ≤ horizon (and not 0)

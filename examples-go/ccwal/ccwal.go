@@ -63,11 +63,18 @@ func (c Code) String() string {
 // errors, the OS error number. Compare codes with errors.Is against the
 // sentinel errors (ErrQueueFull, ErrClosed, ...) or read Code directly.
 type Error struct {
-	Code    Code
+	// Code is the result code of the failed call; never CodeOK.
+	Code Code
+	// Message is the library's message naming what was affected, or the
+	// code's description when the call gave no detail; empty only in the
+	// sentinel errors.
 	Message string
-	Errno   int
+	// Errno is the OS error number (errno) behind an I/O error; 0 when
+	// there is none.
+	Errno int
 }
 
+// Error returns the message prefixed with "ccwal: ".
 func (e *Error) Error() string {
 	return "ccwal: " + e.Message
 }

@@ -124,29 +124,45 @@ func (c *Checkpoint) Add(cluster, host string, snapshot *Snapshot) error {
 
 // HostOutcome is what happened to one host's snapshot.
 type HostOutcome struct {
+	// Cluster and Host name the host as given to Add.
 	Cluster, Host string
-	Written       bool
-	Empty         bool
-	Bytes         uint64
-	Duration      time.Duration
-	// Err is set for a host whose snapshot failed; its WAL segments stay.
+	// Written: its snapshot was written and its sealed segments settled.
+	Written bool
+	// Empty: the snapshot held nothing, so no file was written (as in Go).
+	Empty bool
+	// Bytes is the size of the snapshot in bytes.
+	Bytes uint64
+	// Duration is how long writing the snapshot took (measured in
+	// microseconds).
+	Duration time.Duration
+	// Err is set for a host whose snapshot failed (an *Error with CodeIO
+	// and the library's message); its WAL segments stay. nil otherwise.
 	Err error
 }
 
 // CheckpointReport is what a checkpoint did.
 type CheckpointReport struct {
-	Hosts           []HostOutcome
+	// Hosts has one outcome per host added to the session.
+	Hosts []HostOutcome
+	// Written and Failed count the snapshots written and the hosts whose
+	// snapshot failed (empty hosts are in neither).
 	Written, Failed int
-	Bytes           uint64
+	// Bytes is the total size of the snapshots written, in bytes.
+	Bytes uint64
+	// SegmentsDeleted is the number of sealed WAL segments deleted because
+	// the snapshot holds every record in them.
 	SegmentsDeleted int
 	// Segments cut down to the records outside [from, to] (backfilled or
 	// late samples the snapshot does not hold), and those records.
 	SegmentsTrimmed int
-	RecordsKept     uint64
+	// RecordsKept is the number of records kept in the trimmed segments.
+	RecordsKept uint64
 	// Hosts whose WAL could not be sealed (their records stay in
 	// current.wal) and segments that could not be settled (they stay whole).
 	SealErrors, SegmentErrors int
-	Duration                  time.Duration
+	// Duration is how long the session took, up to the end of Finish
+	// (measured in microseconds).
+	Duration time.Duration
 }
 
 // Finish waits for every snapshot, deletes the sealed segments of the hosts

@@ -28,17 +28,24 @@ import "runtime/cgo"
 // EventLevel is how serious an Event is.
 type EventLevel int
 
+// The event levels; their values are those of ccwal.h.
 const (
+	// EventInfo is informational: a rotation, a repaired torn tail.
 	EventInfo EventLevel = iota
+	// EventWarning is something that went wrong and was handled.
 	EventWarning
+	// EventError means records could not be written.
 	EventError
 )
 
 // Event is something the engine did or that went wrong for one host.
 type Event struct {
-	Level         EventLevel
+	// Level is how serious it is.
+	Level EventLevel
+	// Cluster and Host name the host concerned.
 	Cluster, Host string
-	Message       string
+	// Message says what happened.
+	Message string
 }
 
 // eventHook keeps the Go callback reachable from C through a cgo.Handle

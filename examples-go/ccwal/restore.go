@@ -26,11 +26,16 @@ type RestoreOptions struct {
 // Chunk is one buffer of a metric's chain: Values[i] is the sample at
 // Start + i*Frequency (NaN = missing).
 type Chunk struct {
+	// Start is the Unix time, in seconds, of the chunk's first value, and
+	// Frequency the seconds between two values.
 	Start, Frequency int64
-	Capacity         int
+	// Capacity is the Go metricstore's buffer capacity, in values.
+	Capacity int
 	// Archived chunks came from snapshots: do not write them again.
 	Archived bool
-	Values   []float64
+	// Values are the samples (NaN = missing), copied into Go memory, so
+	// they stay valid after Restored.Close.
+	Values []float64
 }
 
 // RestoredHost is one host: its report, and the error that stopped it: an
@@ -38,20 +43,36 @@ type Chunk struct {
 // for a damaged snapshot, CodeFormat for a snapshot name that is not a
 // number or a chunk out of order.
 type RestoredHost struct {
-	Cluster, Host                         string
-	Err                                   error
-	Levels                                int
-	FilesLoaded, FilesSkipped             int
-	RecordsApplied, RecordsBeforeFrom     uint64
+	// Cluster and Host name the host's directory below the root.
+	Cluster, Host string
+	// Err is the error that stopped the host (what was loaded before it
+	// stays); nil when there was none.
+	Err error
+	// Levels is the number of the host's levels (the host itself and each
+	// selector below it); walk them with Restored.Level.
+	Levels int
+	// FilesLoaded and FilesSkipped count the snapshot and WAL files loaded
+	// and those passed over.
+	FilesLoaded, FilesSkipped int
+	// RecordsApplied counts the WAL records written into chunks, and
+	// RecordsBeforeFrom those older than from, skipped.
+	RecordsApplied, RecordsBeforeFrom uint64
+	// RecordsUnknownMetric counts the WAL records of metrics not in the
+	// configuration, skipped, and RecordsRejected those the buffer rule
+	// refused.
 	RecordsUnknownMetric, RecordsRejected uint64
-	DamagedRanges                         int
+	// DamagedRanges is the number of damaged ranges found (skipped unless
+	// Strict).
+	DamagedRanges int
 }
 
 // Restored is a restored root. Walk it with Host, Level, Metric and Chunks;
 // Close releases it.
 type Restored struct {
 	result *C.ccwal_restore_result
-	Hosts  []RestoredHost
+	// Hosts are the restored hosts, sorted by cluster, then host; the
+	// index of a host here is the h of Level and Metric.
+	Hosts []RestoredHost
 	// Err is a problem of the root itself (a stray file where only
 	// directories belong: an *Error with CodeFormat), apart from the hosts'
 	// own errors.

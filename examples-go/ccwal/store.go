@@ -41,16 +41,34 @@ const (
 // Options configure a Store; zero values take the library's defaults.
 type Options struct {
 	// Root is the checkpoint directory: ROOT/CLUSTER/HOST/current.wal.
-	Root          string
-	Shards        int
+	Root string
+	// Shards is the number of writer threads; 0: one per core.
+	Shards int
+	// QueueCapacity is the bytes of encoded records each shard may queue;
+	// 0: the default, 8 MiB.
 	QueueCapacity int
-	Durability    Durability
-	SyncInterval  time.Duration
+	// Durability says when records are forced to disk; the zero value is
+	// DurabilityNone, the library's default.
+	Durability Durability
+	// SyncInterval is the period of DurabilityInterval's fdatasync, in
+	// whole milliseconds (at least 1ms with DurabilityInterval); ignored
+	// otherwise.
+	SyncInterval time.Duration
+	// FlushInterval is how often an idle writer wakes up, in whole
+	// milliseconds; 0: the default, 1s.
 	FlushInterval time.Duration
-	MaxOpenFiles  int
-	MaxWALBytes   int64
-	Backpressure  Backpressure
-	BlockTimeout  time.Duration
+	// MaxOpenFiles is the number of WAL descriptors kept open across all
+	// shards; 0: the default, half the soft RLIMIT_NOFILE (64 to 16384).
+	MaxOpenFiles int
+	// MaxWALBytes is the size, in bytes, at which a host's current.wal is
+	// deleted and restarted, as in Go; 0: no limit.
+	MaxWALBytes int64
+	// Backpressure says what a write does when its queue is full; the zero
+	// value is Block, the library's default.
+	Backpressure Backpressure
+	// BlockTimeout bounds the wait of Block, in whole milliseconds; 0:
+	// wait without limit.
+	BlockTimeout time.Duration
 	// OnEvent receives the engine's events (write errors, repaired torn
 	// tails, size rotations) from its writer threads: keep it quick.
 	OnEvent func(Event)
@@ -253,8 +271,11 @@ func (s *Store) Sync() error {
 	return call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_store_sync(s.store, e) })
 }
 
-// Host names a host directory.
-type Host struct{ Cluster, Host string }
+// Host names a host directory, ROOT/CLUSTER/HOST.
+type Host struct {
+	// Cluster and Host are the two directory names below the root.
+	Cluster, Host string
+}
 
 // Rotate closes and deletes current.wal of each host, after every sample
 // of that host written before the call (the Go metricstore's rotation).
@@ -276,10 +297,47 @@ func (s *Store) Rotate(hosts []Host) error {
 
 // Stats are the engine's counters.
 type Stats struct {
-	Appended, Written, BytesWritten, Rejected, Failed                    uint64
-	ErrorsNoSpace, ErrorsIO, ErrorsPermission, ErrorsOther               uint64
-	QueueBytes, QueueBytesMax, OpenFiles, Fsyncs, Flushes, MaxFlushMicro uint64
-	Rotations, SizeRotations, TornTailsRepaired                          uint64
+	// Appended counts the samples accepted.
+	Appended uint64
+	// Written counts the records handed to the OS.
+	Written uint64
+	// BytesWritten counts the bytes handed to the OS.
+	BytesWritten uint64
+	// Rejected counts the samples refused with ErrQueueFull or ErrTimeout.
+	Rejected uint64
+	// Failed counts the records lost to write errors: only those still
+	// unwritten when the store closed (each reported as an Event). Until
+	// then records whose write failed are kept and retried.
+	Failed uint64
+	// ErrorsNoSpace counts the out-of-space write errors (a host failing
+	// again with the same error counts once; so do the three below).
+	ErrorsNoSpace uint64
+	// ErrorsIO counts the I/O write errors.
+	ErrorsIO uint64
+	// ErrorsPermission counts the permission write errors.
+	ErrorsPermission uint64
+	// ErrorsOther counts the other write errors.
+	ErrorsOther uint64
+	// QueueBytes is the bytes waiting in all queues now.
+	QueueBytes uint64
+	// QueueBytesMax is the bytes waiting in the fullest queue now.
+	QueueBytesMax uint64
+	// OpenFiles is the number of WAL files open now.
+	OpenFiles uint64
+	// Fsyncs counts the fdatasync calls made.
+	Fsyncs uint64
+	// Flushes counts the rounds in which a writer handed its queue to the
+	// OS.
+	Flushes uint64
+	// MaxFlushMicro is the longest such round, in microseconds.
+	MaxFlushMicro uint64
+	// Rotations counts the WAL files rotated (closed and deleted).
+	Rotations uint64
+	// SizeRotations counts the rotations because a file reached
+	// MaxWALBytes.
+	SizeRotations uint64
+	// TornTailsRepaired counts the torn tails cut off before appending.
+	TornTailsRepaired uint64
 }
 
 // Stats returns the engine's counters.
