@@ -338,6 +338,11 @@ type Stats struct {
 	SizeRotations uint64
 	// TornTailsRepaired counts the torn tails cut off before appending.
 	TornTailsRepaired uint64
+	// BacklogRecords is the records kept in memory now because their write
+	// or fdatasync failed, waiting for a retry.
+	BacklogRecords uint64
+	// BacklogBytes is their bytes (they count against the queue capacity).
+	BacklogBytes uint64
 }
 
 // Stats returns the engine's counters.
@@ -351,6 +356,7 @@ func (s *Store) Stats() (Stats, error) {
 		uint64(c.errors_no_space), uint64(c.errors_io), uint64(c.errors_permission), uint64(c.errors_other),
 		uint64(c.queue_bytes), uint64(c.queue_bytes_max), uint64(c.open_files), uint64(c.fsyncs), uint64(c.flushes),
 		uint64(c.max_flush_micros), uint64(c.rotations), uint64(c.size_rotations), uint64(c.torn_tails_repaired),
+		uint64(c.backlog_records), uint64(c.backlog_bytes),
 	}, nil
 }
 
