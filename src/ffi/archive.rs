@@ -7,7 +7,8 @@ use std::path::Path;
 use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
 use super::{
-    CCWAL_OK, Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr, result_of,
+    CCWAL_OK, Failure, bytes, ccwal_result, free_handle, handle, into_handle, item_at, out_ptr,
+    result_of,
 };
 use crate::archive::{ArchiveReport, HostOutcome};
 
@@ -223,10 +224,7 @@ pub extern "C" fn ccwal_archive_report_cluster(
         // SAFETY: live handle and writable output, as documented.
         let handle = unsafe { handle(report, "report") }?;
         let out = unsafe { out_ptr(cluster_out, "cluster_out") }?;
-        let clusters = &handle.report.clusters;
-        let cluster = clusters.get(index).ok_or_else(|| {
-            Failure::invalid(format!("cluster index {index} of {}", clusters.len()))
-        })?;
+        let cluster = item_at(&handle.report.clusters, index, "cluster")?;
         let archive = &handle.archive_paths[index];
         let message = cluster.error.as_ref().map_or("", |e| e.message());
         let code = cluster
@@ -261,10 +259,7 @@ pub extern "C" fn ccwal_archive_report_host(
         // SAFETY: live handle and writable output, as documented.
         let handle = unsafe { handle(report, "report") }?;
         let out = unsafe { out_ptr(host_out, "host_out") }?;
-        let hosts = &handle.report.hosts;
-        let host = hosts
-            .get(index)
-            .ok_or_else(|| Failure::invalid(format!("host index {index} of {}", hosts.len())))?;
+        let host = item_at(&handle.report.hosts, index, "host")?;
         let message = &handle.host_messages[index];
         let (outcome, code) = match &host.outcome {
             HostOutcome::Archived => (CCWAL_ARCHIVE_HOST_ARCHIVED, CCWAL_OK),

@@ -4,7 +4,7 @@ use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
 use super::snapshot::ccwal_snapshot_builder;
 use super::store::ccwal_store;
-use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr};
+use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, item_at, out_ptr};
 use crate::checkpoint::{CheckpointReport, CheckpointSession, Outcome};
 
 /// A checkpoint of `[from, to]` in progress: the WAL of every host was
@@ -238,9 +238,7 @@ pub extern "C" fn ccwal_checkpoint_report_host(
         // SAFETY: live handle and writable output, as documented.
         let report = &unsafe { handle(report, "report") }?.report;
         let out = unsafe { out_ptr(host_out, "host_out") }?;
-        let host = report.hosts.get(index).ok_or_else(|| {
-            Failure::invalid(format!("host index {index} of {}", report.hosts.len()))
-        })?;
+        let host = item_at(&report.hosts, index, "host")?;
         let (outcome, bytes, message) = match &host.outcome {
             Outcome::Written { bytes, .. } => (CCWAL_HOST_WRITTEN, *bytes, ""),
             Outcome::Empty => (CCWAL_HOST_EMPTY, 0, ""),

@@ -70,6 +70,14 @@ pub const CCWAL_PANIC: ccwal_result = 7209;
 /// belong, chunks out of order).
 pub const CCWAL_FORMAT: ccwal_result = 7210;
 
+/// Item `index` of a report's list, or `CCWAL_INVALID_ARGUMENT` naming
+/// the list's length.
+pub(crate) fn item_at<'a, T>(items: &'a [T], index: usize, what: &str) -> Result<&'a T, Failure> {
+    items
+        .get(index)
+        .ok_or_else(|| Failure::invalid(format!("{what} index {index} of {}", items.len())))
+}
+
 /// The result code of an error kind.
 pub(crate) fn result_of(kind: ErrorKind) -> ccwal_result {
     match kind {

@@ -8,7 +8,8 @@ use std::path::Path;
 use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
 use super::{
-    CCWAL_OK, Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr, result_of,
+    CCWAL_OK, Failure, bytes, ccwal_result, free_handle, handle, into_handle, item_at, out_ptr,
+    result_of,
 };
 use crate::Error;
 use crate::restore::{self, Chunk, HostReport, MetricConfig, Recovery, RestoreOptions, Selection};
@@ -268,17 +269,11 @@ pub extern "C" fn ccwal_restore(
 }
 
 fn host_at(result: &ccwal_restore_result, h: usize) -> Result<&FlatHost, Failure> {
-    result
-        .hosts
-        .get(h)
-        .ok_or_else(|| Failure::invalid(format!("host index {h} of {}", result.hosts.len())))
+    item_at(&result.hosts, h, "host")
 }
 
 fn level_at(result: &ccwal_restore_result, h: usize, l: usize) -> Result<&FlatLevel, Failure> {
-    let host = host_at(result, h)?;
-    host.levels
-        .get(l)
-        .ok_or_else(|| Failure::invalid(format!("level index {l} of {}", host.levels.len())))
+    item_at(&host_at(result, h)?.levels, l, "level")
 }
 
 fn metric_at(
