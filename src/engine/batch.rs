@@ -35,6 +35,9 @@ pub(crate) struct Entry<'a> {
 pub struct Batch {
     bytes: Vec<u8>,
     len: usize,
+    /// The last (cluster, host) whose names passed the check: a host's
+    /// samples come in a row, so each pair is checked once per run.
+    checked: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Batch {
@@ -54,7 +57,14 @@ impl Batch {
         value: f64,
         ts: i64,
     ) -> Result<(), Error> {
-        names::validate_sample(cluster, host, metric, selector)?;
+        let known = matches!(&self.checked, Some((c, h)) if c == cluster && h == host);
+        if !known {
+            names::validate_path_component(NameField::Cluster, cluster)?;
+            names::validate_path_component(NameField::Host, host)?;
+            self.checked = Some((cluster.to_vec(), host.to_vec()));
+        }
+        names::validate_metric(metric)?;
+        names::validate_selector(selector)?;
         let out = &mut self.bytes;
         out.extend_from_slice(&ts.to_le_bytes());
         out.extend_from_slice(&value.to_le_bytes());
@@ -218,6 +228,21 @@ impl<'a> Iterator for Entries<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_checked_once_per_run_of_a_host_but_always_checked() {
+        let mut batch = Batch::new();
+        let none: &[&[u8]] = &[];
+        batch.push(b"c", b"h1", b"m", none, 1.0, 1).unwrap();
+        batch.push(b"c", b"h1", b"m", none, 1.0, 2).unwrap();
+        // A new host, a bad metric, a bad host after a good one: refused.
+        let long = vec![b'm'; names::MAX_METRIC_NAME_LEN + 1];
+        assert!(batch.push(b"c", b"h1", &long, none, 1.0, 3).is_err());
+        assert!(batch.push(b"c", b"a/b", b"m", none, 1.0, 4).is_err());
+        assert!(batch.push(b"..", b"h1", b"m", none, 1.0, 5).is_err());
+        batch.push(b"c", b"h1", b"m", none, 1.0, 6).unwrap();
+        assert_eq!(batch.len(), 3);
+    }
 
     #[test]
     fn pushed_samples_parse_back() {
