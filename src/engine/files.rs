@@ -104,6 +104,20 @@ struct Host {
     records: u64,
 }
 
+impl Host {
+    /// Appends what was just written (the backlog, then this round's ranges
+    /// of `bytes`) to the unsynced copy, with no copy of it in between;
+    /// returns the bytes added.
+    fn copy_written(&mut self, bytes: &[u8]) -> usize {
+        let before = self.unsynced.len();
+        self.unsynced.extend_from_slice(&self.backlog);
+        for range in &self.ranges {
+            self.unsynced.extend_from_slice(&bytes[range.clone()]);
+        }
+        self.unsynced.len() - before
+    }
+}
+
 /// Settings the file layer needs from the store's options.
 pub(crate) struct FileSettings {
     pub root: PathBuf,
@@ -428,7 +442,8 @@ impl HostFiles {
                 h.synced_len = 0;
                 self.unsynced_bytes -= h.unsynced.len();
                 h.unsynced.clear();
-                self.note_written(host, &[&header]);
+                h.unsynced.extend_from_slice(&header);
+                self.note_unsynced(host, true, header.len());
                 return Ok(header.len() as u64);
             }
             Ok(start) => start,
@@ -534,17 +549,14 @@ impl HostFiles {
         Ok(offset)
     }
 
-    /// Records that `parts` are now in the file, after its known length:
-    /// keeps a copy until their fdatasync.
-    fn note_written(&mut self, host: usize, parts: &[&[u8]]) {
-        let h = &mut self.hosts[host];
-        if h.unsynced.is_empty() {
+    /// Counts `added` bytes that joined the host's unsynced copy (see
+    /// [`Host::copy_written`]); a copy that was empty puts the host on the
+    /// list of files to sync.
+    fn note_unsynced(&mut self, host: usize, was_empty: bool, added: usize) {
+        if was_empty && added > 0 {
             self.unsynced.push(host);
         }
-        for part in parts {
-            h.unsynced.extend_from_slice(part);
-            self.unsynced_bytes += part.len();
-        }
+        self.unsynced_bytes += added;
     }
 
     /// Puts this round's ranges of the host at the end of its backlog.
@@ -634,12 +646,15 @@ impl HostFiles {
     /// before the next append).
     fn append(&mut self, host: usize, bytes: &[u8]) -> Result<(), Error> {
         self.open_host(host)?;
-        let path = self.hosts[host].dir.wal_path();
         let h = &mut self.hosts[host];
+        // The path is built only for an error (or a test's fault injector).
+        let error = |dir: &HostDir, what: &str, e: &io::Error| {
+            Error::io(format!("{what} {}", dir.wal_path().display()), e)
+        };
         let file = h.file.as_mut().expect("opened by open_host");
         if h.must_cut {
             file.set_len(h.len)
-                .map_err(|e| Error::io(format!("truncate {}", path.display()), &e))?;
+                .map_err(|e| error(&h.dir, "truncate", &e))?;
             h.must_cut = false;
         }
         let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(h.ranges.len() + 1);
@@ -652,23 +667,18 @@ impl HostFiles {
             .settings
             .fault_injector
             .as_ref()
-            .and_then(|inject| inject(&path));
+            .and_then(|inject| inject(&h.dir.wal_path()));
         match write_all_vectored(file, &mut slices, total, fault) {
             Ok(()) => {
                 h.len += total as u64;
-                let backlog = std::mem::take(&mut h.backlog);
-                let ranges = std::mem::take(&mut h.ranges);
-                let mut parts: Vec<&[u8]> = vec![&backlog];
-                parts.extend(ranges.iter().map(|r| &bytes[r.clone()]));
-                self.note_written(host, &parts);
-                let h = &mut self.hosts[host];
-                h.backlog = backlog;
-                h.ranges = ranges;
+                let was_empty = h.unsynced.is_empty();
+                let added = h.copy_written(bytes);
+                self.note_unsynced(host, was_empty, added);
                 Ok(())
             }
             Err(e) => {
                 h.must_cut = file.set_len(h.len).is_err();
-                Err(Error::io(format!("append to {}", path.display()), &e))
+                Err(error(&h.dir, "append to", &e))
             }
         }
     }
