@@ -7,8 +7,8 @@ use std::path::Path;
 use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
 use super::{
-    CCWAL_OK, Failure, bytes, ccwal_result, free_handle, handle, into_handle, item_at, out_ptr,
-    result_of,
+    CCWAL_OK, Failure, bytes, ccwal_result, error_codes, free_handle, handle, into_handle, item_at,
+    out_ptr, result_of,
 };
 use crate::archive::{ArchiveReport, HostOutcome};
 
@@ -227,10 +227,7 @@ pub extern "C" fn ccwal_archive_report_cluster(
         let cluster = item_at(&handle.report.clusters, index, "cluster")?;
         let archive = &handle.archive_paths[index];
         let message = cluster.error.as_ref().map_or("", |e| e.message());
-        let code = cluster
-            .error
-            .as_ref()
-            .map_or(CCWAL_OK, |e| result_of(e.kind()));
+        let (code, _) = error_codes(cluster.error.as_ref());
         out.write(ccwal_archive_cluster {
             cluster: cluster.cluster.as_ptr(),
             cluster_len: cluster.cluster.len(),

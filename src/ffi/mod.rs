@@ -78,6 +78,13 @@ pub(crate) fn item_at<'a, T>(items: &'a [T], index: usize, what: &str) -> Result
         .ok_or_else(|| Failure::invalid(format!("{what} index {index} of {}", items.len())))
 }
 
+/// An error's result code and OS error number: `CCWAL_OK` and 0 for none.
+pub(crate) fn error_codes(error: Option<&Error>) -> (ccwal_result, i32) {
+    error.map_or((CCWAL_OK, 0), |e| {
+        (result_of(e.kind()), e.os_code().unwrap_or(0))
+    })
+}
+
 /// The result code of an error kind.
 pub(crate) fn result_of(kind: ErrorKind) -> ccwal_result {
     match kind {

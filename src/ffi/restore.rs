@@ -8,8 +8,7 @@ use std::path::Path;
 use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
 use super::{
-    CCWAL_OK, Failure, bytes, ccwal_result, free_handle, handle, into_handle, item_at, out_ptr,
-    result_of,
+    Failure, bytes, ccwal_result, error_codes, free_handle, handle, into_handle, item_at, out_ptr,
 };
 use crate::Error;
 use crate::restore::{self, Chunk, HostReport, MetricConfig, Recovery, RestoreOptions, Selection};
@@ -464,13 +463,6 @@ pub extern "C" fn ccwal_restore_root_error(
         message.write(error.as_ptr());
         len.write(error.len());
         Ok(())
-    })
-}
-
-/// An error's result code and OS error number: `CCWAL_OK` and 0 for none.
-fn error_codes(error: Option<&Error>) -> (ccwal_result, i32) {
-    error.map_or((CCWAL_OK, 0), |e| {
-        (result_of(e.kind()), e.os_code().unwrap_or(0))
     })
 }
 
