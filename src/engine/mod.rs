@@ -311,29 +311,19 @@ impl Store {
 
     fn append_entries(&self, bytes: &[u8], check_names: bool) -> Result<(), Error> {
         let shards = self.shards.len();
-        // Pass 1: check everything, find each sample's shard (once per run
-        // of one host's samples) and each shard's share of bytes.
-        let mut placed: Vec<(usize, usize)> = Vec::new();
+        // Pass 1: check everything, split the batch into runs of one host,
+        // find each run's shard and each shard's share of bytes.
+        let runs = batch::runs(bytes, check_names)?;
         let mut need = vec![(0usize, 0u64); shards];
-        let mut last: Option<(&[u8], &[u8], usize)> = None;
-        let mut entries = batch::Entries::new(bytes, check_names);
-        loop {
-            let pos = entries.position();
-            let Some(entry) = entries.next() else { break };
-            let e = entry?;
-            let shard = match last {
-                Some((cluster, host, shard)) if (cluster, host) == (e.cluster, e.host) => shard,
-                _ => shard_of(e.cluster, e.host, shards),
-            };
-            last = Some((e.cluster, e.host, shard));
-            let record = wal::RECORD_OVERHEAD
-                + wal::MIN_PAYLOAD_LEN as usize
-                + e.metric.len()
-                + e.selector_raw.len();
-            need[shard].0 += queued_len(e.cluster, e.host, record);
-            need[shard].1 += 1;
-            placed.push((pos, shard));
-        }
+        let placed: Vec<usize> = runs
+            .iter()
+            .map(|run| {
+                let shard = shard_of(run.cluster, run.host, shards);
+                need[shard].0 += queued_len(run.cluster, run.host, run.record_bytes);
+                need[shard].1 += run.samples;
+                shard
+            })
+            .collect();
         let touched: Vec<usize> = (0..shards).filter(|&s| need[s].1 > 0).collect();
         for (at, &shard) in touched.iter().enumerate() {
             if let Err(error) = self.shards[shard].lock_for(need[shard].0, need[shard].1, true) {
