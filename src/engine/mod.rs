@@ -23,8 +23,11 @@
 //! - **Durability.** `None`: handed to the OS every round. `Interval(d)`:
 //!   plus fdatasync of written files every `d`. `Always`: fdatasync before
 //!   the next round. `flush()` and `sync()` wait for everything appended
-//!   before them, by any thread; `sync` is a group commit (one fdatasync per
-//!   written file per round, however many callers wait).
+//!   before them, by any thread; `sync` is a group commit: per round,
+//!   however many callers wait, one fdatasync per written file, or one
+//!   syncfs of the root's file system when 16 or more files wait (the
+//!   device flushes its cache once; Linux ≥ 5.8 reports writeback errors
+//!   to syncfs, and a failed one makes every waiting file be rewritten).
 //! - **Files.** `ROOT/CLUSTER/HOST/current.wal`, created with the file magic;
 //!   new files' and directories' entries are fsynced with the records (so
 //!   at every sync, and never under `None` until `sync()`). At most `max_open_files` descriptors are
@@ -335,23 +338,14 @@ impl Store {
                 return Err(error);
             }
         }
-        // Pass 2, per shard: queue its samples in batch order.
+        // Pass 2, per shard: queue its runs in batch order.
         for shard in touched {
             let mut queue = self.shards[shard].lock_reserved()?;
             queue.release(need[shard].0);
-            let mine = placed.iter().filter(|&&(_, s)| s == shard);
-            for &(pos, _) in mine {
-                let e = batch::Entries::at(bytes, pos);
-                queue.append_records(e.cluster, e.host, 1, |out| {
-                    let bits = (e.value as f32).to_bits();
-                    wal::encode_record_raw_selector(
-                        out,
-                        e.ts,
-                        e.metric,
-                        e.selector_count,
-                        e.selector_raw,
-                        bits,
-                    );
+            let mine = runs.iter().zip(&placed).filter(|&(_, &s)| s == shard);
+            for (run, _) in mine {
+                queue.append_records(run.cluster, run.host, run.samples, |out| {
+                    batch::encode_run(bytes, run, out)
                 });
             }
         }
