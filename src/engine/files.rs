@@ -395,10 +395,14 @@ impl HostFiles {
             return Ok(());
         }
         while self.open >= self.settings.open_file_budget.max(1) && self.evict_one() {}
-        // The new directories' entries become durable with the next sync,
-        // together with the records.
-        let created = self.hosts[host].dir.create()?;
-        self.dirs_to_sync.extend(created);
+        // A checked file was open in this process: its directories exist,
+        // so reopening it after an eviction costs one open.
+        if !self.hosts[host].checked {
+            // The new directories' entries become durable with the next
+            // sync, together with the records.
+            let created = self.hosts[host].dir.create()?;
+            self.dirs_to_sync.extend(created);
+        }
         if self.file_system.is_none() {
             // Without it every sync is one fdatasync per file.
             self.file_system = FileSystemSync::open(&self.settings.root).ok();
@@ -407,7 +411,13 @@ impl HostFiles {
         let dir = self.hosts[host].dir.clone();
         let mut file = self
             .open_with_eviction(|| dir.open_wal(false))
-            .map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
+            .map_err(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    // Its directory went away: start over at the next attempt.
+                    self.hosts[host].checked = false;
+                }
+                Error::io(format!("open {}", path.display()), &e)
+            })?;
         if !self.hosts[host].checked {
             // The file may be new (or was made by an open whose first write
             // failed): its entry becomes durable with the next sync,
@@ -598,7 +608,10 @@ impl HostFiles {
                 let total: usize =
                     h.backlog.len() + h.ranges.iter().map(|r| r.len()).sum::<usize>();
                 self.backlog_bytes -= h.backlog.len();
-                h.backlog.clear();
+                // Freed, not kept for reuse: most hosts wait between writes,
+                // and a buffer kept per host would grow memory with the
+                // number of hosts rather than with the bytes waiting.
+                h.backlog = Vec::new();
                 h.backlog_records = 0;
                 h.records = 0;
                 h.ranges.clear();
@@ -776,10 +789,8 @@ impl HostFiles {
         let h = &mut self.hosts[host];
         h.synced_len = h.len;
         self.unsynced_bytes -= h.unsynced.len();
-        h.unsynced.clear();
-        if h.unsynced.capacity() > 1 << 20 {
-            h.unsynced.shrink_to(64 << 10);
-        }
+        // Freed, as a written backlog is: memory follows the bytes kept.
+        h.unsynced = Vec::new();
     }
 
     /// After a failed fdatasync nothing written since the last good one can
