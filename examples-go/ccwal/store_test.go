@@ -124,6 +124,39 @@ func TestErrorsCarryCodesAndMessages(t *testing.T) {
 	}
 }
 
+// A batch checks a cluster or host name only when it changes: a bad name
+// is still refused after good ones, and a refused sample adds nothing.
+func TestBatchChecksEachNewName(t *testing.T) {
+	s, err := Open(Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var b Batch
+	for i, sample := range []struct {
+		cluster, host string
+		ok            bool
+	}{
+		{"", "h", false}, {"c", "", false},
+		{"c", "h", true}, {"c", "../h", false}, {"c", "h", true}, {"c/d", "h", false}, {"c", "h", true},
+		{"c", "", false}, {"", "h", false}, {"c", "h2", true},
+	} {
+		err := b.Add(sample.cluster, sample.host, "m", []string{"cpu0"}, 1, int64(i))
+		if (err == nil) != sample.ok || (err != nil && !errors.Is(err, ErrInvalidName)) {
+			t.Fatalf("%d %q/%q: %v", i, sample.cluster, sample.host, err)
+		}
+	}
+	if b.Len() != 4 {
+		t.Fatalf("%d samples", b.Len())
+	}
+	if err := s.WriteBatch(&b); err != nil {
+		t.Fatal(err)
+	}
+	if stats, err := s.Stats(); err != nil || stats.Appended != 4 {
+		t.Fatalf("stats %+v, %v", stats, err)
+	}
+}
+
 func TestEventsReachTheGoHook(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "c", "h")
