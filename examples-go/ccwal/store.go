@@ -179,43 +179,45 @@ type Batch struct {
 // lengths and the selector count.
 const sampleHeader = 8 + 8 + 2 + 2 + 2 + 1
 
-// pathComponentError says why a cluster or host name cannot be a single
-// directory below the root (the library's rule, checked here too so that
-// one bad sample never spoils a whole batch); "" when it can.
-func pathComponentError(field, name string) string {
+// checkNewPathName refuses, with ErrInvalidName, a cluster or host name
+// that cannot be a single directory below the root (the library's rule,
+// checked here too so that one bad sample never spoils a whole batch), and
+// remembers a valid one in *valid.
+func checkNewPathName(field, name string, valid *string) error {
+	why := ""
 	switch {
 	case len(name) > 255:
-		return field + " is longer than 255 bytes"
+		why = field + " is longer than 255 bytes"
 	case name == "" || name == "." || strings.Contains(name, "..") || strings.ContainsAny(name, "/\\\x00"):
-		return field + " must be a single directory name: not empty or \".\", without \"..\", \"/\", \"\\\" or NUL"
-	}
-	return ""
-}
-
-// checkPathName refuses a cluster or host name that cannot be a directory,
-// unless it is valid, the last one found valid ("" until there is one).
-func checkPathName(field, name, valid string) error {
-	if name == valid && valid != "" {
+		why = field + " must be a single directory name: not empty or \".\", without \"..\", \"/\", \"\\\" or NUL"
+	default:
+		// Written only when the name changes: a pointer store costs a
+		// write barrier check.
+		*valid = name
 		return nil
 	}
-	if why := pathComponentError(field, name); why != "" {
-		return &Error{Code: CodeInvalidName, Message: why}
+	return &Error{Code: CodeInvalidName, Message: why}
+}
+
+// checkPathName is checkNewPathName, skipped (and inlined) when name is
+// *valid, the last one found valid ("" until there is one).
+func checkPathName(field, name string, valid *string) error {
+	if name == *valid && name != "" {
+		return nil
 	}
-	return nil
+	return checkNewPathName(field, name, valid)
 }
 
 // checkNames refuses the names the library would refuse (the cluster and
 // host only when they differ from the last ones found valid) and returns
 // the selector's share of the sample's size.
 func (b *Batch) checkNames(cluster, host, metric string, selector []string) (int, error) {
-	if err := checkPathName("cluster", cluster, b.cluster); err != nil {
+	if err := checkPathName("cluster", cluster, &b.cluster); err != nil {
 		return 0, err
 	}
-	b.cluster = cluster
-	if err := checkPathName("host", host, b.host); err != nil {
+	if err := checkPathName("host", host, &b.host); err != nil {
 		return 0, err
 	}
-	b.host = host
 	if len(metric) > math.MaxUint16 {
 		return 0, &Error{Code: CodeInvalidName, Message: "the metric name is longer than 65535 bytes"}
 	}
