@@ -2,6 +2,7 @@ package shim
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -61,6 +62,64 @@ func TestStagingRotationAndDrain(t *testing.T) {
 	RotateWALFilesAfterShutdown([]string{filepath.Join(root, "fritz", "n2")})
 	if _, err := os.Stat(filepath.Join(root, "fritz", "n2", "current.wal")); !os.IsNotExist(err) {
 		t.Fatalf("current.wal of n2 still there: %v", err)
+	}
+}
+
+// Producers of many hosts keep sending while the staging shuts down: every
+// sample SendWALMessage accepted is in the WAL afterwards, none refused is.
+func TestEveryAcceptedSampleIsWritten(t *testing.T) {
+	root := t.TempDir()
+	Keys.RootDir = root
+	Keys.NumWorkers = 2
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	WALStaging(&wg, ctx)
+	const producers, hosts = 4, 40
+	accepted := make([][hosts]uint64, producers)
+	var producing sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		producing.Add(1)
+		go func(p int) {
+			defer producing.Done()
+			for i := 0; ; i++ {
+				h := (i + p) % hosts
+				msg := &WALMessage{MetricName: "cpu_load", Cluster: "fritz", Node: fmt.Sprintf("n%02d", h),
+					Selector: []string{"cpu0"}, Value: schema.Float(i), Timestamp: int64(60 * (i + 1))}
+				if !SendWALMessage(msg) {
+					return
+				}
+				accepted[p][h]++
+				if i == 20_000 {
+					cancel()
+				}
+			}
+		}(p)
+	}
+	producing.Wait()
+	cancel() // for vet: the producers have called it already
+	WaitForWALStagingDrain()
+	wg.Wait()
+
+	restored, err := ccwal.Restore(root, 0, map[string]int64{"cpu_load": 60}, ccwal.RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	if restored.Err != nil || len(restored.Hosts) != hosts {
+		t.Fatalf("%v, %d hosts", restored.Err, len(restored.Hosts))
+	}
+	for _, h := range restored.Hosts {
+		var want uint64
+		var n int
+		if _, err := fmt.Sscanf(h.Host, "n%02d", &n); err != nil {
+			t.Fatal(err)
+		}
+		for p := range accepted {
+			want += accepted[p][n]
+		}
+		if got := h.RecordsApplied + h.RecordsRejected; got != want {
+			t.Errorf("%s: %d records, %d samples accepted", h.Host, got, want)
+		}
 	}
 }
 
