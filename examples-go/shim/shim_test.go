@@ -12,6 +12,21 @@ import (
 	"github.com/ccwal/ccwal/examples-go/ccwal"
 )
 
+// stopAndRestore stops the staging, waits until it has closed the store and
+// restores root, whose samples are of cpu_load every frequency seconds.
+func stopAndRestore(t *testing.T, cancel context.CancelFunc, wg *sync.WaitGroup, root string, frequency int64) *ccwal.Restored {
+	t.Helper()
+	cancel()
+	WaitForWALStagingDrain()
+	wg.Wait()
+	restored, err := ccwal.Restore(root, 0, map[string]int64{"cpu_load": frequency}, ccwal.RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(restored.Close)
+	return restored
+}
+
 func TestStagingRotationAndDrain(t *testing.T) {
 	root := t.TempDir()
 	Keys.RootDir = root
@@ -47,15 +62,7 @@ func TestStagingRotationAndDrain(t *testing.T) {
 	if SendWALMessage(&WALMessage{MetricName: "m", Cluster: "fritz", Node: "../etc"}) {
 		t.Fatal("a path traversal was accepted")
 	}
-	cancel()
-	WaitForWALStagingDrain()
-	wg.Wait()
-
-	restored, err := ccwal.Restore(root, 0, map[string]int64{"cpu_load": 1}, ccwal.RestoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer restored.Close()
+	restored := stopAndRestore(t, cancel, &wg, root, 1)
 	if len(restored.Hosts) != 2 || restored.Hosts[0].RecordsApplied != 1 || restored.Hosts[1].RecordsApplied != 1 {
 		t.Fatalf("hosts %+v", restored.Hosts)
 	}
@@ -96,15 +103,7 @@ func TestEveryAcceptedSampleIsWritten(t *testing.T) {
 		}(p)
 	}
 	producing.Wait()
-	cancel() // for vet: the producers have called it already
-	WaitForWALStagingDrain()
-	wg.Wait()
-
-	restored, err := ccwal.Restore(root, 0, map[string]int64{"cpu_load": 60}, ccwal.RestoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer restored.Close()
+	restored := stopAndRestore(t, cancel, &wg, root, 60) // cancel again, for vet
 	if restored.Err != nil || len(restored.Hosts) != hosts {
 		t.Fatalf("%v, %d hosts", restored.Err, len(restored.Hosts))
 	}
