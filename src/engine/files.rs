@@ -123,6 +123,34 @@ impl Host {
     }
 }
 
+/// Emptied host buffers (written backlogs, synced copies) kept for
+/// whichever host needs one next: allocations are reused, so buffers do
+/// not regrow byte by byte, without every host keeping its own.
+#[derive(Default)]
+struct BufferPool {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl BufferPool {
+    /// Capacity the pool may hold, per shard.
+    const MAX_BYTES: usize = 8 << 20;
+
+    fn take(&mut self) -> Vec<u8> {
+        let buffer = self.buffers.pop().unwrap_or_default();
+        self.bytes -= buffer.capacity();
+        buffer
+    }
+
+    fn give_back(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() > 0 && self.bytes + buffer.capacity() <= Self::MAX_BYTES {
+            buffer.clear();
+            self.bytes += buffer.capacity();
+            self.buffers.push(buffer);
+        }
+    }
+}
+
 /// Settings the file layer needs from the store's options.
 pub(crate) struct FileSettings {
     pub root: PathBuf,
@@ -167,6 +195,7 @@ pub(crate) struct HostFiles {
     /// The root's file system, for syncs of many files at once; opened
     /// with the first file, before anything is written.
     file_system: Option<FileSystemSync>,
+    pool: BufferPool,
 }
 
 fn is_out_of_descriptors(e: &io::Error) -> bool {
@@ -192,6 +221,7 @@ impl HostFiles {
             backlog_bytes: 0,
             dirs_to_sync: BTreeSet::new(),
             file_system: None,
+            pool: BufferPool::default(),
         }
     }
 
@@ -585,6 +615,9 @@ impl HostFiles {
     /// Puts this round's ranges of the host at the end of its backlog.
     fn keep_ranges(&mut self, host: usize, bytes: &[u8]) {
         let h = &mut self.hosts[host];
+        if h.backlog.capacity() == 0 {
+            h.backlog = self.pool.take();
+        }
         let ranges = std::mem::take(&mut h.ranges);
         for range in &ranges {
             h.backlog.extend_from_slice(&bytes[range.clone()]);
@@ -608,10 +641,10 @@ impl HostFiles {
                 let total: usize =
                     h.backlog.len() + h.ranges.iter().map(|r| r.len()).sum::<usize>();
                 self.backlog_bytes -= h.backlog.len();
-                // Freed, not kept for reuse: most hosts wait between writes,
-                // and a buffer kept per host would grow memory with the
-                // number of hosts rather than with the bytes waiting.
-                h.backlog = Vec::new();
+                // Back to the pool, not kept: most hosts wait between
+                // writes, and a buffer kept per host would grow memory with
+                // the number of hosts rather than with the bytes waiting.
+                self.pool.give_back(std::mem::take(&mut h.backlog));
                 h.backlog_records = 0;
                 h.records = 0;
                 h.ranges.clear();
@@ -697,6 +730,9 @@ impl HostFiles {
         match write_all_vectored(file, &mut slices, total, fault) {
             Ok(()) => {
                 h.len += total as u64;
+                if h.unsynced.capacity() == 0 {
+                    h.unsynced = self.pool.take();
+                }
                 let was_empty = h.unsynced.is_empty();
                 let added = h.copy_written(bytes);
                 self.note_unsynced(host, was_empty, added);
@@ -721,10 +757,10 @@ impl HostFiles {
         h.synced_len = 0;
         h.must_cut = false;
         self.unsynced_bytes -= h.unsynced.len();
-        h.unsynced.clear();
+        self.pool.give_back(std::mem::take(&mut h.unsynced));
         if drop_backlog {
             self.backlog_bytes -= h.backlog.len();
-            h.backlog.clear();
+            self.pool.give_back(std::mem::take(&mut h.backlog));
             h.backlog_records = 0;
             h.failure = None;
         }
@@ -789,8 +825,9 @@ impl HostFiles {
         let h = &mut self.hosts[host];
         h.synced_len = h.len;
         self.unsynced_bytes -= h.unsynced.len();
-        // Freed, as a written backlog is: memory follows the bytes kept.
-        h.unsynced = Vec::new();
+        // Back to the pool, as a written backlog: memory follows the
+        // bytes kept.
+        self.pool.give_back(std::mem::take(&mut h.unsynced));
     }
 
     /// After a failed fdatasync nothing written since the last good one can
