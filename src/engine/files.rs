@@ -104,6 +104,9 @@ struct Host {
     failure: Option<Error>,
     /// On the `coalescing` list.
     coalescing: bool,
+    /// On the `failing` list (a flag, not a search: with thousands of hosts
+    /// failing at once a search per failure made each round quadratic).
+    listed_failing: bool,
     /// This round's record ranges (into the round's bytes) and their count.
     ranges: Vec<Range<usize>>,
     records: u64,
@@ -257,6 +260,7 @@ impl HostFiles {
             must_cut: false,
             failure: None,
             coalescing: false,
+            listed_failing: false,
             ranges: Vec::new(),
             records: 0,
         });
@@ -316,14 +320,17 @@ impl HostFiles {
         }
         if flush.retry {
             for host in std::mem::take(&mut self.failing) {
+                self.hosts[host].listed_failing = false;
                 if !self.hosts[host].backlog.is_empty() {
                     self.write_host(host, bytes);
                 }
             }
         }
-        self.failing.retain(|&h| self.hosts[h].failure.is_some());
-        self.failing.sort_unstable();
-        self.failing.dedup();
+        let hosts = &mut self.hosts;
+        self.failing.retain(|&h| {
+            hosts[h].listed_failing = hosts[h].failure.is_some();
+            hosts[h].listed_failing
+        });
         self.publish_gauges();
     }
 
@@ -664,10 +671,11 @@ impl HostFiles {
     /// Marks the host failing (its backlog waits for a retry); counts and
     /// reports the error when it is a new one.
     fn fail(&mut self, host: usize, error: Error) {
-        if !self.failing.contains(&host) {
+        let h = &mut self.hosts[host];
+        if !h.listed_failing {
+            h.listed_failing = true;
             self.failing.push(host);
         }
-        let h = &mut self.hosts[host];
         let new = h.failure.as_ref().map(Error::os_code) != Some(error.os_code());
         h.failure = Some(error.clone());
         if new {
@@ -777,7 +785,9 @@ impl HostFiles {
         if self.delete_wal(host, true)? {
             bump(&self.counters.rotations, 1);
         }
-        self.failing.retain(|&h| h != host);
+        if std::mem::take(&mut self.hosts[host].listed_failing) {
+            self.failing.retain(|&h| h != host);
+        }
         self.publish_gauges();
         Ok(())
     }
@@ -968,6 +978,7 @@ impl HostFiles {
         }
         for host in std::mem::take(&mut self.failing) {
             let h = &mut self.hosts[host];
+            h.listed_failing = false;
             let lost = std::mem::replace(&mut h.backlog_records, 0);
             if lost > 0 {
                 let kind = WriteErrorKind::of(h.failure.as_ref().and_then(Error::os_code));
