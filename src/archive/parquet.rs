@@ -1,22 +1,32 @@
-//! The Parquet file of one cluster's archive, written host by host: one row
-//! group per host, column after column, so memory holds one host's
-//! snapshots and one page of each column, never the rows of a cluster.
+//! The Parquet file of one cluster's archive, one row group per host.
+//! A host's row group is encoded in memory by a [`HostEncoder`] (on any
+//! thread, so several hosts are encoded at once) and appended to the file
+//! by [`ParquetArchive::append`]: memory holds the snapshots and the
+//! encoded columns of the hosts in flight, never the rows of a cluster.
 //!
 //! The schema is v1.5.4's `ParquetMetricRow`, field for field (name,
 //! physical and logical type, all required), under the same message name;
 //! pages are Zstd-compressed as v1.5.4's are.
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::data_type::{ByteArray, ByteArrayType, DataType, FloatType, Int64Type};
+use bytes::Bytes;
+use parquet::basic::{Compression, Encoding, EncodingMask, ZstdLevel};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::{ColumnCloseResult, get_column_writer, get_typed_column_writer};
+use parquet::data_type::{DataType, FloatType, Int64Type};
 use parquet::errors::ParquetError;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
+use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr};
+use parquet::file::statistics::{Statistics, ValueStatistics};
+use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
 use parquet::schema::parser::parse_message_type;
+use parquet::schema::types::ColumnDescPtr;
 
-use super::rows::{ArchiveLevel, Run, count_rows, for_each_host_run};
+use super::rows::{ArchiveLevel, for_each_host_run};
 use crate::error::{Error, ErrorKind};
 
 /// v1.5.4's schema (`ParquetMetricRow` in pkg/metricstore/parquetArchive.go).
@@ -30,9 +40,6 @@ pub const SCHEMA: &str = "message ParquetMetricRow {
     required int64 frequency (INTEGER(64,true));
     required float value;
 }";
-
-/// Values handed to a column writer at once.
-const BATCH: usize = 8192;
 
 /// Zstd level 3, the default of the Go writer's codec.
 const ZSTD_LEVEL: i32 = 3;
@@ -67,14 +74,7 @@ impl<W: Write + Send> ParquetArchive<W> {
             // page, and no page index: the footer, which a Parquet writer
             // keeps in memory until the end, stays small per host.
             .set_statistics_enabled(EnabledStatistics::Chunk)
-            .set_offset_index_disabled(true);
-        // Min/max of the string columns cost a comparison per row (a fifth
-        // of the time); the numbers keep theirs.
-        let properties = ["cluster", "hostname", "metric", "scope", "scope_id"]
-            .into_iter()
-            .fold(properties, |p, column| {
-                p.set_column_statistics_enabled(column.into(), EnabledStatistics::None)
-            })
+            .set_offset_index_disabled(true)
             .build();
         let writer = SerializedFileWriter::new(sink, Arc::new(schema), Arc::new(properties))
             .map_err(|e| parquet_error("start the archive", e))?;
@@ -83,6 +83,15 @@ impl<W: Write + Send> ParquetArchive<W> {
             rows: 0,
             row_groups: 0,
         })
+    }
+
+    /// An encoder of row groups for this archive.
+    pub fn encoder(&self) -> HostEncoder {
+        HostEncoder {
+            columns: self.writer.schema_descr().columns().to_vec(),
+            properties: self.writer.properties().clone(),
+            compressor: zstd::bulk::Compressor::new(ZSTD_LEVEL).expect("a valid level"),
+        }
     }
 
     /// Rows written so far.
@@ -95,36 +104,22 @@ impl<W: Write + Send> ParquetArchive<W> {
         self.row_groups
     }
 
-    /// Writes the rows of one host's snapshots (in the order given) as one
-    /// row group; a host without rows adds none. Returns its rows.
-    pub fn write_host(
-        &mut self,
-        cluster: &[u8],
-        host: &[u8],
-        snapshots: &[ArchiveLevel],
-    ) -> Result<u64, Error> {
-        let rows = count_rows(snapshots);
-        if rows == 0 {
+    /// Writes one host's encoded rows as one row group; a host without
+    /// rows adds none. Returns its rows.
+    pub fn append(&mut self, host: EncodedHost) -> Result<u64, Error> {
+        if host.rows == 0 {
             return Ok(0);
         }
-        let context = format!("write the rows of {}", String::from_utf8_lossy(host));
+        let context = format!("write the rows of {}", String::from_utf8_lossy(&host.host));
         let fail = |e| parquet_error(&context, e);
         let mut group = self.writer.next_row_group().map_err(fail)?;
-        let cluster = ByteArray::from(cluster.to_vec());
-        let host = ByteArray::from(host.to_vec());
-        write_bytes(&mut group, snapshots, |_| cluster.clone()).map_err(fail)?;
-        write_bytes(&mut group, snapshots, |_| host.clone()).map_err(fail)?;
-        write_bytes(&mut group, snapshots, |run| run.metric.to_vec().into()).map_err(fail)?;
-        write_bytes(&mut group, snapshots, |run| run.scope.to_vec().into()).map_err(fail)?;
-        write_bytes(&mut group, snapshots, |run| run.scope_id.to_vec().into()).map_err(fail)?;
-        write_points::<Int64Type>(&mut group, snapshots, |_, ts, _| ts).map_err(fail)?;
-        write_points::<Int64Type>(&mut group, snapshots, |run, _, _| run.series.frequency)
-            .map_err(fail)?;
-        write_points::<FloatType>(&mut group, snapshots, |_, _, v| v).map_err(fail)?;
+        for (bytes, close) in host.columns {
+            group.append_column(&bytes, close).map_err(fail)?;
+        }
         group.close().map_err(fail)?;
-        self.rows += rows;
+        self.rows += host.rows;
         self.row_groups += 1;
-        Ok(rows)
+        Ok(host.rows)
     }
 
     /// Writes the footer and hands back the sink.
@@ -135,73 +130,225 @@ impl<W: Write + Send> ParquetArchive<W> {
     }
 }
 
-/// Writes the next column, `T`, with `value(run, timestamp, value)` for
-/// each row.
-fn write_points<T: DataType>(
-    group: &mut SerializedRowGroupWriter<'_, impl Write + Send>,
-    snapshots: &[ArchiveLevel],
-    value: impl Fn(&Run<'_>, i64, f32) -> T::T,
-) -> Result<(), ParquetError> {
-    let mut column = group
-        .next_column()?
-        .ok_or_else(|| ParquetError::General("too few columns".into()))?;
-    let writer = column.typed::<T>();
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut result = Ok(());
-    for_each_host_run(snapshots, &mut |run| {
-        for (ts, v) in run.points() {
-            if result.is_err() {
-                return;
-            }
-            batch.push(value(&run, ts, v));
-            if batch.len() == BATCH {
-                result = writer.write_batch(&batch, None, None).map(drop);
-                batch.clear();
-            }
-        }
-    });
-    result?;
-    if !batch.is_empty() {
-        writer.write_batch(&batch, None, None)?;
-    }
-    column.close()
+/// One host's row group, encoded: each column chunk's bytes and metadata.
+pub struct EncodedHost {
+    host: Vec<u8>,
+    rows: u64,
+    columns: Vec<(Bytes, ColumnCloseResult)>,
 }
 
-/// Writes the next column, a string, with one value per run repeated for
-/// each of its rows.
-fn write_bytes(
-    group: &mut SerializedRowGroupWriter<'_, impl Write + Send>,
-    snapshots: &[ArchiveLevel],
-    value: impl Fn(&Run<'_>) -> ByteArray,
-) -> Result<(), ParquetError> {
-    let mut column = group
-        .next_column()?
-        .ok_or_else(|| ParquetError::General("too few columns".into()))?;
-    let writer = column.typed::<ByteArrayType>();
-    let mut batch: Vec<ByteArray> = Vec::with_capacity(BATCH);
-    let mut result = Ok(());
-    for_each_host_run(snapshots, &mut |run| {
-        let mut rows = run.rows();
-        if rows == 0 || result.is_err() {
-            return;
-        }
-        let bytes = value(&run);
-        while rows > 0 {
-            let n = rows.min(BATCH - batch.len());
-            batch.extend(std::iter::repeat_n(bytes.clone(), n));
-            rows -= n;
-            if batch.len() == BATCH {
-                result = writer.write_batch(&batch, None, None).map(drop);
-                batch.clear();
-                if result.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    result?;
-    if !batch.is_empty() {
-        writer.write_batch(&batch, None, None)?;
+/// Encodes the row groups of one archive ([`ParquetArchive::encoder`]);
+/// one per thread.
+pub struct HostEncoder {
+    columns: Vec<ColumnDescPtr>,
+    properties: WriterPropertiesPtr,
+    compressor: zstd::bulk::Compressor<'static>,
+}
+
+impl HostEncoder {
+    /// Encodes the rows of one host's snapshots (in the order given).
+    pub fn encode(
+        &mut self,
+        cluster: &[u8],
+        host: &[u8],
+        snapshots: &[ArchiveLevel],
+    ) -> Result<EncodedHost, Error> {
+        let context = format!("encode the rows of {}", String::from_utf8_lossy(host));
+        self.encode_columns(cluster, host, snapshots)
+            .map_err(|e| parquet_error(&context, e))
     }
-    column.close()
+
+    fn encode_columns(
+        &mut self,
+        cluster: &[u8],
+        host: &[u8],
+        snapshots: &[ArchiveLevel],
+    ) -> Result<EncodedHost, ParquetError> {
+        // The rows, as runs (a metric of a level: the strings and the
+        // frequency are the same for each of its rows) and the columns
+        // that change with each row.
+        let mut runs = Vec::new();
+        let (mut timestamps, mut values) = (Vec::new(), Vec::new());
+        for_each_host_run(snapshots, &mut |run| {
+            let before = values.len();
+            for (ts, v) in run.points() {
+                timestamps.push(ts);
+                values.push(v);
+            }
+            if values.len() > before {
+                runs.push((run, values.len() - before));
+            }
+        });
+        let rows = values.len();
+        let mut encoded = EncodedHost {
+            host: host.to_vec(),
+            rows: rows as u64,
+            columns: Vec::with_capacity(self.columns.len()),
+        };
+        if rows == 0 {
+            return Ok(encoded);
+        }
+        // The columns in SCHEMA's order.
+        for column in 0..5 {
+            let strings = runs.iter().map(|&(run, n)| {
+                let string = match column {
+                    0 => cluster,
+                    1 => host,
+                    2 => run.metric,
+                    3 => run.scope,
+                    _ => run.scope_id,
+                };
+                (string, n)
+            });
+            let plain = |s: &[u8], out: &mut Vec<u8>| {
+                out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                out.extend_from_slice(s);
+            };
+            encoded
+                .columns
+                .push(self.encode_runs(column, strings, plain, None)?);
+        }
+        encoded
+            .columns
+            .push(self.encode_values::<Int64Type>(5, &timestamps)?);
+        let frequencies = runs.iter().map(|(run, n)| (run.series.frequency, *n));
+        // The statistics parquet's column writer gives an int64 column.
+        let (min, max) = (
+            frequencies.clone().map(|f| f.0).min(),
+            frequencies.clone().map(|f| f.0).max(),
+        );
+        let statistics = ValueStatistics::new(min, max, None, Some(0), false)
+            .with_backwards_compatible_min_max(true);
+        let plain = |f: i64, out: &mut Vec<u8>| out.extend_from_slice(&f.to_le_bytes());
+        encoded.columns.push(self.encode_runs(
+            6,
+            frequencies,
+            plain,
+            Some(Statistics::Int64(statistics)),
+        )?);
+        encoded
+            .columns
+            .push(self.encode_values::<FloatType>(7, &values)?);
+        Ok(encoded)
+    }
+
+    /// A column with a value per row, through parquet's column writer.
+    fn encode_values<T: DataType>(
+        &self,
+        column: usize,
+        values: &[T::T],
+    ) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
+        let mut sink = TrackedWrite::new(Vec::new());
+        let pages = Box::new(SerializedPageWriter::new(&mut sink));
+        let writer =
+            get_column_writer(self.columns[column].clone(), self.properties.clone(), pages);
+        let mut writer = get_typed_column_writer::<T>(writer);
+        writer.write_batch(values, None, None)?;
+        let close = writer.close()?;
+        Ok((Bytes::from(sink.into_inner()?), close))
+    }
+
+    /// A column whose rows come in runs of one value, with work per run,
+    /// not per row: a dictionary page of its distinct values (`plain`
+    /// encodes one) and one data page of the runs of their indices
+    /// (RLE_DICTIONARY), as parquet's column writer lays out a dictionary
+    /// column.
+    fn encode_runs<K: Copy + Eq + Hash>(
+        &mut self,
+        column: usize,
+        runs: impl Iterator<Item = (K, usize)>,
+        plain: impl Fn(K, &mut Vec<u8>),
+        statistics: Option<Statistics>,
+    ) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
+        let mut dictionary = Vec::new();
+        let mut indices: HashMap<K, u32> = HashMap::new();
+        let mut merged: Vec<(u32, usize)> = Vec::new();
+        let mut rows = 0;
+        for (key, n) in runs {
+            let next = indices.len() as u32;
+            let index = *indices.entry(key).or_insert_with(|| {
+                plain(key, &mut dictionary);
+                next
+            });
+            match merged.last_mut() {
+                Some((last, len)) if *last == index => *len += n,
+                _ => merged.push((index, n)),
+            }
+            rows += n;
+        }
+        // The RLE/bit-packing hybrid with RLE runs only: a bit width, then
+        // per run its length (ULEB128, shifted by one) and its index in
+        // the bytes the width needs.
+        let width = u32::BITS - (indices.len() as u32 - 1).leading_zeros();
+        let mut data = vec![width as u8];
+        for (index, mut len) in merged {
+            len <<= 1;
+            while len >= 0x80 {
+                data.push(len as u8 | 0x80);
+                len >>= 7;
+            }
+            data.push(len as u8);
+            data.extend_from_slice(&index.to_le_bytes()[..width.div_ceil(8) as usize]);
+        }
+        let dictionary_page = self.compress(dictionary, |buf| Page::DictionaryPage {
+            buf,
+            num_values: indices.len() as u32,
+            encoding: Encoding::PLAIN,
+            is_sorted: false,
+        })?;
+        let data_page = self.compress(data, |buf| Page::DataPage {
+            buf,
+            num_values: rows as u32,
+            encoding: Encoding::RLE_DICTIONARY,
+            def_level_encoding: Encoding::RLE,
+            rep_level_encoding: Encoding::RLE,
+            statistics: None,
+        })?;
+        let mut sink = TrackedWrite::new(Vec::new());
+        let mut pages = SerializedPageWriter::new(&mut sink);
+        let dictionary_spec = pages.write_page(dictionary_page)?;
+        let data_spec = pages.write_page(data_page)?;
+        pages.close()?;
+        let descr = self.columns[column].clone();
+        // The encodings parquet's column writer lists for a dictionary
+        // column.
+        let encodings = [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY];
+        let mut metadata = ColumnChunkMetaData::builder(descr.clone())
+            .set_compression(self.properties.compression(descr.path()))
+            .set_encodings_mask(EncodingMask::new_from_encodings(encodings.iter()))
+            .set_total_compressed_size(
+                (dictionary_spec.compressed_size + data_spec.compressed_size) as i64,
+            )
+            .set_total_uncompressed_size(
+                (dictionary_spec.uncompressed_size + data_spec.uncompressed_size) as i64,
+            )
+            .set_num_values(rows as i64)
+            .set_dictionary_page_offset(Some(dictionary_spec.offset as i64))
+            .set_data_page_offset(data_spec.offset as i64);
+        if let Some(statistics) = statistics {
+            metadata = metadata.set_statistics(statistics);
+        }
+        let close = ColumnCloseResult {
+            bytes_written: sink.bytes_written() as u64,
+            rows_written: rows as u64,
+            metadata: metadata.build()?,
+            bloom_filter: None,
+            column_index: None,
+            offset_index: None,
+        };
+        Ok((Bytes::from(sink.into_inner()?), close))
+    }
+
+    /// A page of `raw` bytes, Zstd-compressed as the column writer's are.
+    fn compress(
+        &mut self,
+        raw: Vec<u8>,
+        page: impl FnOnce(Bytes) -> Page,
+    ) -> Result<CompressedPage, ParquetError> {
+        let compressed = self
+            .compressor
+            .compress(&raw)
+            .map_err(|e| ParquetError::External(Box::new(e)))?;
+        Ok(CompressedPage::new(page(compressed.into()), raw.len()))
+    }
 }
