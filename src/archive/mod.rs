@@ -32,6 +32,8 @@
 pub mod rows;
 
 #[cfg(feature = "archive")]
+mod footer;
+#[cfg(feature = "archive")]
 mod parquet;
 
 #[cfg(feature = "archive")]

@@ -2,7 +2,8 @@
 //! A host's row group is encoded in memory by a [`HostEncoder`] (on any
 //! thread, so several hosts are encoded at once) and appended to the file
 //! by [`ParquetArchive::append`]: memory holds the snapshots and the
-//! encoded columns of the hosts in flight, never the rows of a cluster.
+//! encoded columns of the hosts in flight, never the rows of a cluster,
+//! and of each host written only its part of the footer, serialized.
 //!
 //! The schema is v1.5.4's `ParquetMetricRow`, field for field (name,
 //! physical and logical type, all required), under the same message name;
@@ -22,9 +23,11 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr};
 use parquet::file::statistics::{Statistics, ValueStatistics};
-use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::parser::parse_message_type;
-use parquet::schema::types::ColumnDescPtr;
+use parquet::schema::types::{ColumnDescPtr, SchemaDescPtr, SchemaDescriptor};
+
+use super::footer::Thrift;
 
 use super::rows::{ArchiveLevel, for_each_host_run};
 use crate::error::{Error, ErrorKind};
@@ -55,41 +58,55 @@ pub(crate) fn parquet_error(context: &str, e: ParquetError) -> Error {
     Error::new(ErrorKind::Io, format!("{context}: {e}"))
 }
 
-/// A cluster's archive being written to `W`.
-pub struct ParquetArchive<W: Write + Send> {
-    writer: SerializedFileWriter<W>,
+/// Parquet's magic, at the start and the end of the file.
+const MAGIC: &[u8; 4] = b"PAR1";
+
+/// A cluster's archive being written to `W`: the column chunks as the
+/// hosts are appended, then the footer.
+pub struct ParquetArchive<W: Write> {
+    sink: W,
+    /// Bytes written to `sink`.
+    position: u64,
+    schema: SchemaDescPtr,
+    properties: WriterPropertiesPtr,
     rows: u64,
     row_groups: usize,
+    /// The footer's row groups so far, serialized: what a Parquet file
+    /// keeps per row group until its end (see the `footer` module).
+    footer: Thrift,
 }
 
-impl<W: Write + Send> ParquetArchive<W> {
+impl<W: Write> ParquetArchive<W> {
     /// Starts an archive written to `sink` (the schema of v1.5.4's `ParquetMetricRow`, Zstd).
-    pub fn new(sink: W) -> Result<Self, Error> {
+    pub fn new(mut sink: W) -> Result<Self, Error> {
         let schema = parse_message_type(SCHEMA).expect("a valid schema");
         let level = ZstdLevel::try_new(ZSTD_LEVEL).expect("a valid level");
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_created_by(format!("ccwal version {}", env!("CARGO_PKG_VERSION")))
             // Statistics per column chunk (a row group is a host), not per
-            // page, and no page index: the footer, which a Parquet writer
-            // keeps in memory until the end, stays small per host.
+            // page, and no page index.
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_offset_index_disabled(true)
             .build();
-        let writer = SerializedFileWriter::new(sink, Arc::new(schema), Arc::new(properties))
-            .map_err(|e| parquet_error("start the archive", e))?;
+        sink.write_all(MAGIC)
+            .map_err(|e| Error::io("start the archive", &e))?;
         Ok(ParquetArchive {
-            writer,
+            sink,
+            position: MAGIC.len() as u64,
+            schema: Arc::new(SchemaDescriptor::new(Arc::new(schema))),
+            properties: Arc::new(properties),
             rows: 0,
             row_groups: 0,
+            footer: Thrift::default(),
         })
     }
 
     /// An encoder of row groups for this archive.
     pub fn encoder(&self) -> HostEncoder {
         HostEncoder {
-            columns: self.writer.schema_descr().columns().to_vec(),
-            properties: self.writer.properties().clone(),
+            columns: self.schema.columns().to_vec(),
+            properties: self.properties.clone(),
             compressor: zstd::bulk::Compressor::new(ZSTD_LEVEL).expect("a valid level"),
         }
     }
@@ -111,22 +128,55 @@ impl<W: Write + Send> ParquetArchive<W> {
             return Ok(0);
         }
         let context = format!("write the rows of {}", String::from_utf8_lossy(&host.host));
-        let fail = |e| parquet_error(&context, e);
-        let mut group = self.writer.next_row_group().map_err(fail)?;
+        // The row group's ordinal is an i16 in the footer.
+        let ordinal = i16::try_from(self.row_groups).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{context}: Parquet has at most {} row groups per file",
+                    i16::MAX
+                ),
+            )
+        })?;
+        let mut offsets = Vec::with_capacity(host.columns.len());
+        let mut columns = Vec::with_capacity(host.columns.len());
         for (bytes, close) in host.columns {
-            group.append_column(&bytes, close).map_err(fail)?;
+            offsets.push(self.position);
+            self.sink
+                .write_all(&bytes)
+                .map_err(|e| Error::io(&context, &e))?;
+            self.position += bytes.len() as u64;
+            columns.push(close.metadata);
         }
-        group.close().map_err(fail)?;
+        self.footer
+            .row_group(&columns, &offsets, host.rows, ordinal);
         self.rows += host.rows;
         self.row_groups += 1;
         Ok(host.rows)
     }
 
     /// Writes the footer and hands back the sink.
-    pub fn finish(self) -> Result<W, Error> {
-        self.writer
-            .into_inner()
-            .map_err(|e| parquet_error("finish the archive", e))
+    pub fn finish(mut self) -> Result<W, Error> {
+        let row_groups = self.footer.take();
+        let mut footer = Thrift::default();
+        footer.file_metadata_start(&self.schema, self.rows, self.row_groups);
+        let start = footer.take();
+        footer.file_metadata_end(&self.schema, self.properties.created_by());
+        let end = footer.take();
+        let len = start.len() + row_groups.len() + end.len();
+        let len = u32::try_from(len).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "the archive's footer exceeds 4 GiB",
+            )
+        })?;
+        let context = "finish the archive";
+        for part in [&start[..], &row_groups, &end, &len.to_le_bytes(), MAGIC] {
+            self.sink
+                .write_all(part)
+                .map_err(|e| Error::io(context, &e))?;
+        }
+        Ok(self.sink)
     }
 }
 
@@ -350,5 +400,84 @@ impl HostEncoder {
             .compress(&raw)
             .map_err(|e| ParquetError::External(Box::new(e)))?;
         Ok(CompressedPage::new(page(compressed.into()), raw.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::rows::load_binary;
+    use crate::codec::snapshot::{Child, Level, Metric, Snapshot, encode_snapshot};
+    use parquet::file::writer::SerializedFileWriter;
+
+    fn host(seed: usize) -> Vec<ArchiveLevel> {
+        let metric = |name: &str, frequency, n: usize| Metric {
+            name: name.into(),
+            frequency,
+            start: 1_700_000_000 + seed as i64,
+            values: (0..n)
+                .map(|i| {
+                    if (i + seed) % 4 == 1 {
+                        f32::NAN
+                    } else {
+                        (i * seed) as f32 - 3.5
+                    }
+                })
+                .collect(),
+        };
+        let snapshot = Snapshot {
+            from: 0,
+            to: 100,
+            root: Level {
+                metrics: vec![metric("load", 60, 30 + seed), metric("mem", 10, 7)],
+                children: vec![
+                    Child {
+                        name: b"socket0".to_vec(),
+                        level: Level {
+                            metrics: vec![metric("power", 60 + seed as i64, 9)],
+                            children: vec![],
+                        },
+                    },
+                    Child {
+                        name: format!("cpu{seed}").into_bytes(),
+                        level: Level {
+                            metrics: vec![metric("flops", 60, 20)],
+                            children: vec![],
+                        },
+                    },
+                ],
+            },
+        };
+        let mut bytes = Vec::new();
+        encode_snapshot(&snapshot, &mut bytes).unwrap();
+        vec![load_binary(&bytes).unwrap()]
+    }
+
+    /// The file is byte for byte what parquet's own writer makes of the
+    /// same column chunks: its footer too.
+    #[test]
+    fn the_file_is_parquets_own() {
+        let hosts: Vec<_> = (0..20).map(host).collect();
+        let mut ours = ParquetArchive::new(Vec::new()).unwrap();
+        let mut encoder = ours.encoder();
+        let mut theirs = SerializedFileWriter::new(
+            Vec::new(),
+            ours.schema.root_schema_ptr(),
+            ours.properties.clone(),
+        )
+        .unwrap();
+        for (i, snapshots) in hosts.iter().enumerate() {
+            let name = format!("n{i}");
+            let encoded = encoder.encode(b"alex", name.as_bytes(), snapshots).unwrap();
+            ours.append(encoded).unwrap();
+            let encoded = encoder.encode(b"alex", name.as_bytes(), snapshots).unwrap();
+            let mut group = theirs.next_row_group().unwrap();
+            for (bytes, close) in encoded.columns {
+                group.append_column(&bytes, close).unwrap();
+            }
+            group.close().unwrap();
+        }
+        assert_eq!(ours.row_groups(), 20);
+        assert_eq!(ours.finish().unwrap(), theirs.into_inner().unwrap());
     }
 }
