@@ -33,13 +33,19 @@ pub(crate) struct Thrift {
     field: i16,
 }
 
+/// `v` as ULEB128, the variable-length integer of Thrift's compact
+/// protocol and of Parquet's RLE run headers.
+pub(crate) fn uleb128(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
 impl Thrift {
-    fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.out.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        self.out.push(v as u8);
+    fn varint(&mut self, v: u64) {
+        uleb128(&mut self.out, v);
     }
 
     fn zigzag(&mut self, v: i64) {

@@ -27,7 +27,7 @@ use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::parser::parse_message_type;
 use parquet::schema::types::{ColumnDescPtr, SchemaDescPtr, SchemaDescriptor};
 
-use super::footer::Thrift;
+use super::footer::{Thrift, uleb128};
 
 use super::rows::{ArchiveLevel, for_each_host_run};
 use crate::error::{Error, ErrorKind};
@@ -331,13 +331,8 @@ impl HostEncoder {
         // the bytes the width needs.
         let width = u32::BITS - (indices.len() as u32 - 1).leading_zeros();
         let mut data = vec![width as u8];
-        for (index, mut len) in merged {
-            len <<= 1;
-            while len >= 0x80 {
-                data.push(len as u8 | 0x80);
-                len >>= 7;
-            }
-            data.push(len as u8);
+        for (index, len) in merged {
+            uleb128(&mut data, (len as u64) << 1);
             data.extend_from_slice(&index.to_le_bytes()[..width.div_ceil(8) as usize]);
         }
         let dictionary_page = self.compress(dictionary, |buf| Page::DictionaryPage {
