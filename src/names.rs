@@ -102,10 +102,13 @@ pub fn validate_path_component(field: NameField, name: &[u8]) -> Result<(), Name
             max: MAX_PATH_COMPONENT_LEN,
         });
     }
-    let refused = name.is_empty()
-        || name == b"."
-        || name.windows(2).any(|w| w == b"..")
-        || name.iter().any(|&b| b == b'/' || b == b'\\' || b == 0);
+    // One pass: every single append checks its cluster and host.
+    let mut previous = 0u8;
+    let mut refused = name.is_empty() || name == b".";
+    for &b in name {
+        refused |= b == b'/' || b == b'\\' || b == 0 || (b == b'.' && previous == b'.');
+        previous = b;
+    }
     if refused {
         return Err(NameError::NotAPathComponent { field });
     }

@@ -38,15 +38,41 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
 /// Flushes every dirty page of the file system holding `path` with one
 /// syncfs: a group commit of many files.
 pub fn sync_file_system(path: &Path) -> Result<(), Error> {
-    let dir = File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
-    // SAFETY: syncfs on a valid, open descriptor.
-    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) } != 0 {
-        return Err(Error::io(
-            format!("syncfs {}", path.display()),
-            &io::Error::last_os_error(),
-        ));
+    FileSystemSync::open(path)?.sync()
+}
+
+/// A descriptor kept open on a file system for repeated syncfs calls.
+/// Linux reports a writeback error to syncfs through each descriptor that
+/// was open when it happened, so one opened before the first write sees
+/// every later error, even one another process's sync has already seen.
+pub struct FileSystemSync {
+    dir: File,
+    path: PathBuf,
+}
+
+impl FileSystemSync {
+    /// Opens the directory `path` (which must exist).
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let dir =
+            File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
+        Ok(FileSystemSync {
+            dir,
+            path: path.to_path_buf(),
+        })
     }
-    Ok(())
+
+    /// Flushes every dirty page and metadata block of the file system
+    /// (Linux ≥ 5.8 reports writeback errors here).
+    pub fn sync(&self) -> Result<(), Error> {
+        // SAFETY: syncfs on a valid, open descriptor.
+        if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&self.dir)) } != 0 {
+            return Err(Error::io(
+                format!("syncfs {}", self.path.display()),
+                &io::Error::last_os_error(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn unix_nanos() -> u128 {

@@ -782,3 +782,29 @@ fn a_large_wal_is_checked_at_its_tail_only() {
         "the append follows the last whole record"
     );
 }
+
+/// A file closed by the descriptor budget is reopened without re-creating
+/// its directories; when they were removed meanwhile (by hand), that open
+/// fails and the next attempt starts a valid file again.
+#[test]
+fn an_evicted_host_whose_directory_was_removed_starts_a_valid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = StoreOptions::new(dir.path());
+    options.shards = 1;
+    options.max_open_files = 1;
+    let store = Store::open(options).unwrap();
+    for host in [b"a", b"b"] {
+        store.append(b"c", host, b"m", NONE, 1.0, 1).unwrap();
+        store.flush().unwrap();
+    }
+    // "a" was evicted for "b".
+    std::fs::remove_dir_all(dir.path().join("c/a")).unwrap();
+    store.append(b"c", b"a", b"m", NONE, 2.0, 2).unwrap();
+    // The open fails; the flush's retry of failed hosts starts over.
+    store.flush().unwrap();
+    store.append(b"c", b"b", b"m", NONE, 3.0, 3).unwrap();
+    store.close().unwrap();
+    let a = read_wal(&wal_path(dir.path(), "c", "a"));
+    assert_eq!(a, [(2, "m".to_string(), vec![], 2.0)]);
+    assert_eq!(read_wal(&wal_path(dir.path(), "c", "b")).len(), 2);
+}

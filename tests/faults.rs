@@ -175,8 +175,13 @@ fn write_errors_reach_flush_and_sync_and_lose_nothing() {
 /// must write them again before a sync returns Ok.
 #[test]
 fn a_failed_fdatasync_is_not_retried_as_if_the_data_were_safe() {
-    let jobs = ["transient", "persistent", "interval", "directory"]
+    // The many- variants sync enough files at once to take the syncfs
+    // path, and fail that.
+    let variants = ["transient", "persistent", "interval", "directory"];
+    let many = ["many-transient", "many-persistent", "many-interval"];
+    let jobs = variants
         .into_iter()
+        .chain(many)
         .map(|v| Job::new("fdatasync").arg("variant", v).label(v))
         .collect();
     run("failed fdatasync", jobs);
@@ -1311,7 +1316,19 @@ fn scenario_write_errors(ctx: &Ctx) {
 }
 
 fn scenario_fdatasync(ctx: &Ctx) {
-    let variant = ctx.arg("variant");
+    let (variant, op, hosts) = match ctx.arg("variant").strip_prefix("many-") {
+        Some(variant) => (
+            variant,
+            "syncfs",
+            (0..20).map(|h| format!("h{h}")).collect(),
+        ),
+        None => (
+            ctx.arg("variant"),
+            "fdatasync",
+            vec!["h0".to_string(), "h1".to_string()],
+        ),
+    };
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let durability = match variant {
         "persistent" => Durability::Always,
         "interval" => Durability::Interval(Duration::from_millis(50)),
@@ -1321,9 +1338,9 @@ fn scenario_fdatasync(ctx: &Ctx) {
     let mut model = Model::default();
     if variant == "interval" {
         // Before the first background fdatasync can happen.
-        ctx.ff.set("fdatasync:EIO:count=1");
+        ctx.ff.set(&format!("{op}:EIO:count=1"));
     }
-    model.ticks(ctx, &store, &["h0", "h1"], 5);
+    model.ticks(ctx, &store, &hosts, 5);
     match variant {
         "transient" | "directory" => {
             if variant == "directory" {
@@ -1332,7 +1349,7 @@ fn scenario_fdatasync(ctx: &Ctx) {
                 model.ticks(ctx, &store, &["h2"], 3);
                 ctx.ff.set("fsync:EIO:count=1");
             } else {
-                ctx.ff.set("fdatasync:EIO:count=1");
+                ctx.ff.set(&format!("{op}:EIO:count=1"));
             }
             let result = sync(ctx, "one failing fdatasync", &store);
             check_result(
@@ -1343,7 +1360,7 @@ fn scenario_fdatasync(ctx: &Ctx) {
                 Some(libc::EIO),
                 &model,
             );
-            let hits = ctx.ff.hits("fsync|fdatasync");
+            let hits = ctx.ff.hits("fsync|fdatasync|syncfs");
             info("hits", hits);
             check("the fault failed a call", hits == 1, format!("{hits}"));
             let result = sync(ctx, "the next sync", &store);
@@ -1359,8 +1376,8 @@ fn scenario_fdatasync(ctx: &Ctx) {
             }
         }
         "persistent" => {
-            ctx.ff.set("fdatasync:EIO");
-            model.ticks(ctx, &store, &["h0", "h1"], 3);
+            ctx.ff.set(&format!("{op}:EIO"));
+            model.ticks(ctx, &store, &hosts, 3);
             let result = sync(ctx, "fdatasync failing", &store);
             check(
                 "fdatasync failing: sync returns an error",
@@ -1390,10 +1407,10 @@ fn scenario_fdatasync(ctx: &Ctx) {
             // The background sync fails once; the next sync must not take
             // the lost bytes for durable.
             let started = Instant::now();
-            while ctx.ff.hits("fdatasync") == 0 && started.elapsed() < Duration::from_secs(3) {
+            while ctx.ff.hits(op) == 0 && started.elapsed() < Duration::from_secs(3) {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            let hits = ctx.ff.hits("fdatasync");
+            let hits = ctx.ff.hits(op);
             info("hits", hits);
             check(
                 "the interval's fdatasync failed once",

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -169,53 +170,96 @@ func Open(o Options) (*Store, error) {
 type Batch struct {
 	buf []byte
 	n   int
+	// The last cluster and host names found valid: samples come in runs of
+	// one host, so their names are checked once per run, not per sample.
+	cluster, host string
 }
 
-// pathComponentError says why a cluster or host name cannot be a single
-// directory below the root (the library's rule, checked here too so that
-// one bad sample never spoils a whole batch); "" when it can.
-func pathComponentError(field, name string) string {
+// sampleHeader is the fixed part of a sample: ts, value, the three name
+// lengths and the selector count.
+const sampleHeader = 8 + 8 + 2 + 2 + 2 + 1
+
+// checkNewPathName refuses, with ErrInvalidName, a cluster or host name
+// that cannot be a single directory below the root (the library's rule,
+// checked here too so that one bad sample never spoils a whole batch), and
+// remembers a valid one in *valid.
+func checkNewPathName(field, name string, valid *string) error {
+	why := ""
 	switch {
 	case len(name) > 255:
-		return field + " is longer than 255 bytes"
+		why = field + " is longer than 255 bytes"
 	case name == "" || name == "." || strings.Contains(name, "..") || strings.ContainsAny(name, "/\\\x00"):
-		return field + " must be a single directory name: not empty or \".\", without \"..\", \"/\", \"\\\" or NUL"
+		why = field + " must be a single directory name: not empty or \".\", without \"..\", \"/\", \"\\\" or NUL"
+	default:
+		// Written only when the name changes: a pointer store costs a
+		// write barrier check.
+		*valid = name
+		return nil
 	}
-	return ""
+	return &Error{Code: CodeInvalidName, Message: why}
+}
+
+// checkPathName is checkNewPathName, skipped (and inlined) when name is
+// *valid, the last one found valid ("" until there is one).
+func checkPathName(field, name string, valid *string) error {
+	if name == *valid && name != "" {
+		return nil
+	}
+	return checkNewPathName(field, name, valid)
+}
+
+// checkNames refuses the names the library would refuse (the cluster and
+// host only when they differ from the last ones found valid) and returns
+// the selector's share of the sample's size.
+func (b *Batch) checkNames(cluster, host, metric string, selector []string) (int, error) {
+	if err := checkPathName("cluster", cluster, &b.cluster); err != nil {
+		return 0, err
+	}
+	if err := checkPathName("host", host, &b.host); err != nil {
+		return 0, err
+	}
+	if len(metric) > math.MaxUint16 {
+		return 0, &Error{Code: CodeInvalidName, Message: "the metric name is longer than 65535 bytes"}
+	}
+	if len(selector) > math.MaxUint8 {
+		return 0, &Error{Code: CodeInvalidName, Message: "a selector has more than 255 components"}
+	}
+	size := len(selector)
+	for _, component := range selector {
+		if len(component) > math.MaxUint8 {
+			return 0, &Error{Code: CodeInvalidName, Message: "a selector component is longer than 255 bytes"}
+		}
+		size += len(component)
+	}
+	return size, nil
 }
 
 // Add appends one sample. Names the library would refuse are refused here
 // with ErrInvalidName (nothing is added), so a batch is always accepted
 // whole.
 func (b *Batch) Add(cluster, host, metric string, selector []string, value float64, ts int64) error {
-	for _, check := range [][2]string{{"cluster", cluster}, {"host", host}} {
-		if why := pathComponentError(check[0], check[1]); why != "" {
-			return &Error{Code: CodeInvalidName, Message: why}
-		}
+	selectorSize, err := b.checkNames(cluster, host, metric, selector)
+	if err != nil {
+		return err
 	}
-	if len(metric) > math.MaxUint16 {
-		return &Error{Code: CodeInvalidName, Message: "the metric name is longer than 65535 bytes"}
-	}
-	if len(selector) > math.MaxUint8 {
-		return &Error{Code: CodeInvalidName, Message: "a selector has more than 255 components"}
-	}
+	// Grown once and filled in place: one capacity check per sample.
+	at := len(b.buf)
+	b.buf = slices.Grow(b.buf, sampleHeader+len(cluster)+len(host)+len(metric)+selectorSize)
+	b.buf = b.buf[:at+sampleHeader+len(cluster)+len(host)+len(metric)+selectorSize]
+	p := b.buf[at:]
+	_ = p[sampleHeader-1]
+	binary.LittleEndian.PutUint64(p, uint64(ts))
+	binary.LittleEndian.PutUint64(p[8:], math.Float64bits(value))
+	binary.LittleEndian.PutUint16(p[16:], uint16(len(cluster)))
+	binary.LittleEndian.PutUint16(p[18:], uint16(len(host)))
+	binary.LittleEndian.PutUint16(p[20:], uint16(len(metric)))
+	p[22] = byte(len(selector))
+	p = p[sampleHeader+copy(p[sampleHeader:], cluster):]
+	p = p[copy(p, host):]
+	p = p[copy(p, metric):]
 	for _, component := range selector {
-		if len(component) > math.MaxUint8 {
-			return &Error{Code: CodeInvalidName, Message: "a selector component is longer than 255 bytes"}
-		}
-	}
-	b.buf = binary.LittleEndian.AppendUint64(b.buf, uint64(ts))
-	b.buf = binary.LittleEndian.AppendUint64(b.buf, math.Float64bits(value))
-	b.buf = binary.LittleEndian.AppendUint16(b.buf, uint16(len(cluster)))
-	b.buf = binary.LittleEndian.AppendUint16(b.buf, uint16(len(host)))
-	b.buf = binary.LittleEndian.AppendUint16(b.buf, uint16(len(metric)))
-	b.buf = append(b.buf, byte(len(selector)))
-	b.buf = append(b.buf, cluster...)
-	b.buf = append(b.buf, host...)
-	b.buf = append(b.buf, metric...)
-	for _, component := range selector {
-		b.buf = append(b.buf, byte(len(component)))
-		b.buf = append(b.buf, component...)
+		p[0] = byte(len(component))
+		p = p[1+copy(p[1:], component):]
 	}
 	b.n++
 	return nil

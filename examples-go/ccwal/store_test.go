@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,6 +125,39 @@ func TestErrorsCarryCodesAndMessages(t *testing.T) {
 	}
 }
 
+// A batch checks a cluster or host name only when it changes: a bad name
+// is still refused after good ones, and a refused sample adds nothing.
+func TestBatchChecksEachNewName(t *testing.T) {
+	s, err := Open(Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var b Batch
+	for i, sample := range []struct {
+		cluster, host string
+		ok            bool
+	}{
+		{"", "h", false}, {"c", "", false},
+		{"c", "h", true}, {"c", "../h", false}, {"c", "h", true}, {"c/d", "h", false}, {"c", "h", true},
+		{"c", "", false}, {"", "h", false}, {"c", "h2", true},
+	} {
+		err := b.Add(sample.cluster, sample.host, "m", []string{"cpu0"}, 1, int64(i))
+		if (err == nil) != sample.ok || (err != nil && !errors.Is(err, ErrInvalidName)) {
+			t.Fatalf("%d %q/%q: %v", i, sample.cluster, sample.host, err)
+		}
+	}
+	if b.Len() != 4 {
+		t.Fatalf("%d samples", b.Len())
+	}
+	if err := s.WriteBatch(&b); err != nil {
+		t.Fatal(err)
+	}
+	if stats, err := s.Stats(); err != nil || stats.Appended != 4 {
+		t.Fatalf("stats %+v, %v", stats, err)
+	}
+}
+
 func TestEventsReachTheGoHook(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "c", "h")
@@ -237,6 +271,24 @@ func BenchmarkWriteBatch(b *testing.B) {
 		}
 	}
 	_ = s.WriteBatch(&batch)
+}
+
+// BenchmarkBatchAdd is the Go side alone: building batches of 4096 samples
+// of 64 hosts, nothing handed to the library.
+func BenchmarkBatchAdd(b *testing.B) {
+	var batch Batch
+	hosts := make([]string, 64)
+	for h := range hosts {
+		hosts[h] = "node" + strconv.Itoa(1000+h)
+	}
+	selector := []string{"cpu0"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_ = batch.Add("fritz", hosts[i/64%64], "cpu_load", selector, float64(i), int64(i))
+		if batch.Len() == 4096 {
+			batch.Reset()
+		}
+	}
 }
 
 func TestRestoreReportsAStrayFileInTheRoot(t *testing.T) {

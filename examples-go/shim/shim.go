@@ -13,6 +13,7 @@ package shim
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"log"
 	"os"
 	"path"
@@ -60,15 +61,38 @@ var Keys = struct {
 	HandOffInterval time.Duration
 }{RootDir: "./var/checkpoints", HandOffInterval: 10 * time.Millisecond}
 
-// batchSamples is when a pending batch is handed over without waiting.
+// batchSamples is when a shard's pending batch is handed over without
+// waiting.
 const batchSamples = 4096
 
-var staging struct {
-	sync.Mutex
-	store   *ccwal.Store
-	pending ccwal.Batch
-	done    sync.WaitGroup
+// stagingShards spreads concurrent producers over locks and batches: a
+// sample goes to its host's shard, so a host's samples keep their order.
+const stagingShards = 16
+
+// shard is one lock and pending batch of the staging.
+type shard struct {
+	mu      sync.Mutex   // guards store and pending
+	store   *ccwal.Store // nil while the staging is not running
+	pending *ccwal.Batch // nil until the shard's first sample
+	// writing is held while a batch taken from pending is written, and
+	// taken before mu is released: the shard's batches reach ccwal in the
+	// order they were taken, and a hand-off returns after the earlier ones.
+	writing sync.Mutex
+	_       [128 - 32]byte // no two shards on one cache line (or its pair)
 }
+
+var (
+	shards    [stagingShards]shard
+	shardSeed = maphash.MakeSeed()
+	// emptyBatches keeps written batches for reuse (their memory only:
+	// the pool may drop them).
+	emptyBatches = sync.Pool{New: func() any { return new(ccwal.Batch) }}
+	staging      struct {
+		sync.Mutex // orders the start, rotations and the shutdown
+		store      *ccwal.Store
+		done       sync.WaitGroup
+	}
+)
 
 // Store is the ccwal store behind the staging while it runs (nil
 // otherwise), for checkpoint sessions and stats.
@@ -78,15 +102,38 @@ func Store() *ccwal.Store {
 	return staging.store
 }
 
-// handOff writes the pending batch to ccwal; the caller holds the lock.
-func handOff() {
-	if staging.pending.Len() == 0 {
+// handOff writes the shard's pending batch to store. The caller holds
+// sh.mu; handOff releases it before the write, so that producers of the
+// shard fill a new batch meanwhile.
+func (sh *shard) handOff(store *ccwal.Store) {
+	sh.writing.Lock()
+	defer sh.writing.Unlock()
+	full := sh.pending
+	if full == nil || full.Len() == 0 {
+		sh.mu.Unlock()
 		return
 	}
-	if err := staging.store.WriteBatch(&staging.pending); err != nil {
-		log.Printf("[CCWAL]> WAL: %d samples not accepted: %v", staging.pending.Len(), err)
+	sh.pending = nil
+	sh.mu.Unlock()
+	if err := store.WriteBatch(full); err != nil {
+		log.Printf("[CCWAL]> WAL: %d samples not accepted: %v", full.Len(), err)
 	}
-	staging.pending.Reset()
+	full.Reset()
+	emptyBatches.Put(full)
+}
+
+// handOffAll writes every shard's pending batch to store and returns once
+// every batch taken before is written; with stop, the shards refuse
+// samples from then on.
+func handOffAll(store *ccwal.Store, stop bool) {
+	for i := range shards {
+		sh := &shards[i]
+		sh.mu.Lock()
+		if stop {
+			sh.store = nil
+		}
+		sh.handOff(store)
+	}
 }
 
 // WALStaging opens the ccwal store below Keys.RootDir and keeps it until ctx
@@ -109,6 +156,11 @@ func WALStaging(wg *sync.WaitGroup, ctx context.Context) {
 	}
 	staging.Lock()
 	staging.store = store
+	for i := range shards {
+		shards[i].mu.Lock()
+		shards[i].store = store
+		shards[i].mu.Unlock()
+	}
 	staging.Unlock()
 	wg.Add(1)
 	staging.done.Add(1)
@@ -121,7 +173,7 @@ func WALStaging(wg *sync.WaitGroup, ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				staging.Lock()
-				handOff()
+				handOffAll(store, true)
 				if err := store.Close(); err != nil {
 					log.Printf("[CCWAL]> WAL: close: %v", err)
 				}
@@ -129,9 +181,7 @@ func WALStaging(wg *sync.WaitGroup, ctx context.Context) {
 				staging.Unlock()
 				return
 			case <-ticker.C:
-				staging.Lock()
-				handOff()
-				staging.Unlock()
+				handOffAll(store, false)
 			}
 		}
 	}()
@@ -141,18 +191,25 @@ func WALStaging(wg *sync.WaitGroup, ctx context.Context) {
 // the staging is not running or the sample's names are refused (too long,
 // path traversal) — never because a queue is full: then it waits.
 func SendWALMessage(msg *WALMessage) bool {
-	staging.Lock()
-	defer staging.Unlock()
-	if staging.store == nil {
+	// By the node's name alone: a function of cluster and node all the same.
+	sh := &shards[maphash.String(shardSeed, msg.Node)%stagingShards]
+	sh.mu.Lock()
+	if sh.store == nil {
+		sh.mu.Unlock()
 		return false
 	}
-	err := staging.pending.Add(msg.Cluster, msg.Node, msg.MetricName, msg.Selector, float64(msg.Value), msg.Timestamp)
-	if err != nil {
+	if sh.pending == nil {
+		sh.pending = emptyBatches.Get().(*ccwal.Batch)
+	}
+	if err := sh.pending.Add(msg.Cluster, msg.Node, msg.MetricName, msg.Selector, float64(msg.Value), msg.Timestamp); err != nil {
+		sh.mu.Unlock()
 		return false
 	}
-	if staging.pending.Len() >= batchSamples {
-		handOff()
+	if sh.pending.Len() >= batchSamples {
+		sh.handOff(sh.store)
+		return true
 	}
+	sh.mu.Unlock()
 	return true
 }
 
@@ -175,7 +232,7 @@ func RotateWALFiles(hostDirs []string) {
 	if staging.store == nil {
 		return
 	}
-	handOff()
+	handOffAll(staging.store, false)
 	hosts := make([]ccwal.Host, len(hostDirs))
 	for i, dir := range hostDirs {
 		hosts[i] = hostOf(dir)

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -10,6 +11,21 @@ import (
 	"github.com/ClusterCockpit/cc-lib/v2/schema"
 	"github.com/ccwal/ccwal/examples-go/ccwal"
 )
+
+// stopAndRestore stops the staging, waits until it has closed the store and
+// restores root, whose samples are of cpu_load every frequency seconds.
+func stopAndRestore(t *testing.T, cancel context.CancelFunc, wg *sync.WaitGroup, root string, frequency int64) *ccwal.Restored {
+	t.Helper()
+	cancel()
+	WaitForWALStagingDrain()
+	wg.Wait()
+	restored, err := ccwal.Restore(root, 0, map[string]int64{"cpu_load": frequency}, ccwal.RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(restored.Close)
+	return restored
+}
 
 func TestStagingRotationAndDrain(t *testing.T) {
 	root := t.TempDir()
@@ -46,21 +62,63 @@ func TestStagingRotationAndDrain(t *testing.T) {
 	if SendWALMessage(&WALMessage{MetricName: "m", Cluster: "fritz", Node: "../etc"}) {
 		t.Fatal("a path traversal was accepted")
 	}
-	cancel()
-	WaitForWALStagingDrain()
-	wg.Wait()
-
-	restored, err := ccwal.Restore(root, 0, map[string]int64{"cpu_load": 1}, ccwal.RestoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer restored.Close()
+	restored := stopAndRestore(t, cancel, &wg, root, 1)
 	if len(restored.Hosts) != 2 || restored.Hosts[0].RecordsApplied != 1 || restored.Hosts[1].RecordsApplied != 1 {
 		t.Fatalf("hosts %+v", restored.Hosts)
 	}
 	RotateWALFilesAfterShutdown([]string{filepath.Join(root, "fritz", "n2")})
 	if _, err := os.Stat(filepath.Join(root, "fritz", "n2", "current.wal")); !os.IsNotExist(err) {
 		t.Fatalf("current.wal of n2 still there: %v", err)
+	}
+}
+
+// Producers of many hosts keep sending while the staging shuts down: every
+// sample SendWALMessage accepted is in the WAL afterwards, none refused is.
+func TestEveryAcceptedSampleIsWritten(t *testing.T) {
+	root := t.TempDir()
+	Keys.RootDir = root
+	Keys.NumWorkers = 2
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	WALStaging(&wg, ctx)
+	const producers, hosts = 4, 40
+	accepted := make([][hosts]uint64, producers)
+	var producing sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		producing.Add(1)
+		go func(p int) {
+			defer producing.Done()
+			for i := 0; ; i++ {
+				h := (i + p) % hosts
+				msg := &WALMessage{MetricName: "cpu_load", Cluster: "fritz", Node: fmt.Sprintf("n%02d", h),
+					Selector: []string{"cpu0"}, Value: schema.Float(i), Timestamp: int64(60 * (i + 1))}
+				if !SendWALMessage(msg) {
+					return
+				}
+				accepted[p][h]++
+				if i == 20_000 {
+					cancel()
+				}
+			}
+		}(p)
+	}
+	producing.Wait()
+	restored := stopAndRestore(t, cancel, &wg, root, 60) // cancel again, for vet
+	if restored.Err != nil || len(restored.Hosts) != hosts {
+		t.Fatalf("%v, %d hosts", restored.Err, len(restored.Hosts))
+	}
+	for _, h := range restored.Hosts {
+		var want uint64
+		var n int
+		if _, err := fmt.Sscanf(h.Host, "n%02d", &n); err != nil {
+			t.Fatal(err)
+		}
+		for p := range accepted {
+			want += accepted[p][n]
+		}
+		if got := h.RecordsApplied + h.RecordsRejected; got != want {
+			t.Errorf("%s: %d records, %d samples accepted", h.Host, got, want)
+		}
 	}
 }
 

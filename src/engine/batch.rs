@@ -9,6 +9,9 @@
 //! u8 selector_count | cluster | host | metric | selector_count × (u8 len, bytes)
 //! ```
 
+use std::ops::Range;
+
+use crate::codec::wal;
 use crate::error::{Error, ErrorKind};
 use crate::names::{self, NameField};
 
@@ -17,15 +20,17 @@ pub const ENTRY_HEADER_LEN: usize = 8 + 8 + 2 + 2 + 2 + 1;
 
 /// One sample of a batch, borrowed from its bytes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Entry<'a> {
-    pub ts: i64,
-    pub value: f64,
-    pub cluster: &'a [u8],
-    pub host: &'a [u8],
-    pub metric: &'a [u8],
+struct Entry<'a> {
+    ts: i64,
+    value: f64,
+    cluster: &'a [u8],
+    host: &'a [u8],
+    metric: &'a [u8],
     /// The selector as stored in a WAL record: (u8 len, bytes) × count.
-    pub selector_raw: &'a [u8],
-    pub selector_count: u8,
+    selector_raw: &'a [u8],
+    selector_count: u8,
+    /// Where the next sample starts.
+    end: usize,
 }
 
 /// A reusable batch of samples in the flat layout. Names are checked when a
@@ -57,7 +62,8 @@ impl Batch {
         value: f64,
         ts: i64,
     ) -> Result<(), Error> {
-        let known = matches!(&self.checked, Some((c, h)) if c == cluster && h == host);
+        let known =
+            matches!(&self.checked, Some((c, h)) if same_name(h, host) && same_name(c, cluster));
         if !known {
             names::validate_path_component(NameField::Cluster, cluster)?;
             names::validate_path_component(NameField::Host, host)?;
@@ -113,116 +119,147 @@ fn malformed(index: usize, offset: usize, what: impl std::fmt::Display) -> Error
     )
 }
 
-/// Walks the samples of an encoded batch, checking every length against
-/// the bytes (and, with `check_names`, every cluster and host name: metric
-/// and selector lengths cannot exceed their fields). Yields each sample
-/// with its index; the first malformed one ends the walk with an error.
-pub(crate) struct Entries<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    index: usize,
-    check_names: bool,
-    /// The last (cluster, host) checked: a host's samples come in a row,
-    /// so each pair is checked once per run, not once per sample.
-    checked: (&'a [u8], &'a [u8]),
+/// Whether two short names are equal, without a library call for the
+/// lengths names have (most are under 16 bytes): the batch path compares
+/// a sample's cluster and host with the previous one for every sample.
+#[inline]
+pub(crate) fn same_name(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    match n {
+        // Two overlapping words cover the whole name.
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        0..8 => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
+    }
 }
 
-impl<'a> Entries<'a> {
-    pub fn new(bytes: &'a [u8], check_names: bool) -> Self {
-        Entries {
-            bytes,
-            pos: 0,
-            index: 0,
-            check_names,
-            checked: (&[], &[]),
-        }
-    }
+/// Consecutive samples of one (cluster, host) in an encoded batch: their
+/// bytes, and the bytes their WAL records take. A collector sends a host's
+/// metrics together, so a batch is a few runs of many samples, and the
+/// work per host (names, shard, queue item) is done once per run.
+#[derive(Debug, Clone)]
+pub(crate) struct Run<'a> {
+    pub cluster: &'a [u8],
+    pub host: &'a [u8],
+    pub bytes: Range<usize>,
+    pub samples: u64,
+    pub record_bytes: usize,
+}
 
-    /// Where the next entry starts (see [`Entries::at`]).
-    pub fn position(&self) -> usize {
-        self.pos
-    }
-
-    /// The entry at `pos` of bytes an earlier iteration walked without an
-    /// error (no checks again).
-    pub fn at(bytes: &'a [u8], pos: usize) -> Entry<'a> {
-        let mut entries = Entries::new(bytes, false);
-        entries.pos = pos;
-        entries.entry().expect("checked by an earlier iteration")
-    }
-
-    fn entry(&mut self) -> Result<Entry<'a>, Error> {
-        let (bytes, pos, index) = (self.bytes, self.pos, self.index);
-        let header = bytes
-            .get(pos..pos + ENTRY_HEADER_LEN)
-            .ok_or_else(|| malformed(index, pos, "truncated sample header"))?;
-        let u16_at = |at: usize| u16::from_le_bytes([header[at], header[at + 1]]) as usize;
-        let ts = i64::from_le_bytes(header[0..8].try_into().expect("8 bytes"));
-        let value = f64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
-        let selector_count = header[22];
-        let mut cursor = pos + ENTRY_HEADER_LEN;
-        let mut take = |len: usize, what: &str| {
-            let field = bytes.get(cursor..cursor + len).ok_or_else(|| {
-                malformed(index, pos, format!("{what} runs past the end of the batch"))
-            })?;
-            cursor += len;
-            Ok::<_, Error>(field)
-        };
-        let cluster = take(u16_at(16), "cluster")?;
-        let host = take(u16_at(18), "host")?;
-        let metric = take(u16_at(20), "metric")?;
-        let selector_start = cursor;
-        for i in 0..selector_count {
-            let overflow = || {
-                malformed(
-                    index,
-                    pos,
-                    format!("selector[{i}] runs past the end of the batch"),
-                )
-            };
-            let len = *bytes.get(cursor).ok_or_else(overflow)? as usize;
-            cursor += 1 + len;
-            if cursor > bytes.len() {
-                return Err(overflow());
+/// Checks every sample of an encoded batch (lengths against the bytes and,
+/// with `check_names`, each run's cluster and host names: metric and
+/// selector lengths cannot exceed their fields) and splits it into runs.
+/// The first malformed sample is an error naming it.
+pub(crate) fn runs(bytes: &[u8], check_names: bool) -> Result<Vec<Run<'_>>, Error> {
+    let mut runs: Vec<Run<'_>> = Vec::new();
+    let (mut pos, mut index) = (0, 0);
+    while pos < bytes.len() {
+        let e = parse(bytes, pos, index)?;
+        let record = wal::RECORD_OVERHEAD
+            + wal::MIN_PAYLOAD_LEN as usize
+            + e.metric.len()
+            + e.selector_raw.len();
+        match runs.last_mut() {
+            Some(run) if same_name(run.host, e.host) && same_name(run.cluster, e.cluster) => {
+                run.bytes.end = e.end;
+                run.samples += 1;
+                run.record_bytes += record;
+            }
+            _ => {
+                if check_names {
+                    let check = |field, name: &[u8]| {
+                        names::validate_path_component(field, name).map_err(|e| {
+                            Error::new(ErrorKind::InvalidName, format!("batch sample {index}: {e}"))
+                        })
+                    };
+                    check(NameField::Cluster, e.cluster)?;
+                    check(NameField::Host, e.host)?;
+                }
+                runs.push(Run {
+                    cluster: e.cluster,
+                    host: e.host,
+                    bytes: pos..e.end,
+                    samples: 1,
+                    record_bytes: record,
+                });
             }
         }
-        if self.check_names && (cluster, host) != self.checked {
-            let check = |field, name: &[u8]| {
-                names::validate_path_component(field, name).map_err(|e| {
-                    Error::new(ErrorKind::InvalidName, format!("batch sample {index}: {e}"))
-                })
-            };
-            check(NameField::Cluster, cluster)?;
-            check(NameField::Host, host)?;
-            self.checked = (cluster, host);
-        }
-        self.pos = cursor;
-        self.index += 1;
-        Ok(Entry {
-            ts,
-            value,
-            cluster,
-            host,
-            metric,
-            selector_raw: &bytes[selector_start..cursor],
-            selector_count,
-        })
+        pos = e.end;
+        index += 1;
+    }
+    Ok(runs)
+}
+
+/// Appends the WAL record of every sample of `run` (of `bytes`, which
+/// [`runs`] checked) to `out`.
+pub(crate) fn encode_run(bytes: &[u8], run: &Run<'_>, out: &mut Vec<u8>) {
+    out.reserve(run.record_bytes);
+    let mut pos = run.bytes.start;
+    while pos < run.bytes.end {
+        let e = parse(bytes, pos, 0).expect("checked by runs()");
+        let bits = (e.value as f32).to_bits();
+        wal::encode_record_raw_selector(
+            out,
+            e.ts,
+            e.metric,
+            e.selector_count,
+            e.selector_raw,
+            bits,
+        );
+        pos = e.end;
     }
 }
 
-impl<'a> Iterator for Entries<'a> {
-    type Item = Result<Entry<'a>, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.bytes.len() {
-            return None;
+/// Parses the sample at `pos` (the `index`th), checking its lengths
+/// against the bytes.
+fn parse(bytes: &[u8], pos: usize, index: usize) -> Result<Entry<'_>, Error> {
+    let header = bytes
+        .get(pos..pos + ENTRY_HEADER_LEN)
+        .ok_or_else(|| malformed(index, pos, "truncated sample header"))?;
+    let u16_at = |at: usize| u16::from_le_bytes([header[at], header[at + 1]]) as usize;
+    let ts = i64::from_le_bytes(header[0..8].try_into().expect("8 bytes"));
+    let value = f64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
+    let selector_count = header[22];
+    let mut cursor = pos + ENTRY_HEADER_LEN;
+    let mut take = |len: usize, what: &str| {
+        let field = bytes.get(cursor..cursor + len).ok_or_else(|| {
+            malformed(index, pos, format!("{what} runs past the end of the batch"))
+        })?;
+        cursor += len;
+        Ok::<_, Error>(field)
+    };
+    let cluster = take(u16_at(16), "cluster")?;
+    let host = take(u16_at(18), "host")?;
+    let metric = take(u16_at(20), "metric")?;
+    let selector_start = cursor;
+    for i in 0..selector_count {
+        let overflow = || {
+            malformed(
+                index,
+                pos,
+                format!("selector[{i}] runs past the end of the batch"),
+            )
+        };
+        let len = *bytes.get(cursor).ok_or_else(overflow)? as usize;
+        cursor += 1 + len;
+        if cursor > bytes.len() {
+            return Err(overflow());
         }
-        let entry = self.entry();
-        if entry.is_err() {
-            self.pos = self.bytes.len();
-        }
-        Some(entry)
     }
+    Ok(Entry {
+        ts,
+        value,
+        cluster,
+        host,
+        metric,
+        selector_raw: &bytes[selector_start..cursor],
+        selector_count,
+        end: cursor,
+    })
 }
 
 #[cfg(test)]
@@ -245,6 +282,49 @@ mod tests {
     }
 
     #[test]
+    fn same_name_agrees_with_slice_equality_at_every_length() {
+        for len in 0..40 {
+            let a: Vec<u8> = (0..len as u8).collect();
+            assert!(same_name(&a, &a.clone()));
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x80;
+                assert!(!same_name(&a, &b), "{len} bytes, differing at {at}");
+            }
+            assert!(!same_name(&a, &a[..len.saturating_sub(1)]) || len == 0);
+        }
+    }
+
+    #[test]
+    fn runs_group_a_hosts_consecutive_samples_and_encode_as_single_records() {
+        let mut batch = Batch::new();
+        let cpu: &[&[u8]] = &[b"cpu0"];
+        for (host, metric, ts) in [
+            ("a", "m1", 1),
+            ("a", "m2", 2),
+            ("b", "m1", 3),
+            ("a", "m3", 4),
+        ] {
+            batch
+                .push(b"c", host.as_bytes(), metric.as_bytes(), cpu, ts as f64, ts)
+                .unwrap();
+        }
+        let bytes = batch.as_bytes();
+        let runs = runs(bytes, true).unwrap();
+        let shape: Vec<_> = runs.iter().map(|r| (r.host, r.samples)).collect();
+        assert_eq!(shape, [(b"a".as_slice(), 2), (b"b", 1), (b"a", 1)]);
+        assert_eq!(runs.last().unwrap().bytes.end, bytes.len());
+        let mut encoded = Vec::new();
+        encode_run(bytes, &runs[0], &mut encoded);
+        assert_eq!(encoded.len(), runs[0].record_bytes);
+        let mut expected = Vec::new();
+        for (metric, ts) in [(b"m1", 1), (b"m2", 2)] {
+            wal::encode_record(&mut expected, ts, metric, cpu, ts as f32).unwrap();
+        }
+        assert_eq!(encoded, expected);
+    }
+
+    #[test]
     fn pushed_samples_parse_back() {
         let mut batch = Batch::new();
         batch
@@ -259,16 +339,19 @@ mod tests {
                 .is_err()
         );
         assert_eq!(batch.len(), 2);
-        let entries: Vec<_> = Entries::new(batch.as_bytes(), true)
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(entries.len(), 2);
+        let bytes = batch.as_bytes();
+        let first = parse(bytes, 0, 0).unwrap();
+        let second = parse(bytes, first.end, 1).unwrap();
+        assert_eq!(second.end, bytes.len());
         assert_eq!(
-            (entries[0].ts, entries[0].value, entries[0].host),
+            (first.ts, first.value, first.host),
             (100, 1.5, b"h1".as_slice())
         );
-        assert_eq!(entries[1].selector_count, 2);
-        assert_eq!(entries[1].selector_raw, b"\x04cpu3\x01x");
+        assert_eq!(second.selector_count, 2);
+        assert_eq!(second.selector_raw, b"\x04cpu3\x01x");
+        let runs = runs(bytes, true).unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!((runs[1].host, runs[1].samples), (b"h2".as_slice(), 1));
         batch.clear();
         assert!(batch.is_empty() && batch.as_bytes().is_empty());
     }
@@ -285,8 +368,8 @@ mod tests {
         let bytes = batch.as_bytes();
         let one = bytes.len() / 2;
         for len in 0..bytes.len() {
-            match Entries::new(&bytes[..len], true).collect::<Result<Vec<_>, _>>() {
-                Ok(entries) => assert!(len == 0 || len == one, "{len}: {}", entries.len()),
+            match runs(&bytes[..len], true) {
+                Ok(runs) => assert!(len == 0 || len == one, "{len}: {}", runs.len()),
                 Err(e) => {
                     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
                     let index = if len < one { 0 } else { 1 };
@@ -307,8 +390,8 @@ mod tests {
         bytes.extend_from_slice(&1f64.to_le_bytes());
         bytes.extend_from_slice(&[1, 0, 2, 0, 2, 0, 0]);
         bytes.extend_from_slice(b"c../m");
-        let error = Entries::new(&bytes, true).find_map(Result::err).unwrap();
+        let error = runs(&bytes, true).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidName);
-        assert!(Entries::new(&bytes, false).all(|e| e.is_ok()));
+        assert!(runs(&bytes, false).is_ok());
     }
 }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use super::stats::{Counters, Event, EventHook, EventLevel, WriteErrorKind, bump};
 use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::Error;
-use crate::storage::{self, HostDir};
+use crate::storage::{self, FileSystemSync, HostDir};
 
 /// How much of the end of an existing WAL (larger than twice this) is read
 /// for the torn-tail check when a process first opens it, instead of all.
@@ -40,6 +40,11 @@ const TAIL_CHECK_BYTES: u64 = 1 << 20;
 const COALESCE_BYTES: usize = 16 << 10;
 /// …or once the oldest has waited this long.
 pub(crate) const COALESCE_DELAY: Duration = Duration::from_millis(20);
+
+/// A sync of at least this many files is one syncfs of the root's file
+/// system instead of one fdatasync each: the device flushes its cache once,
+/// not once per file, and evicted files need not be reopened.
+const SYNCFS_MIN_FILES: usize = 16;
 
 /// What a round of writes may leave in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +123,34 @@ impl Host {
     }
 }
 
+/// Emptied host buffers (written backlogs, synced copies) kept for
+/// whichever host needs one next: allocations are reused, so buffers do
+/// not regrow byte by byte, without every host keeping its own.
+#[derive(Default)]
+struct BufferPool {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl BufferPool {
+    /// Capacity the pool may hold, per shard.
+    const MAX_BYTES: usize = 8 << 20;
+
+    fn take(&mut self) -> Vec<u8> {
+        let buffer = self.buffers.pop().unwrap_or_default();
+        self.bytes -= buffer.capacity();
+        buffer
+    }
+
+    fn give_back(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() > 0 && self.bytes + buffer.capacity() <= Self::MAX_BYTES {
+            buffer.clear();
+            self.bytes += buffer.capacity();
+            self.buffers.push(buffer);
+        }
+    }
+}
+
 /// Settings the file layer needs from the store's options.
 pub(crate) struct FileSettings {
     pub root: PathBuf,
@@ -159,6 +192,10 @@ pub(crate) struct HostFiles {
     /// fsynced: synced with the records, so a durability of `None` costs
     /// no fsync at all until `sync`.
     dirs_to_sync: BTreeSet<PathBuf>,
+    /// The root's file system, for syncs of many files at once; opened
+    /// with the first file, before anything is written.
+    file_system: Option<FileSystemSync>,
+    pool: BufferPool,
 }
 
 fn is_out_of_descriptors(e: &io::Error) -> bool {
@@ -183,6 +220,8 @@ impl HostFiles {
             coalescing_since: None,
             backlog_bytes: 0,
             dirs_to_sync: BTreeSet::new(),
+            file_system: None,
+            pool: BufferPool::default(),
         }
     }
 
@@ -386,15 +425,29 @@ impl HostFiles {
             return Ok(());
         }
         while self.open >= self.settings.open_file_budget.max(1) && self.evict_one() {}
-        // The new directories' entries become durable with the next sync,
-        // together with the records.
-        let created = self.hosts[host].dir.create()?;
-        self.dirs_to_sync.extend(created);
+        // A checked file was open in this process: its directories exist,
+        // so reopening it after an eviction costs one open.
+        if !self.hosts[host].checked {
+            // The new directories' entries become durable with the next
+            // sync, together with the records.
+            let created = self.hosts[host].dir.create()?;
+            self.dirs_to_sync.extend(created);
+        }
+        if self.file_system.is_none() {
+            // Without it every sync is one fdatasync per file.
+            self.file_system = FileSystemSync::open(&self.settings.root).ok();
+        }
         let path = self.hosts[host].dir.wal_path();
         let dir = self.hosts[host].dir.clone();
         let mut file = self
             .open_with_eviction(|| dir.open_wal(false))
-            .map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
+            .map_err(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    // Its directory went away: start over at the next attempt.
+                    self.hosts[host].checked = false;
+                }
+                Error::io(format!("open {}", path.display()), &e)
+            })?;
         if !self.hosts[host].checked {
             // The file may be new (or was made by an open whose first write
             // failed): its entry becomes durable with the next sync,
@@ -562,6 +615,9 @@ impl HostFiles {
     /// Puts this round's ranges of the host at the end of its backlog.
     fn keep_ranges(&mut self, host: usize, bytes: &[u8]) {
         let h = &mut self.hosts[host];
+        if h.backlog.capacity() == 0 {
+            h.backlog = self.pool.take();
+        }
         let ranges = std::mem::take(&mut h.ranges);
         for range in &ranges {
             h.backlog.extend_from_slice(&bytes[range.clone()]);
@@ -585,7 +641,10 @@ impl HostFiles {
                 let total: usize =
                     h.backlog.len() + h.ranges.iter().map(|r| r.len()).sum::<usize>();
                 self.backlog_bytes -= h.backlog.len();
-                h.backlog.clear();
+                // Back to the pool, not kept: most hosts wait between
+                // writes, and a buffer kept per host would grow memory with
+                // the number of hosts rather than with the bytes waiting.
+                self.pool.give_back(std::mem::take(&mut h.backlog));
                 h.backlog_records = 0;
                 h.records = 0;
                 h.ranges.clear();
@@ -671,6 +730,9 @@ impl HostFiles {
         match write_all_vectored(file, &mut slices, total, fault) {
             Ok(()) => {
                 h.len += total as u64;
+                if h.unsynced.capacity() == 0 {
+                    h.unsynced = self.pool.take();
+                }
                 let was_empty = h.unsynced.is_empty();
                 let added = h.copy_written(bytes);
                 self.note_unsynced(host, was_empty, added);
@@ -695,10 +757,10 @@ impl HostFiles {
         h.synced_len = 0;
         h.must_cut = false;
         self.unsynced_bytes -= h.unsynced.len();
-        h.unsynced.clear();
+        self.pool.give_back(std::mem::take(&mut h.unsynced));
         if drop_backlog {
             self.backlog_bytes -= h.backlog.len();
-            h.backlog.clear();
+            self.pool.give_back(std::mem::take(&mut h.backlog));
             h.backlog_records = 0;
             h.failure = None;
         }
@@ -744,13 +806,7 @@ impl HostFiles {
         bump(&self.counters.fsyncs, 1);
         match result {
             Ok(()) => {
-                let h = &mut self.hosts[host];
-                h.synced_len = h.len;
-                self.unsynced_bytes -= h.unsynced.len();
-                h.unsynced.clear();
-                if h.unsynced.capacity() > 1 << 20 {
-                    h.unsynced.shrink_to(64 << 10);
-                }
+                self.synced(host);
                 Ok(())
             }
             Err(e) => {
@@ -761,6 +817,17 @@ impl HostFiles {
                 Err(error)
             }
         }
+    }
+
+    /// Everything written to the host's file is on stable storage: its
+    /// copy is no longer needed.
+    fn synced(&mut self, host: usize) {
+        let h = &mut self.hosts[host];
+        h.synced_len = h.len;
+        self.unsynced_bytes -= h.unsynced.len();
+        // Back to the pool, as a written backlog: memory follows the
+        // bytes kept.
+        self.pool.give_back(std::mem::take(&mut h.unsynced));
     }
 
     /// After a failed fdatasync nothing written since the last good one can
@@ -826,6 +893,9 @@ impl HostFiles {
     /// meanwhile are reopened for it) and of new directory entries. A host
     /// whose fdatasync fails is rewritten from its copy at the next retry.
     pub fn sync(&mut self) -> Result<(), Error> {
+        if self.unsynced.len() >= SYNCFS_MIN_FILES && self.file_system.is_some() {
+            return self.sync_file_system();
+        }
         let mut first_error = self.sync_dirs().err();
         for host in std::mem::take(&mut self.unsynced) {
             if self.hosts[host].unsynced.is_empty() {
@@ -836,6 +906,46 @@ impl HostFiles {
                 if !self.hosts[host].unsynced.is_empty() {
                     self.unsynced.push(host);
                 }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// [`HostFiles::sync`] with one syncfs: writes the waiting records of
+    /// the hosts to sync, then flushes the file system, directories
+    /// included. When it fails, every one of those hosts is rewritten from
+    /// its copy, as after a failed fdatasync (the error may have hit any).
+    fn sync_file_system(&mut self) -> Result<(), Error> {
+        let hosts = std::mem::take(&mut self.unsynced);
+        let mut first_error = None;
+        for &host in &hosts {
+            if !self.hosts[host].backlog.is_empty() {
+                self.write_host(host, &[]);
+                if let Some(error) = &self.hosts[host].failure {
+                    first_error.get_or_insert(error.clone());
+                }
+            }
+        }
+        bump(&self.counters.fsyncs, 1);
+        let synced = self.file_system.as_ref().expect("checked by sync").sync();
+        for host in hosts {
+            let h = &mut self.hosts[host];
+            if h.unsynced.is_empty() {
+                continue;
+            }
+            match &synced {
+                Ok(()) => self.synced(host),
+                Err(error) => {
+                    self.rewrite_after_failed_sync(host);
+                    self.fail(host, error.clone());
+                }
+            }
+        }
+        match synced {
+            Ok(()) => self.dirs_to_sync.clear(),
+            Err(error) => {
+                self.publish_gauges();
+                first_error = Some(error);
             }
         }
         first_error.map_or(Ok(()), Err)
