@@ -7,7 +7,8 @@
 //!
 //! `cargo bench --bench archive` (below $CCWAL_BENCH_DIR, default
 //! target/bench-archive; $CCWAL_BENCH_HOSTS hosts, default 1000;
-//! CCWAL_BENCH_NO_GO=1 skips the Go side).
+//! CCWAL_BENCH_NO_GO=1 skips the Go side, which needs `make go-prefix`
+//! first: the interop module links the ccwal installed in target/prefix).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -92,6 +93,12 @@ fn go_bench(root: &Path, out: &Path) -> Option<(f64, f64)> {
         return None;
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples-go/interop");
+    // Where the Makefile's Go targets find ccwal, unless the caller says.
+    let pkg_config_path = std::env::var_os("PKG_CONFIG_PATH").unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/prefix/lib/pkgconfig")
+            .into()
+    });
     let output = Command::new("go")
         .args([
             "test",
@@ -104,6 +111,7 @@ fn go_bench(root: &Path, out: &Path) -> Option<(f64, f64)> {
             ".",
         ])
         .current_dir(dir)
+        .env("PKG_CONFIG_PATH", pkg_config_path)
         .env("CCWAL_ARCHIVE_BENCH_ROOT", root)
         .env("CCWAL_ARCHIVE_BENCH_OUT", out)
         .env("CCWAL_ARCHIVE_BENCH_HORIZON", FROM.to_string())

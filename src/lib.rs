@@ -31,6 +31,7 @@ pub mod ffi;
 pub mod layout;
 /// cbindgen:ignore
 pub mod names;
+mod parallel;
 /// cbindgen:ignore
 pub mod restore;
 /// cbindgen:ignore

@@ -25,11 +25,14 @@
 //! - a cluster whose snapshots hold no value (all NaN) gets no archive, as
 //!   in Go, but its selected snapshots are deleted (they hold nothing to
 //!   lose; Go keeps them for ever);
-//! - streaming with bounded memory: one host's snapshots are decoded while
-//!   the previous host's row group is written, never more.
+//! - streaming with bounded memory: each of two workers decodes and
+//!   encodes one host while the previous host's row group is written,
+//!   never more.
 
 pub mod rows;
 
+#[cfg(feature = "archive")]
+mod footer;
 #[cfg(feature = "archive")]
 mod parquet;
 
@@ -209,6 +212,19 @@ pub fn archive(root: &Path, to: &Path, horizon: i64) -> Result<ArchiveReport, Er
     }
 }
 
+/// Threads reading, decoding and encoding hosts for an archive (the
+/// machines cc-backend runs on have at least two cores, and v1.5.4's
+/// archive uses two workers as well).
+#[cfg(feature = "archive")]
+const WORKERS: usize = 2;
+
+/// Threads deleting archived snapshots, a host at a time: a host's
+/// deletion waits for the fsync of its directory, and overlapping those
+/// lets the disk serve them together (tenfold faster with four threads
+/// than one on the development VM).
+#[cfg(feature = "archive")]
+const DELETERS: usize = 4;
+
 #[cfg(feature = "archive")]
 fn archive_cluster(hosts: &[HostDir], to: &Path, horizon: i64, report: &mut ArchiveReport) {
     use std::ffi::OsStr;
@@ -257,24 +273,34 @@ fn archive_cluster(hosts: &[HostDir], to: &Path, horizon: i64, report: &mut Arch
         let (staged, file) = storage::StagedFile::create(&dir, &archive_file_name(horizon))?;
         let context = format!("write {}", staged.target().display());
         let mut archive = ParquetArchive::new(BufWriter::with_capacity(1 << 20, file))?;
-        // One thread decodes the next host while this one writes: at most
-        // two hosts' snapshots in memory.
+        // Workers read, decode and encode hosts (worker k every k-th one)
+        // while this thread appends them in order: memory holds at most a
+        // host per worker and the one being appended.
         std::thread::scope(|scope| -> Result<(), Error> {
-            let (send, receive) = std::sync::mpsc::sync_channel(0);
-            let planned = &planned;
-            scope.spawn(move || {
-                for (index, host, files) in planned {
-                    if send.send((*index, *host, load(files))).is_err() {
-                        return;
-                    }
-                }
-            });
-            for (index, host, loaded) in receive {
-                match loaded {
-                    Ok(snapshots) => {
-                        let rows = archive.write_host(&cluster, &host.host, &snapshots)?;
-                        report.hosts[index].rows = rows;
-                    }
+            let receivers: Vec<_> = (0..WORKERS)
+                .map(|k| {
+                    let (send, receive) = std::sync::mpsc::sync_channel(0);
+                    let mut encoder = archive.encoder();
+                    let (planned, cluster) = (&planned, &cluster);
+                    scope.spawn(move || {
+                        for (index, host, files) in planned.iter().skip(k).step_by(WORKERS) {
+                            let encoded = load(files)
+                                .map(|snapshots| encoder.encode(cluster, &host.host, &snapshots));
+                            if send.send((*index, encoded)).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    receive
+                })
+                .collect();
+            for k in (0..planned.len()).map(|i| i % WORKERS) {
+                // A worker that panicked: the scope passes its panic on.
+                let Ok((index, encoded)) = receivers[k].recv() else {
+                    break;
+                };
+                match encoded {
+                    Ok(encoded) => report.hosts[index].rows = archive.append(encoded?)?,
                     Err(e) => report.hosts[index].outcome = HostOutcome::Failed(e),
                 }
             }
@@ -309,12 +335,17 @@ fn archive_cluster(hosts: &[HostDir], to: &Path, horizon: i64, report: &mut Arch
             }
             // The archive is durable (or there was no value to keep):
             // the archived hosts' snapshots go.
-            for (index, host, _) in &planned {
-                let entry = &mut report.hosts[*index];
-                if entry.outcome == HostOutcome::Archived {
-                    let removal = host.remove(entry.files.clone());
-                    removal.report_into(&mut entry.deleted, &mut entry.delete_errors);
-                }
+            let archived: Vec<_> = planned
+                .iter()
+                .map(|(index, host, _)| (*index, *host))
+                .filter(|(index, _)| report.hosts[*index].outcome == HostOutcome::Archived)
+                .collect();
+            let removals = crate::parallel::map(&archived, DELETERS, |(index, host)| {
+                host.remove(report.hosts[*index].files.clone())
+            });
+            for ((index, _), removal) in archived.into_iter().zip(removals) {
+                let entry = &mut report.hosts[index];
+                removal.report_into(&mut entry.deleted, &mut entry.delete_errors);
             }
         }
         Err(e) => {

@@ -184,11 +184,6 @@ impl<'a> Run<'a> {
             // Go adds the frequency once per value, wrapping.
             .map(move |(i, &v)| (start.wrapping_add((i as i64).wrapping_mul(frequency)), v))
     }
-
-    /// Rows this run gives: its values that are not NaN.
-    pub fn rows(&self) -> usize {
-        self.series.values.iter().filter(|v| !v.is_nan()).count()
-    }
 }
 
 /// Calls `f` with each run of `level` and its descendants, in row order.
@@ -218,13 +213,6 @@ pub fn for_each_host_run<'a>(snapshots: &'a [ArchiveLevel], f: &mut impl FnMut(R
     for level in snapshots {
         for_each_run(level, NODE_SCOPE, b"", f);
     }
-}
-
-/// The number of rows of a host's snapshots.
-pub fn count_rows(snapshots: &[ArchiveLevel]) -> u64 {
-    let mut rows = 0u64;
-    for_each_host_run(snapshots, &mut |run| rows += run.rows() as u64);
-    rows
 }
 
 /// One row of an archive, owned (for tests and tools; the writer streams
@@ -368,7 +356,6 @@ mod tests {
                 (s("a"), s("socket"), s("1"), 0, 2.0),
             ]
         );
-        assert_eq!(count_rows(&[load_binary(&bytes).unwrap()]), 5);
     }
 
     #[test]

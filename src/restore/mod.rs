@@ -36,7 +36,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use crate::layout::Selection;
 pub use buffer::{Chunk, NEW_CHUNK_CAPACITY, RestoredLevel, WriteRefused};
@@ -599,36 +598,10 @@ pub fn restore(
     let workers = match options.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
-    }
-    .min(hosts.len().max(1));
-    let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<RestoredHost>> = vec![None; hosts.len()];
-    let done: Vec<Vec<(usize, RestoredHost)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let at = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(dir) = hosts.get(at) else { break };
-                        mine.push((at, restore_host(dir, from, config, options)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("restore worker"))
-            .collect()
+    };
+    let hosts = crate::parallel::map(&hosts, workers, |dir| {
+        restore_host(dir, from, config, options)
     });
-    for (at, host) in done.into_iter().flatten() {
-        results[at] = Some(host);
-    }
-    let hosts = results
-        .into_iter()
-        .map(|h| h.expect("every host restored"))
-        .collect();
     Ok(Restored {
         from,
         hosts,
