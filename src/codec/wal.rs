@@ -268,7 +268,7 @@ impl<'a> Iterator for SelectorIter<'a> {
 impl ExactSizeIterator for SelectorIter<'_> {}
 
 /// One decoded record, borrowing from the input.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 pub struct Record<'a> {
     /// Unix seconds.
     pub ts: i64,
@@ -278,12 +278,33 @@ pub struct Record<'a> {
     pub selector: SelectorRef<'a>,
     /// The stored float32 bits.
     pub value_bits: u32,
+    /// Name length, name, selector count and components as stored.
+    series: &'a [u8],
 }
 
-impl Record<'_> {
+impl<'a> Record<'a> {
     /// The stored value.
     pub fn value(&self) -> f32 {
         f32::from_bits(self.value_bits)
+    }
+
+    /// The metric name and selector in their stored form (name length,
+    /// name, selector count, components): one slice, equal exactly when
+    /// both are, so a replay maps it to its chain with one lookup.
+    pub fn series_key(&self) -> &'a [u8] {
+        self.series
+    }
+}
+
+// By hand, to leave out `series` (it repeats `metric` and `selector`).
+impl fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("ts", &self.ts)
+            .field("metric", &self.metric)
+            .field("selector", &self.selector)
+            .field("value_bits", &self.value_bits)
+            .finish()
     }
 }
 
@@ -468,6 +489,7 @@ fn parse_payload(payload: &[u8]) -> Result<Record<'_>, RecordError> {
         metric,
         selector,
         value_bits,
+        series: &payload[8..pos],
     })
 }
 

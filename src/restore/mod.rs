@@ -31,6 +31,7 @@
 //! chunk out of order, a stray file where only directories belong).
 
 pub mod buffer;
+mod series;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -47,6 +48,7 @@ use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::{Error, ErrorKind};
 use crate::layout::{self, SnapshotFormat};
 use crate::storage::{self, HostDir};
+use series::SeriesMap;
 
 /// The configured metrics: name → frequency in seconds. Anything else is
 /// skipped on restore, as in Go.
@@ -450,7 +452,7 @@ impl HostRestore<'_> {
             }
         };
         let resync = self.options.recovery == Recovery::Salvage;
-        let mut level_of: HashMap<&[u8], usize> = HashMap::new();
+        let mut series = SeriesMap::new();
         for item in WalReader::new(&content, start, resync) {
             let record = match item {
                 WalItem::Record { record, .. } => record,
@@ -469,21 +471,16 @@ impl HostRestore<'_> {
                 self.report.records_before_from += 1;
                 continue;
             }
-            let Some(metric) = self.config.lookup(record.metric) else {
+            let (config, levels) = (self.config, &mut self.levels);
+            let target = series.target(record.series_key(), || {
+                // An unknown metric creates no levels.
+                let metric = config.lookup(record.metric)?;
+                let node = (record.selector.iter()).fold(0, |node, name| levels.child(node, name));
+                Some((node, metric))
+            });
+            let Some((node, metric)) = target else {
                 self.report.records_unknown_metric += 1;
                 continue;
-            };
-            let key = record.selector.as_encoded();
-            let node = match level_of.get(key) {
-                Some(&node) => node,
-                None => {
-                    let node = record
-                        .selector
-                        .iter()
-                        .fold(0, |node, name| self.levels.child(node, name));
-                    level_of.insert(key, node);
-                    node
-                }
             };
             let chain = &mut self.levels.nodes[node].chains[metric];
             let value = record.value() as f64;
