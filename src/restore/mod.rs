@@ -225,9 +225,13 @@ pub struct Restored {
 }
 
 /// Levels of one host during the restore, in an arena so that the WAL
-/// replay can cache a selector's level by index.
+/// replay can cache a selector's level by index. A worker keeps its arena
+/// from host to host: [`Levels::take`] empties the nodes and the next host
+/// reuses them instead of allocating each level's table of chains again.
 struct Levels {
     nodes: Vec<Node>,
+    /// Nodes of the current host (the first is the host's own level).
+    used: usize,
 }
 
 struct Node {
@@ -236,13 +240,20 @@ struct Node {
     children: BTreeMap<Vec<u8>, usize>,
 }
 
+impl Node {
+    fn new(metrics: usize) -> Self {
+        Node {
+            chains: vec![Vec::new(); metrics],
+            children: BTreeMap::new(),
+        }
+    }
+}
+
 impl Levels {
     fn new(metrics: usize) -> Self {
         Levels {
-            nodes: vec![Node {
-                chains: vec![Vec::new(); metrics],
-                children: BTreeMap::new(),
-            }],
+            nodes: vec![Node::new(metrics)],
+            used: 1,
         }
     }
 
@@ -250,24 +261,21 @@ impl Levels {
         if let Some(&child) = self.nodes[parent].children.get(name) {
             return child;
         }
-        let metrics = self.nodes[0].chains.len();
-        self.nodes.push(Node {
-            chains: vec![Vec::new(); metrics],
-            children: BTreeMap::new(),
-        });
-        let child = self.nodes.len() - 1;
+        if self.used == self.nodes.len() {
+            self.nodes.push(Node::new(self.nodes[0].chains.len()));
+        }
+        let child = self.used;
+        self.used += 1;
         self.nodes[parent].children.insert(name.to_vec(), child);
         child
     }
 
-    fn into_level(mut self, config: &MetricConfig) -> RestoredLevel {
+    /// The host's levels, leaving every node empty for the next host.
+    fn take(&mut self, config: &MetricConfig) -> RestoredLevel {
         fn build(nodes: &mut [Node], at: usize, config: &MetricConfig) -> RestoredLevel {
-            let chains = std::mem::take(&mut nodes[at].chains);
-            let metrics = chains
-                .into_iter()
-                .enumerate()
+            let metrics = (nodes[at].chains.iter_mut().enumerate())
                 .filter(|(_, chain)| !chain.is_empty())
-                .map(|(i, chain)| (config.names[i].clone(), chain))
+                .map(|(i, chain)| (config.names[i].clone(), std::mem::take(chain)))
                 .collect();
             let children: Vec<(Vec<u8>, usize)> = std::mem::take(&mut nodes[at].children)
                 .into_iter()
@@ -278,8 +286,18 @@ impl Levels {
                 .collect();
             RestoredLevel { metrics, children }
         }
+        self.used = 1;
         build(&mut self.nodes, 0, config)
     }
+}
+
+/// What a worker keeps from one host to the next, so that the allocator is
+/// not asked for it again per host: allocating and freeing a large block
+/// per host made glibc consolidate its free lists every time.
+struct WorkerState {
+    /// The read buffer.
+    content: Vec<u8>,
+    levels: Levels,
 }
 
 /// The last occurrence of each name, in file order: Go reads a level into
@@ -301,10 +319,9 @@ struct HostRestore<'a> {
     from: i64,
     config: &'a MetricConfig,
     options: &'a RestoreOptions,
-    levels: Levels,
+    levels: &'a mut Levels,
     report: HostReport,
-    /// Reused read buffer.
-    content: Vec<u8>,
+    content: &'a mut Vec<u8>,
 }
 
 impl HostRestore<'_> {
@@ -312,7 +329,7 @@ impl HostRestore<'_> {
         self.content.clear();
         let mut file =
             fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
-        file.read_to_end(&mut self.content)
+        file.read_to_end(self.content)
             .map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
         Ok(())
     }
@@ -369,9 +386,9 @@ impl HostRestore<'_> {
     fn load_snapshot(&mut self, entry: &layout::SnapshotEntry) -> Result<(), Error> {
         let path = entry.path.as_path();
         self.read(path)?;
-        let content = std::mem::take(&mut self.content);
+        let content = std::mem::take(self.content);
         let result = self.load_snapshot_content(path, entry.format, &content);
-        self.content = content;
+        *self.content = content;
         result
     }
 
@@ -438,7 +455,7 @@ impl HostRestore<'_> {
                 .push((path.to_path_buf(), SkipReason::Failed(error)));
             return;
         }
-        let content = std::mem::take(&mut self.content);
+        let content = std::mem::take(self.content);
         let start = match wal::check_file_header(&content) {
             Ok(start) => start,
             Err(e) => {
@@ -447,7 +464,7 @@ impl HostRestore<'_> {
                 self.report
                     .files_skipped
                     .push((path.to_path_buf(), SkipReason::Failed(error)));
-                self.content = content;
+                *self.content = content;
                 return;
             }
         };
@@ -471,7 +488,7 @@ impl HostRestore<'_> {
                 self.report.records_before_from += 1;
                 continue;
             }
-            let (config, levels) = (self.config, &mut self.levels);
+            let (config, levels) = (self.config, &mut *self.levels);
             let target = series.target(record.series_key(), || {
                 // An unknown metric creates no levels.
                 let metric = config.lookup(record.metric)?;
@@ -496,7 +513,7 @@ impl HostRestore<'_> {
             }
         }
         self.report.files_loaded.push(path.to_path_buf());
-        self.content = content;
+        *self.content = content;
     }
 
     fn run(&mut self) -> Option<Error> {
@@ -531,21 +548,22 @@ fn restore_host(
     from: i64,
     config: &MetricConfig,
     options: &RestoreOptions,
+    state: &mut WorkerState,
 ) -> RestoredHost {
     let mut restore = HostRestore {
         dir: &dir.path,
         from,
         config,
         options,
-        levels: Levels::new(config.names.len()),
+        levels: &mut state.levels,
         report: HostReport::default(),
-        content: Vec::new(),
+        content: &mut state.content,
     };
     let failure = restore.run();
     RestoredHost {
         cluster: dir.cluster.clone(),
         host: dir.host.clone(),
-        root: restore.levels.into_level(config),
+        root: restore.levels.take(config),
         report: restore.report,
         error: failure,
     }
@@ -605,10 +623,15 @@ pub fn restore(
             .map(|_| {
                 scope.spawn(|| {
                     let mut mine = Vec::new();
+                    let mut state = WorkerState {
+                        content: Vec::new(),
+                        levels: Levels::new(config.names.len()),
+                    };
                     loop {
                         let at = next.fetch_add(1, Ordering::Relaxed);
                         let Some(dir) = hosts.get(at) else { break };
-                        mine.push((at, restore_host(dir, from, config, options)));
+                        let host = restore_host(dir, from, config, options, &mut state);
+                        mine.push((at, host));
                     }
                     mine
                 })
