@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 /// Capacity of a buffer created by a write (Go's `BufferCap`).
 pub const NEW_CHUNK_CAPACITY: usize = 512;
 
+/// Values a chunk created by a write has room for before it grows.
+const NEW_CHUNK_VALUES: usize = 16;
+
 /// One buffer of a metric's chain: `values[i]` is the sample at
 /// `start + i * frequency` (NaN = missing).
 #[derive(Debug, Clone, PartialEq)]
@@ -37,12 +40,19 @@ impl Chunk {
 
     /// Go's `newBuffer(ts, freq)`: starts half a period before `ts`.
     fn new(ts: i64, frequency: i64) -> Chunk {
+        Chunk::with_capacity(ts, frequency, NEW_CHUNK_CAPACITY)
+    }
+
+    fn with_capacity(ts: i64, frequency: i64, capacity: usize) -> Chunk {
         Chunk {
             start: ts - frequency / 2,
             frequency,
-            capacity: NEW_CHUNK_CAPACITY,
+            capacity,
             archived: false,
-            values: Vec::new(),
+            // A replayed chunk fills slot by slot: starting at 16 rather
+            // than Vec's 4 saves two reallocations, which showed in the
+            // replay's profile, for at most 96 unused bytes.
+            values: Vec::with_capacity(capacity.min(NEW_CHUNK_VALUES)),
         }
     }
 }
@@ -131,9 +141,9 @@ pub fn write_anywhere(
     if frequency <= 0 {
         return Err(WriteRefused::Unrepresentable);
     }
-    let mut chunk = Chunk::new(ts, frequency);
-    let room = (next_start - chunk.start) / frequency;
-    chunk.capacity = room.clamp(1, NEW_CHUNK_CAPACITY as i64) as usize;
+    let room = (next_start - (ts - frequency / 2)) / frequency;
+    let capacity = room.clamp(1, NEW_CHUNK_CAPACITY as i64) as usize;
+    let mut chunk = Chunk::with_capacity(ts, frequency, capacity);
     chunk.values.push(value);
     chain.insert(at, chunk);
     Ok(())
