@@ -409,6 +409,15 @@ fn encode_framed(
 /// whole record present, CRC, inner lengths. Bytes after the value inside
 /// the payload are ignored, as the Go reader ignores them.
 pub fn decode_record(input: &[u8]) -> Result<(Record<'_>, usize), RecordError> {
+    decode_record_with(input, &crc32fast::Hasher::new())
+}
+
+/// [`decode_record`] with a CRC hasher to clone: `crc32fast::hash` detects
+/// the CPU's features on every call, which showed per record in replay.
+fn decode_record_with<'a>(
+    input: &'a [u8],
+    crc: &crc32fast::Hasher,
+) -> Result<(Record<'a>, usize), RecordError> {
     if input.len() < 8 {
         if input.len() >= 4 && read_u32(input, 0) != RECORD_MAGIC {
             return Err(RecordError::BadMagic {
@@ -440,7 +449,9 @@ pub fn decode_record(input: &[u8]) -> Result<(Record<'_>, usize), RecordError> {
     }
     let payload = &input[8..8 + len as usize];
     let stored = read_u32(input, 8 + len as usize);
-    let computed = crc32fast::hash(payload);
+    let mut crc = crc.clone();
+    crc.update(payload);
+    let computed = crc.finalize();
     if stored != computed {
         return Err(RecordError::CrcMismatch { stored, computed });
     }
@@ -545,6 +556,7 @@ pub struct WalReader<'a> {
     pos: usize,
     resync: bool,
     done: bool,
+    crc: crc32fast::Hasher,
 }
 
 impl<'a> WalReader<'a> {
@@ -556,6 +568,7 @@ impl<'a> WalReader<'a> {
             pos: start,
             resync,
             done: false,
+            crc: crc32fast::Hasher::new(),
         }
     }
 
@@ -574,7 +587,7 @@ impl<'a> Iterator for WalReader<'a> {
             return None;
         }
         let offset = self.pos;
-        match decode_record(&self.input[offset..]) {
+        match decode_record_with(&self.input[offset..], &self.crc) {
             Ok((record, len)) => {
                 self.pos += len;
                 Some(WalItem::Record { offset, record })
