@@ -69,6 +69,9 @@ pub enum WriteRefused {
 
 /// Applies Go's `buffer.write` to a metric's chain (oldest first), creating
 /// the first chunk with `frequency` when the chain is empty.
+///
+/// Inlined, with new chunks out of line: replay calls it for every record.
+#[inline]
 pub fn write(
     chain: &mut Vec<Chunk>,
     frequency: i64,
@@ -79,9 +82,7 @@ pub fn write(
         if frequency <= 0 {
             return Err(WriteRefused::Unrepresentable);
         }
-        let mut chunk = Chunk::new(ts, frequency);
-        chunk.values.push(value);
-        chain.push(chunk);
+        push_chunk(chain, ts, frequency, value);
         return Ok(());
     };
     if ts < head.start {
@@ -93,17 +94,28 @@ pub fn write(
     let offset = ts
         .checked_sub(head.start)
         .ok_or(WriteRefused::Unrepresentable)?;
-    let mut index = (offset / head.frequency) as usize;
+    let len = head.values.len();
+    let index = match (len as i64).checked_mul(head.frequency) {
+        // The slot after the last value, as replay mostly writes: found
+        // without the 64-bit division.
+        Some(next) if offset >= next && offset - next < head.frequency => len,
+        _ => (offset / head.frequency) as usize,
+    };
     if index >= head.capacity {
-        let chunk = Chunk::new(ts, head.frequency);
-        chain.push(chunk);
-        index = 0;
+        let frequency = head.frequency;
+        push_chunk(chain, ts, frequency, value);
+    } else {
+        head.set(index, value);
     }
-    chain
-        .last_mut()
-        .expect("just checked or pushed")
-        .set(index, value);
     Ok(())
+}
+
+/// Appends a new chunk for `ts` holding `value`.
+#[inline(never)]
+fn push_chunk(chain: &mut Vec<Chunk>, ts: i64, frequency: i64, value: f64) {
+    let mut chunk = Chunk::new(ts, frequency);
+    chunk.values.push(value);
+    chain.push(chunk);
 }
 
 /// [`write()`], except that a sample older than the newest chunk is not
@@ -112,18 +124,22 @@ pub fn write(
 /// starts). A live store that took a backfilled sample before newer ones
 /// holds it this way; a restore that replays it after a snapshot of newer
 /// data must too.
+#[inline]
 pub fn write_anywhere(
     chain: &mut Vec<Chunk>,
     frequency: i64,
     ts: i64,
     value: f64,
 ) -> Result<(), WriteRefused> {
-    let Some(head) = chain.last() else {
-        return write(chain, frequency, ts, value);
-    };
-    if ts >= head.start {
-        return write(chain, frequency, ts, value);
+    match chain.last() {
+        Some(head) if ts < head.start => write_before_head(chain, ts, value),
+        _ => write(chain, frequency, ts, value),
     }
+}
+
+/// [`write_anywhere`] of a sample older than the newest chunk's start.
+#[inline(never)]
+fn write_before_head(chain: &mut Vec<Chunk>, ts: i64, value: f64) -> Result<(), WriteRefused> {
     // The chunks after `at` start later than `ts`.
     let at = chain.partition_point(|c| c.start <= ts);
     let next_start = chain[at].start;

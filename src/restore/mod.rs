@@ -503,11 +503,12 @@ impl HostRestore<'_> {
             let value = record.value() as f64;
             // Salvage also takes a record older than the chain's newest
             // chunk (a backfilled sample a checkpoint kept in a segment).
-            let write = match resync {
-                true => buffer::write_anywhere,
-                false => buffer::write,
+            let frequency = self.config.frequencies[metric];
+            let written = match resync {
+                true => buffer::write_anywhere(chain, frequency, record.ts, value),
+                false => buffer::write(chain, frequency, record.ts, value),
             };
-            match write(chain, self.config.frequencies[metric], record.ts, value) {
+            match written {
                 Ok(()) => self.report.records_applied += 1,
                 Err(_) => self.report.records_rejected += 1,
             }
