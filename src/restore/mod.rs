@@ -48,7 +48,7 @@ use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::{Error, ErrorKind};
 use crate::layout::{self, SnapshotFormat};
 use crate::storage::{self, HostDir};
-use series::SeriesMap;
+use series::{FoldBuildHasher, SeriesMap};
 
 /// The configured metrics: name → frequency in seconds. Anything else is
 /// skipped on restore, as in Go.
@@ -56,7 +56,7 @@ use series::SeriesMap;
 pub struct MetricConfig {
     names: Vec<Vec<u8>>,
     frequencies: Vec<i64>,
-    index: HashMap<Vec<u8>, usize>,
+    index: HashMap<Vec<u8>, usize, FoldBuildHasher>,
 }
 
 impl MetricConfig {
@@ -298,6 +298,10 @@ struct WorkerState {
     /// The read buffer.
     content: Vec<u8>,
     levels: Levels,
+    /// The series in the last WAL file replayed: room for as many in the
+    /// next one spares the series map its rehashing as it grows, since the
+    /// hosts of a cluster mostly send the same series.
+    series_hint: usize,
 }
 
 /// The last occurrence of each name, in file order: Go reads a level into
@@ -322,6 +326,7 @@ struct HostRestore<'a> {
     levels: &'a mut Levels,
     report: HostReport,
     content: &'a mut Vec<u8>,
+    series_hint: &'a mut usize,
 }
 
 impl HostRestore<'_> {
@@ -469,7 +474,7 @@ impl HostRestore<'_> {
             }
         };
         let resync = self.options.recovery == Recovery::Salvage;
-        let mut series = SeriesMap::new();
+        let mut series = SeriesMap::with_capacity(*self.series_hint);
         for item in WalReader::new(&content, start, resync) {
             let record = match item {
                 WalItem::Record { record, .. } => record,
@@ -513,6 +518,7 @@ impl HostRestore<'_> {
                 Err(_) => self.report.records_rejected += 1,
             }
         }
+        *self.series_hint = series.len();
         self.report.files_loaded.push(path.to_path_buf());
         *self.content = content;
     }
@@ -559,6 +565,7 @@ fn restore_host(
         levels: &mut state.levels,
         report: HostReport::default(),
         content: &mut state.content,
+        series_hint: &mut state.series_hint,
     };
     let failure = restore.run();
     RestoredHost {
@@ -627,6 +634,7 @@ pub fn restore(
                     let mut state = WorkerState {
                         content: Vec::new(),
                         levels: Levels::new(config.names.len()),
+                        series_hint: 0,
                     };
                     loop {
                         let at = next.fetch_add(1, Ordering::Relaxed);
