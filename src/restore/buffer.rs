@@ -115,6 +115,16 @@ pub fn write(
 fn push_chunk(chain: &mut Vec<Chunk>, ts: i64, frequency: i64, value: f64) {
     let mut chunk = Chunk::new(ts, frequency);
     chunk.values.push(value);
+    push(chain, chunk);
+}
+
+/// Appends `chunk` to `chain`, the first one in an allocation of its own
+/// size: most chains hold one or two chunks, and Vec's first step (room
+/// for four, 224 bytes) was most of a short replayed series' memory.
+pub(super) fn push(chain: &mut Vec<Chunk>, chunk: Chunk) {
+    if chain.is_empty() {
+        chain.reserve_exact(1);
+    }
     chain.push(chunk);
 }
 

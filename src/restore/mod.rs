@@ -371,13 +371,14 @@ impl HostRestore<'_> {
                 });
                 continue;
             }
-            chain.push(Chunk {
+            let chunk = Chunk {
                 start: metric.start,
                 frequency: metric.frequency,
                 capacity: metric.values.len(),
                 archived: true,
                 values: metric.values.iter().map(|&v| v.into()).collect(),
-            });
+            };
+            buffer::push(chain, chunk);
         }
         for child in last_of_each(&level.children, |c| &c.name) {
             let child_node = self.levels.child(node, &child.name);
