@@ -273,10 +273,16 @@ impl Levels {
     /// The host's levels, leaving every node empty for the next host.
     fn take(&mut self, config: &MetricConfig) -> RestoredLevel {
         fn build(nodes: &mut [Node], at: usize, config: &MetricConfig) -> RestoredLevel {
-            let metrics = (nodes[at].chains.iter_mut().enumerate())
-                .filter(|(_, chain)| !chain.is_empty())
-                .map(|(i, chain)| (config.names[i].clone(), std::mem::take(chain)))
-                .collect();
+            let chains = &mut nodes[at].chains;
+            // Sized up front: collecting an unsized iterator into the map
+            // grew a Vec step by step first.
+            let mut metrics = Vec::with_capacity(chains.iter().filter(|c| !c.is_empty()).count());
+            for (i, chain) in chains.iter_mut().enumerate() {
+                if !chain.is_empty() {
+                    metrics.push((config.names[i].clone(), std::mem::take(chain)));
+                }
+            }
+            let metrics = metrics.into_iter().collect();
             let children: Vec<(Vec<u8>, usize)> = std::mem::take(&mut nodes[at].children)
                 .into_iter()
                 .collect();
