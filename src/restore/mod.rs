@@ -313,7 +313,7 @@ struct WorkerState {
 /// The last occurrence of each name, in file order: Go reads a level into
 /// maps, where a repeated name replaces the earlier one.
 fn last_of_each<T>(items: &[T], name: impl Fn(&T) -> &[u8]) -> impl Iterator<Item = &T> {
-    let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(items.len());
+    let mut last = HashMap::with_capacity_and_hasher(items.len(), FoldBuildHasher::default());
     for (i, item) in items.iter().enumerate() {
         last.insert(name(item), i);
     }
