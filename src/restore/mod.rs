@@ -297,6 +297,11 @@ impl Levels {
     }
 }
 
+/// The largest read buffer a worker keeps for its next host: one that held
+/// an unusually large file is given back rather than held while the other
+/// hosts' data piles up.
+const KEEP_READ_BUFFER: usize = 64 << 20;
+
 /// What a worker keeps from one host to the next, so that the allocator is
 /// not asked for it again per host: allocating and freeing a large block
 /// per host made glibc consolidate its free lists every time.
@@ -647,6 +652,9 @@ pub fn restore(
                         let at = next.fetch_add(1, Ordering::Relaxed);
                         let Some(dir) = hosts.get(at) else { break };
                         let host = restore_host(dir, from, config, options, &mut state);
+                        if state.content.capacity() > KEEP_READ_BUFFER {
+                            state.content = Vec::new();
+                        }
                         mine.push((at, host));
                     }
                     mine
