@@ -10,16 +10,29 @@ pub(crate) fn map<T: Sync, R: Send>(
     workers: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
+    map_with(items, workers, || (), |(), item| f(item))
+}
+
+/// [`map`] where each thread keeps a state of its own from item to item
+/// (`init` makes it), e.g. buffers that are reused rather than allocated
+/// per item.
+pub(crate) fn map_with<T: Sync, R: Send, S>(
+    items: &[T],
+    workers: usize,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let done: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..workers.clamp(1, items.len().max(1)))
             .map(|_| {
                 scope.spawn(|| {
                     let mut mine = Vec::new();
+                    let mut state = init();
                     loop {
                         let at = next.fetch_add(1, Ordering::Relaxed);
                         let Some(item) = items.get(at) else { break };
-                        mine.push((at, f(item)));
+                        mine.push((at, f(&mut state, item)));
                     }
                     mine
                 })

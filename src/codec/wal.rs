@@ -268,7 +268,7 @@ impl<'a> Iterator for SelectorIter<'a> {
 impl ExactSizeIterator for SelectorIter<'_> {}
 
 /// One decoded record, borrowing from the input.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 pub struct Record<'a> {
     /// Unix seconds.
     pub ts: i64,
@@ -278,12 +278,33 @@ pub struct Record<'a> {
     pub selector: SelectorRef<'a>,
     /// The stored float32 bits.
     pub value_bits: u32,
+    /// Name length, name, selector count and components as stored.
+    series: &'a [u8],
 }
 
-impl Record<'_> {
+impl<'a> Record<'a> {
     /// The stored value.
     pub fn value(&self) -> f32 {
         f32::from_bits(self.value_bits)
+    }
+
+    /// The metric name and selector in their stored form (name length,
+    /// name, selector count, components): one slice, equal exactly when
+    /// both are, so a replay maps it to its chain with one lookup.
+    pub fn series_key(&self) -> &'a [u8] {
+        self.series
+    }
+}
+
+// By hand, to leave out `series` (it repeats `metric` and `selector`).
+impl fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("ts", &self.ts)
+            .field("metric", &self.metric)
+            .field("selector", &self.selector)
+            .field("value_bits", &self.value_bits)
+            .finish()
     }
 }
 
@@ -388,6 +409,15 @@ fn encode_framed(
 /// whole record present, CRC, inner lengths. Bytes after the value inside
 /// the payload are ignored, as the Go reader ignores them.
 pub fn decode_record(input: &[u8]) -> Result<(Record<'_>, usize), RecordError> {
+    decode_record_with(input, &crc32fast::Hasher::new())
+}
+
+/// [`decode_record`] with a CRC hasher to clone: `crc32fast::hash` detects
+/// the CPU's features on every call, which showed per record in replay.
+fn decode_record_with<'a>(
+    input: &'a [u8],
+    crc: &crc32fast::Hasher,
+) -> Result<(Record<'a>, usize), RecordError> {
     if input.len() < 8 {
         if input.len() >= 4 && read_u32(input, 0) != RECORD_MAGIC {
             return Err(RecordError::BadMagic {
@@ -419,7 +449,9 @@ pub fn decode_record(input: &[u8]) -> Result<(Record<'_>, usize), RecordError> {
     }
     let payload = &input[8..8 + len as usize];
     let stored = read_u32(input, 8 + len as usize);
-    let computed = crc32fast::hash(payload);
+    let mut crc = crc.clone();
+    crc.update(payload);
+    let computed = crc.finalize();
     if stored != computed {
         return Err(RecordError::CrcMismatch { stored, computed });
     }
@@ -468,6 +500,7 @@ fn parse_payload(payload: &[u8]) -> Result<Record<'_>, RecordError> {
         metric,
         selector,
         value_bits,
+        series: &payload[8..pos],
     })
 }
 
@@ -523,6 +556,7 @@ pub struct WalReader<'a> {
     pos: usize,
     resync: bool,
     done: bool,
+    crc: crc32fast::Hasher,
 }
 
 impl<'a> WalReader<'a> {
@@ -534,6 +568,7 @@ impl<'a> WalReader<'a> {
             pos: start,
             resync,
             done: false,
+            crc: crc32fast::Hasher::new(),
         }
     }
 
@@ -552,7 +587,7 @@ impl<'a> Iterator for WalReader<'a> {
             return None;
         }
         let offset = self.pos;
-        match decode_record(&self.input[offset..]) {
+        match decode_record_with(&self.input[offset..], &self.crc) {
             Ok((record, len)) => {
                 self.pos += len;
                 Some(WalItem::Record { offset, record })

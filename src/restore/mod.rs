@@ -31,6 +31,7 @@
 //! chunk out of order, a stray file where only directories belong).
 
 pub mod buffer;
+mod series;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -46,6 +47,7 @@ use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::{Error, ErrorKind};
 use crate::layout::{self, SnapshotFormat};
 use crate::storage::{self, HostDir};
+use series::{FoldBuildHasher, SeriesMap};
 
 /// The configured metrics: name → frequency in seconds. Anything else is
 /// skipped on restore, as in Go.
@@ -53,7 +55,7 @@ use crate::storage::{self, HostDir};
 pub struct MetricConfig {
     names: Vec<Vec<u8>>,
     frequencies: Vec<i64>,
-    index: HashMap<Vec<u8>, usize>,
+    index: HashMap<Vec<u8>, usize, FoldBuildHasher>,
 }
 
 impl MetricConfig {
@@ -222,9 +224,13 @@ pub struct Restored {
 }
 
 /// Levels of one host during the restore, in an arena so that the WAL
-/// replay can cache a selector's level by index.
+/// replay can cache a selector's level by index. A worker keeps its arena
+/// from host to host: [`Levels::take`] empties the nodes and the next host
+/// reuses them instead of allocating each level's table of chains again.
 struct Levels {
     nodes: Vec<Node>,
+    /// Nodes of the current host (the first is the host's own level).
+    used: usize,
 }
 
 struct Node {
@@ -233,13 +239,20 @@ struct Node {
     children: BTreeMap<Vec<u8>, usize>,
 }
 
+impl Node {
+    fn new(metrics: usize) -> Self {
+        Node {
+            chains: vec![Vec::new(); metrics],
+            children: BTreeMap::new(),
+        }
+    }
+}
+
 impl Levels {
     fn new(metrics: usize) -> Self {
         Levels {
-            nodes: vec![Node {
-                chains: vec![Vec::new(); metrics],
-                children: BTreeMap::new(),
-            }],
+            nodes: vec![Node::new(metrics)],
+            used: 1,
         }
     }
 
@@ -247,25 +260,28 @@ impl Levels {
         if let Some(&child) = self.nodes[parent].children.get(name) {
             return child;
         }
-        let metrics = self.nodes[0].chains.len();
-        self.nodes.push(Node {
-            chains: vec![Vec::new(); metrics],
-            children: BTreeMap::new(),
-        });
-        let child = self.nodes.len() - 1;
+        if self.used == self.nodes.len() {
+            self.nodes.push(Node::new(self.nodes[0].chains.len()));
+        }
+        let child = self.used;
+        self.used += 1;
         self.nodes[parent].children.insert(name.to_vec(), child);
         child
     }
 
-    fn into_level(mut self, config: &MetricConfig) -> RestoredLevel {
+    /// The host's levels, leaving every node empty for the next host.
+    fn take(&mut self, config: &MetricConfig) -> RestoredLevel {
         fn build(nodes: &mut [Node], at: usize, config: &MetricConfig) -> RestoredLevel {
-            let chains = std::mem::take(&mut nodes[at].chains);
-            let metrics = chains
-                .into_iter()
-                .enumerate()
-                .filter(|(_, chain)| !chain.is_empty())
-                .map(|(i, chain)| (config.names[i].clone(), chain))
-                .collect();
+            let chains = &mut nodes[at].chains;
+            // Sized up front: collecting an unsized iterator into the map
+            // grew a Vec step by step first.
+            let mut metrics = Vec::with_capacity(chains.iter().filter(|c| !c.is_empty()).count());
+            for (i, chain) in chains.iter_mut().enumerate() {
+                if !chain.is_empty() {
+                    metrics.push((config.names[i].clone(), std::mem::take(chain)));
+                }
+            }
+            let metrics = metrics.into_iter().collect();
             let children: Vec<(Vec<u8>, usize)> = std::mem::take(&mut nodes[at].children)
                 .into_iter()
                 .collect();
@@ -275,14 +291,33 @@ impl Levels {
                 .collect();
             RestoredLevel { metrics, children }
         }
+        self.used = 1;
         build(&mut self.nodes, 0, config)
     }
+}
+
+/// The largest read buffer a worker keeps for its next host: one that held
+/// an unusually large file is given back rather than held while the other
+/// hosts' data piles up.
+const KEEP_READ_BUFFER: usize = 64 << 20;
+
+/// What a worker keeps from one host to the next, so that the allocator is
+/// not asked for it again per host: allocating and freeing a large block
+/// per host made glibc consolidate its free lists every time.
+struct WorkerState {
+    /// The read buffer.
+    content: Vec<u8>,
+    levels: Levels,
+    /// The series in the last WAL file replayed: room for as many in the
+    /// next one spares the series map its rehashing as it grows, since the
+    /// hosts of a cluster mostly send the same series.
+    series_hint: usize,
 }
 
 /// The last occurrence of each name, in file order: Go reads a level into
 /// maps, where a repeated name replaces the earlier one.
 fn last_of_each<T>(items: &[T], name: impl Fn(&T) -> &[u8]) -> impl Iterator<Item = &T> {
-    let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(items.len());
+    let mut last = HashMap::with_capacity_and_hasher(items.len(), FoldBuildHasher::default());
     for (i, item) in items.iter().enumerate() {
         last.insert(name(item), i);
     }
@@ -298,10 +333,10 @@ struct HostRestore<'a> {
     from: i64,
     config: &'a MetricConfig,
     options: &'a RestoreOptions,
-    levels: Levels,
+    levels: &'a mut Levels,
     report: HostReport,
-    /// Reused read buffer.
-    content: Vec<u8>,
+    content: &'a mut Vec<u8>,
+    series_hint: &'a mut usize,
 }
 
 impl HostRestore<'_> {
@@ -309,7 +344,7 @@ impl HostRestore<'_> {
         self.content.clear();
         let mut file =
             fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
-        file.read_to_end(&mut self.content)
+        file.read_to_end(self.content)
             .map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
         Ok(())
     }
@@ -346,13 +381,14 @@ impl HostRestore<'_> {
                 });
                 continue;
             }
-            chain.push(Chunk {
+            let chunk = Chunk {
                 start: metric.start,
                 frequency: metric.frequency,
                 capacity: metric.values.len(),
                 archived: true,
                 values: metric.values.iter().map(|&v| v.into()).collect(),
-            });
+            };
+            buffer::push(chain, chunk);
         }
         for child in last_of_each(&level.children, |c| &c.name) {
             let child_node = self.levels.child(node, &child.name);
@@ -366,9 +402,9 @@ impl HostRestore<'_> {
     fn load_snapshot(&mut self, entry: &layout::SnapshotEntry) -> Result<(), Error> {
         let path = entry.path.as_path();
         self.read(path)?;
-        let content = std::mem::take(&mut self.content);
+        let content = std::mem::take(self.content);
         let result = self.load_snapshot_content(path, entry.format, &content);
-        self.content = content;
+        *self.content = content;
         result
     }
 
@@ -435,7 +471,7 @@ impl HostRestore<'_> {
                 .push((path.to_path_buf(), SkipReason::Failed(error)));
             return;
         }
-        let content = std::mem::take(&mut self.content);
+        let content = std::mem::take(self.content);
         let start = match wal::check_file_header(&content) {
             Ok(start) => start,
             Err(e) => {
@@ -444,12 +480,12 @@ impl HostRestore<'_> {
                 self.report
                     .files_skipped
                     .push((path.to_path_buf(), SkipReason::Failed(error)));
-                self.content = content;
+                *self.content = content;
                 return;
             }
         };
         let resync = self.options.recovery == Recovery::Salvage;
-        let mut level_of: HashMap<&[u8], usize> = HashMap::new();
+        let mut series = SeriesMap::with_capacity(*self.series_hint);
         for item in WalReader::new(&content, start, resync) {
             let record = match item {
                 WalItem::Record { record, .. } => record,
@@ -468,37 +504,34 @@ impl HostRestore<'_> {
                 self.report.records_before_from += 1;
                 continue;
             }
-            let Some(metric) = self.config.lookup(record.metric) else {
+            let (config, levels) = (self.config, &mut *self.levels);
+            let target = series.target(record.series_key(), || {
+                // An unknown metric creates no levels.
+                let metric = config.lookup(record.metric)?;
+                let node = (record.selector.iter()).fold(0, |node, name| levels.child(node, name));
+                Some((node, metric))
+            });
+            let Some((node, metric)) = target else {
                 self.report.records_unknown_metric += 1;
                 continue;
-            };
-            let key = record.selector.as_encoded();
-            let node = match level_of.get(key) {
-                Some(&node) => node,
-                None => {
-                    let node = record
-                        .selector
-                        .iter()
-                        .fold(0, |node, name| self.levels.child(node, name));
-                    level_of.insert(key, node);
-                    node
-                }
             };
             let chain = &mut self.levels.nodes[node].chains[metric];
             let value = record.value() as f64;
             // Salvage also takes a record older than the chain's newest
             // chunk (a backfilled sample a checkpoint kept in a segment).
-            let write = match resync {
-                true => buffer::write_anywhere,
-                false => buffer::write,
+            let frequency = self.config.frequencies[metric];
+            let written = match resync {
+                true => buffer::write_anywhere(chain, frequency, record.ts, value),
+                false => buffer::write(chain, frequency, record.ts, value),
             };
-            match write(chain, self.config.frequencies[metric], record.ts, value) {
+            match written {
                 Ok(()) => self.report.records_applied += 1,
                 Err(_) => self.report.records_rejected += 1,
             }
         }
+        *self.series_hint = series.len();
         self.report.files_loaded.push(path.to_path_buf());
-        self.content = content;
+        *self.content = content;
     }
 
     fn run(&mut self) -> Option<Error> {
@@ -533,21 +566,23 @@ fn restore_host(
     from: i64,
     config: &MetricConfig,
     options: &RestoreOptions,
+    state: &mut WorkerState,
 ) -> RestoredHost {
     let mut restore = HostRestore {
         dir: &dir.path,
         from,
         config,
         options,
-        levels: Levels::new(config.names.len()),
+        levels: &mut state.levels,
         report: HostReport::default(),
-        content: Vec::new(),
+        content: &mut state.content,
+        series_hint: &mut state.series_hint,
     };
     let failure = restore.run();
     RestoredHost {
         cluster: dir.cluster.clone(),
         host: dir.host.clone(),
-        root: restore.levels.into_level(config),
+        root: restore.levels.take(config),
         report: restore.report,
         error: failure,
     }
@@ -599,8 +634,17 @@ pub fn restore(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let hosts = crate::parallel::map(&hosts, workers, |dir| {
-        restore_host(dir, from, config, options)
+    let init = || WorkerState {
+        content: Vec::new(),
+        levels: Levels::new(config.names.len()),
+        series_hint: 0,
+    };
+    let hosts = crate::parallel::map_with(&hosts, workers, init, |state, dir| {
+        let host = restore_host(dir, from, config, options, state);
+        if state.content.capacity() > KEEP_READ_BUFFER {
+            state.content = Vec::new();
+        }
+        host
     });
     Ok(Restored {
         from,
