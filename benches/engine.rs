@@ -273,17 +273,16 @@ fn warm_up(
     let mut options = StoreOptions::new(dir);
     configure(&mut options);
     let (target, created, _) = open_every_host(&options, producer, &names, 1_700_000_000);
-    target.close();
-    let (target, reopened, _) = open_every_host(&options, producer, &names, 1_700_000_060);
-    Warm {
+    let fresh = Warm {
         target: Arc::new(target),
         names,
         options,
         producer,
         created,
-        reopened,
-        next_ts: 1_700_000_120,
-    }
+        reopened: Duration::ZERO,
+        next_ts: 1_700_000_060,
+    };
+    fresh.reopen().0
 }
 
 impl Warm {
