@@ -379,6 +379,10 @@ fn measure(
 ) -> Measured {
     let bytes_before = wal_bytes(dir);
     let first_ts = warm.next_ts;
+    // What earlier cases wrote is written back now, not by the kernel's
+    // flusher during this case.
+    // SAFETY: sync takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     let (cpu_before, started) = (cpu_seconds(), Instant::now());
     let workers: Vec<_> = (0..threads)
         .map(|t| {

@@ -10,7 +10,7 @@
 //!   engine buffers at most `2 × queue_capacity × shards` bytes, plus the
 //!   copies of unsynced bytes (at most 64 MiB per shard, see below), a pool
 //!   of emptied buffers (at most 8 MiB per shard) and about 1 KB per host
-//!   it has seen (1.1 KB measured at 100,000 hosts after a sync). When a
+//!   it has seen (0.9–1.1 KB measured at 100,000 hosts after a sync). When a
 //!   queue is full, `Backpressure` decides: wait (optionally with a
 //!   timeout) or refuse with `QueueFull`.
 //!   Every refused sample is reported to the caller and counted; none is
