@@ -315,7 +315,19 @@ pub fn encoded_len<S: AsRef<[u8]>>(metric: &[u8], selector: &[S]) -> usize {
 
 fn payload_len<S: AsRef<[u8]>>(metric: &[u8], selector: &[S]) -> usize {
     let selector_bytes: usize = selector.iter().map(|s| 1 + s.as_ref().len()).sum();
-    8 + 2 + metric.len() + 1 + selector_bytes + 4
+    payload_len_raw(metric.len(), selector_bytes)
+}
+
+/// Payload length for a metric name of `metric_len` bytes and a selector
+/// of `selector_bytes` bytes in its stored form, without its count.
+fn payload_len_raw(metric_len: usize, selector_bytes: usize) -> usize {
+    MIN_PAYLOAD_LEN as usize + metric_len + selector_bytes
+}
+
+/// [`encoded_len`] for a selector already in its stored form (as
+/// [`encode_record_raw_selector`] takes it).
+pub(crate) fn encoded_len_raw(metric_len: usize, selector_bytes: usize) -> usize {
+    RECORD_OVERHEAD + payload_len_raw(metric_len, selector_bytes)
 }
 
 /// Appends one record to `out` and returns its length.
@@ -388,7 +400,7 @@ fn encode_framed(
     value_bits: u32,
     put_selector: impl FnOnce(&mut Vec<u8>),
 ) -> usize {
-    let payload = 8 + 2 + metric.len() + 1 + selector_bytes + 4;
+    let payload = payload_len_raw(metric.len(), selector_bytes);
     let start = out.len();
     out.reserve(RECORD_OVERHEAD + payload);
     out.extend_from_slice(&RECORD_MAGIC_BYTES);

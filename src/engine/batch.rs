@@ -159,10 +159,7 @@ pub(crate) fn runs(bytes: &[u8], check_names: bool) -> Result<Vec<Run<'_>>, Erro
     let (mut pos, mut index) = (0, 0);
     while pos < bytes.len() {
         let e = parse(bytes, pos, index)?;
-        let record = wal::RECORD_OVERHEAD
-            + wal::MIN_PAYLOAD_LEN as usize
-            + e.metric.len()
-            + e.selector_raw.len();
+        let record = wal::encoded_len_raw(e.metric.len(), e.selector_raw.len());
         match runs.last_mut() {
             Some(run) if same_name(run.host, e.host) && same_name(run.cluster, e.cluster) => {
                 run.bytes.end = e.end;

@@ -795,12 +795,7 @@ impl HostFiles {
     /// Makes the host's file durable: written backlog, fdatasync (reopening
     /// the file if it was evicted), new directory entries.
     fn sync_host(&mut self, host: usize) -> Result<(), Error> {
-        if !self.hosts[host].backlog.is_empty() {
-            self.write_host(host, &[]);
-            if let Some(error) = &self.hosts[host].failure {
-                return Err(error.clone());
-            }
-        }
+        self.write_backlog(host)?;
         if self.hosts[host].unsynced.is_empty() {
             return Ok(());
         }
@@ -827,6 +822,18 @@ impl HostFiles {
                 Err(error)
             }
         }
+    }
+
+    /// Writes the host's waiting records, before a sync; the error when
+    /// they stay unwritten.
+    fn write_backlog(&mut self, host: usize) -> Result<(), Error> {
+        if !self.hosts[host].backlog.is_empty() {
+            self.write_host(host, &[]);
+            if let Some(error) = &self.hosts[host].failure {
+                return Err(error.clone());
+            }
+        }
+        Ok(())
     }
 
     /// Everything written to the host's file is on stable storage: its
@@ -929,11 +936,8 @@ impl HostFiles {
         let hosts = std::mem::take(&mut self.unsynced);
         let mut first_error = None;
         for &host in &hosts {
-            if !self.hosts[host].backlog.is_empty() {
-                self.write_host(host, &[]);
-                if let Some(error) = &self.hosts[host].failure {
-                    first_error.get_or_insert(error.clone());
-                }
+            if let Err(error) = self.write_backlog(host) {
+                first_error.get_or_insert(error);
             }
         }
         bump(&self.counters.fsyncs, 1);
