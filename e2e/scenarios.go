@@ -34,6 +34,9 @@ type Config struct {
 	RestartVerify      bool
 	StartTimeout       time.Duration
 	Seed               int64
+	Stock              string // the published server, for the switching scenarios
+	CcwalTool          string // the ccwal tool, for `ccwal compact` before switching
+	ExpectNoLoss       bool
 
 	rng *rand.Rand
 }
