@@ -29,6 +29,7 @@ type Server struct {
 	// Config of the metric-store section.
 	CheckpointInterval string
 	Retention          string
+	CheckpointSubdir   string // below Dir; "" is var/checkpoints
 
 	cmd     *exec.Cmd
 	started time.Time
@@ -147,7 +148,7 @@ func (s *Server) config() map[string]any {
 		"metric-store": map[string]any{
 			"checkpoints": map[string]any{
 				"file-format": "wal",
-				"directory":   "./var/checkpoints",
+				"directory":   "./" + s.checkpointSubdir(),
 			},
 			"checkpoint-interval": s.CheckpointInterval,
 			"retention-in-memory": s.Retention,
@@ -157,7 +158,14 @@ func (s *Server) config() map[string]any {
 }
 
 // CheckpointDir is the metric store's root (WAL and snapshots).
-func (s *Server) CheckpointDir() string { return filepath.Join(s.Dir, "var", "checkpoints") }
+func (s *Server) CheckpointDir() string { return filepath.Join(s.Dir, s.checkpointSubdir()) }
+
+func (s *Server) checkpointSubdir() string {
+	if s.CheckpointSubdir == "" {
+		return filepath.Join("var", "checkpoints")
+	}
+	return s.CheckpointSubdir
+}
 
 // runOnce runs the binary to completion in the server directory (bounded).
 func (s *Server) runOnce(args ...string) ([]byte, error) {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -55,21 +54,18 @@ func (c *Config) Soak(d time.Duration) ([]SoakCycle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.addCleanup("archive", "./var/archive"); err != nil {
-		return nil, err
-	}
-	dir := s.CheckpointDir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	tmpfs := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1g") == nil
+	filler, unmount, err := s.smallDisk("1g")
+	tmpfs := err == nil
 	if tmpfs {
 		defer func() {
 			s.Kill()
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+			unmount()
 		}()
 	} else {
-		logf("*** soak: no tmpfs could be mounted (needs root): no disk-full windows ***")
+		logf("*** soak: %v: no disk-full windows ***", err)
+	}
+	if err := s.addCleanup("archive", "./var/archive"); err != nil {
+		return nil, err
 	}
 	g := NewLedger(l)
 	start := time.Now().Unix()
@@ -128,7 +124,6 @@ func (c *Config) Soak(d time.Duration) ([]SoakCycle, error) {
 		if tmpfs && n%3 == 0 {
 			time.Sleep(time.Duration(c.rng.Int63n(int64(uptime / 2))))
 			full := 3*time.Second + time.Duration(c.rng.Int63n(int64(5*time.Second)))
-			filler := filepath.Join(dir, "filler")
 			if err := fillUp(filler); err != nil {
 				return cycles, err
 			}

@@ -151,18 +151,14 @@ func (c *Config) DiskFull() (Row, error) {
 	if err != nil {
 		return row, err
 	}
-	dir := s.CheckpointDir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	filler, unmount, err := s.smallDisk("16m")
+	if err != nil {
 		return row, err
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=16m"); err != nil {
-		return row, errSkipped{fmt.Sprintf("mounting a tmpfs on %s: %v (needs root)", dir, err)}
 	}
 	defer func() {
 		s.Kill()
-		_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+		unmount()
 	}()
-	filler := filepath.Join(dir, "filler")
 	if err := fillUp(filler); err != nil {
 		return row, err
 	}
@@ -193,6 +189,32 @@ func (c *Config) DiskFull() (Row, error) {
 		return row, fmt.Errorf("%d requests refused after the space was freed: ingest did not resume", failedFreed)
 	}
 	return row, nil
+}
+
+// smallDisk puts the server's checkpoint directory on a tmpfs of size
+// (mounted at var/fs, the directory var/fs/checkpoints) and names the file
+// that fills it up: next to the checkpoint directory, where the stock
+// server, which refuses any file at the first level of its directory,
+// does not see it. Returns the unmount. Needs root; errSkipped without.
+func (s *Server) smallDisk(size string) (filler string, unmount func(), err error) {
+	mnt := filepath.Join(s.Dir, "var", "fs")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		return "", nil, err
+	}
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size); err != nil {
+		return "", nil, errSkipped{fmt.Sprintf("mounting a tmpfs on %s: %v (needs root)", mnt, err)}
+	}
+	unmount = func() { _ = syscall.Unmount(mnt, syscall.MNT_DETACH) }
+	s.CheckpointSubdir = filepath.Join("var", "fs", "checkpoints")
+	if err := os.MkdirAll(s.CheckpointDir(), 0o755); err != nil {
+		unmount()
+		return "", nil, err
+	}
+	if err := writeJSON(filepath.Join(s.Dir, "config.json"), s.config()); err != nil {
+		unmount()
+		return "", nil, err
+	}
+	return filepath.Join(mnt, "filler"), unmount, nil
 }
 
 // fillUp writes path until the file system is full, to the last byte.
