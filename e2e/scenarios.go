@@ -77,6 +77,17 @@ func (c *Config) restartAndVerify(s *Server, g *Ledger, row *Row) error {
 	return err
 }
 
+// awaitCheckpoint waits for the log line of a finished checkpoint after
+// off (the checkpoint scenarios' interval, twice, and a minute).
+func (c *Config) awaitCheckpoint(s *Server, off int64) error {
+	interval, _ := time.ParseDuration(c.BackfillInterval)
+	limit := 2*interval + time.Minute
+	if _, ok := s.WaitLog(off, reCheckpointDone, limit); !ok {
+		return fmt.Errorf("no checkpoint finished within %v (log line %q)", limit, reCheckpointDone)
+	}
+	return nil
+}
+
 // checkpointBeforeKill notes whether the server logged a finished checkpoint
 // before the kill (the kill scenarios mean to hit the WAL alone).
 func checkpointNote(s *Server, off int64) string {
@@ -168,28 +179,11 @@ func writeLive(w *Writer, k int) error {
 // the next checkpoint to finish, then SIGKILL.
 func (c *Config) CheckpointBackfill() (Row, error) {
 	row := Row{Scenario: "checkpoint over backfill + live, then SIGKILL"}
-	l := NewLayout("e2e", "node", c.Nodes, c.HWThreads)
-	s, err := c.startFresh("checkpoint-backfill", l, c.BackfillInterval)
+	s, g, err := c.withCheckpointedBackfill("checkpoint-backfill", c.Bin)
 	if err != nil {
 		return row, err
 	}
-	g := NewLedger(l)
-	w := NewWriter(s, g)
-	base := alignedNow(l.Timestep) - int64(c.Steps+60)*l.Timestep
-	if failed := Backfill(w, 0, c.Steps, base, 0, 1, 0, nil); failed > 0 {
-		s.Kill()
-		return row, fmt.Errorf("%d backfill requests failed: %s", failed, w.LastErr())
-	}
-	if err := writeLive(w, c.Steps); err != nil {
-		s.Kill()
-		return row, err
-	}
-	off := s.LogSize()
-	interval, _ := time.ParseDuration(c.BackfillInterval)
-	if _, ok := s.WaitLog(off, reCheckpointDone, 2*interval+time.Minute); !ok {
-		s.Kill()
-		return row, fmt.Errorf("no checkpoint finished within %v (log line %q)", 2*interval+time.Minute, reCheckpointDone)
-	}
+	l := s.Layout
 	time.Sleep(c.Settle)
 	s.Kill()
 	row.Note = fmt.Sprintf("%d backfilled + %d live", int64(c.Steps)*int64(len(l.Series())), len(l.Series()))

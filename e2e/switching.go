@@ -39,11 +39,9 @@ func (c *Config) withCheckpointedBackfill(name, bin string) (*Server, *Ledger, e
 		s.Kill()
 		return nil, nil, err
 	}
-	off := s.LogSize()
-	interval, _ := time.ParseDuration(c.BackfillInterval)
-	if _, ok := s.WaitLog(off, reCheckpointDone, 2*interval+time.Minute); !ok {
+	if err := c.awaitCheckpoint(s, s.LogSize()); err != nil {
 		s.Kill()
-		return nil, nil, fmt.Errorf("no checkpoint finished within %v", 2*interval+time.Minute)
+		return nil, nil, err
 	}
 	return s, g, nil
 }
@@ -120,11 +118,9 @@ func (c *Config) SwitchFromStock() (Row, error) {
 		s.Kill()
 		return row, err
 	}
-	off := s.LogSize()
-	interval, _ := time.ParseDuration(c.BackfillInterval)
-	if _, ok := s.WaitLog(off, reCheckpointDone, 2*interval+time.Minute); !ok {
+	if err := c.awaitCheckpoint(s, s.LogSize()); err != nil {
 		s.Kill()
-		return row, fmt.Errorf("no checkpoint finished within %v", 2*interval+time.Minute)
+		return row, err
 	}
 	// The next sample one step later (a slot holds one value), so after
 	// the checkpoint's window: it is in the WAL only.
