@@ -229,16 +229,19 @@ func (c *Config) Sigterm(backfill bool) (Row, error) {
 
 // ThroughputRow is one line of the ingest table.
 type ThroughputRow struct {
-	Clients       int     `json:"clients"`
-	Seconds       float64 `json:"seconds"`
-	Requests      int64   `json:"requests"`
-	Accepted      int64   `json:"accepted_samples"`
-	PerSecond     float64 `json:"accepted_per_second"`
-	Errors        int64   `json:"errors"`
-	LastError     string  `json:"last_error,omitempty"`
-	WALDrops      int64   `json:"wal_drops_logged"` // -1: none logged
-	LostAfterKill int64   `json:"lost_after_kill"`
-	WrongAfter    int64   `json:"wrong_after_kill"`
+	Clients   int     `json:"clients"`
+	Seconds   float64 `json:"seconds"`
+	Requests  int64   `json:"requests"`
+	Accepted  int64   `json:"accepted_samples"`
+	PerSecond float64 `json:"accepted_per_second"`
+	// The server process's user + system CPU time during the ingest,
+	// divided by the accepted samples.
+	ServerCPUNsPerSample float64 `json:"server_cpu_ns_per_sample"`
+	Errors               int64   `json:"errors"`
+	LastError            string  `json:"last_error,omitempty"`
+	WALDrops             int64   `json:"wal_drops_logged"` // -1: none logged
+	LostAfterKill        int64   `json:"lost_after_kill"`
+	WrongAfter           int64   `json:"wrong_after_kill"`
 }
 
 // Throughput: `clients` concurrent clients, each writing its own 50 nodes
@@ -259,6 +262,7 @@ func (c *Config) Throughput(clients int) (ThroughputRow, error) {
 	const maxSteps = kMod - 100
 	base := alignedNow(l.Timestep) - int64(kMod)*l.Timestep
 	deadline := time.Now().Add(c.ThroughputFor)
+	cpu0 := s.cpuTime()
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	for cl := 0; cl < clients; cl++ {
@@ -277,6 +281,9 @@ func (c *Config) Throughput(clients int) (ThroughputRow, error) {
 	row.Requests = w.requests.Load()
 	row.Accepted = w.samplesOK.Load()
 	row.PerSecond = float64(row.Accepted) / el.Seconds()
+	if row.Accepted > 0 {
+		row.ServerCPUNsPerSample = float64(s.cpuTime()-cpu0) / float64(row.Accepted)
+	}
 	row.Errors = w.failed.Load()
 	row.LastError = w.LastErr()
 	time.Sleep(c.Settle)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -189,26 +188,6 @@ func (s *Server) addCleanup(mode, dir string) error {
 	}
 	config["metric-store"].(map[string]any)["cleanup"] = map[string]any{"mode": mode, "directory": dir}
 	return writeJSON(path, config)
-}
-
-// usage is the running server's resident memory (KiB) and open descriptors.
-func (s *Server) usage() (rssKiB int64, fds int) {
-	if s.cmd == nil {
-		return -1, -1
-	}
-	pid := s.cmd.Process.Pid
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-				rssKiB, _ = strconv.ParseInt(f[1], 10, 64)
-			}
-		}
-	}
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err == nil {
-		fds = len(entries)
-	}
-	return rssKiB, fds
 }
 
 // SoakGrowth fails when descriptors grew across the cycles, or resident
