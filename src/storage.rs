@@ -81,15 +81,33 @@ fn unix_nanos() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// Opens `path` for writing with the flags every ccwal file uses.
-fn open_new(path: &Path, truncate: bool) -> io::Result<File> {
+/// Opens `path` for writing, emptied, with the flags every ccwal file uses.
+fn open_new(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(truncate)
+        .truncate(true)
         .custom_flags(libc::O_CLOEXEC)
         .mode(0o644)
         .open(path)
+}
+
+/// How [`HostDir::open_wal`] treats an existing current.wal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalOpen {
+    /// Open it, or create it when missing.
+    CreateOrAppend,
+    /// Only create it: an existing file is an error.
+    CreateNew,
+}
+
+/// Whether a change to a file is fdatasynced before the call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncData {
+    /// Synced at once.
+    Now,
+    /// Left to a later sync.
+    Later,
 }
 
 /// Files removed from a host directory, and those that could not be.
@@ -141,18 +159,42 @@ impl HostDir {
         self.path.join(layout::snapshot_file_name(from, format))
     }
 
-    /// Opens current.wal for reading and appending, creating it (`new`:
-    /// only creating it; an existing file is an error). The caller fsyncs
-    /// the directory for a new entry (see [`HostDir::create`]).
-    pub fn open_wal(&self, new: bool) -> io::Result<File> {
+    /// Opens current.wal for reading and appending, as `how` says. The
+    /// caller fsyncs the directory for a new entry (see
+    /// [`HostDir::create`]).
+    pub fn open_wal(&self, how: WalOpen) -> io::Result<File> {
+        let only_new = how == WalOpen::CreateNew;
         OpenOptions::new()
             .read(true)
             .append(true)
-            .create(!new)
-            .create_new(new)
+            .create(!only_new)
+            .create_new(only_new)
             .custom_flags(libc::O_CLOEXEC)
             .mode(0o644)
             .open(self.wal_path())
+    }
+
+    /// Cuts current.wal, open as `file`, back to `len` bytes: the repair of
+    /// a torn tail, or of what a failed append left.
+    pub fn cut_wal(&self, file: &File, len: u64, sync: SyncData) -> Result<(), Error> {
+        file.set_len(len)
+            .and_then(|()| match sync {
+                SyncData::Now => file.sync_data(),
+                SyncData::Later => Ok(()),
+            })
+            .map_err(|e| Error::io(format!("truncate {}", self.wal_path().display()), &e))
+    }
+
+    /// Empties current.wal, open as `file`, and writes `header` (what a
+    /// failed header write left is cut off). Not synced: the caller keeps
+    /// the header like any record not yet synced.
+    pub fn restart_wal(&self, file: &mut File, header: &[u8]) -> Result<(), Error> {
+        file.set_len(0)
+            .and_then(|()| file.write_all(header))
+            .map_err(|e| {
+                let path = self.wal_path();
+                Error::io(format!("write header of {}", path.display()), &e)
+            })
     }
 
     /// The directory's files, classified; a missing directory has none.
@@ -228,7 +270,7 @@ impl HostDir {
             self.create()?;
         }
         let tmp = self.path.join(name);
-        let written = open_new(&tmp, true).and_then(|mut file| {
+        let written = open_new(&tmp).and_then(|mut file| {
             file.write_all(bytes)?;
             if sync { file.sync_data() } else { Ok(()) }
         });
@@ -338,7 +380,7 @@ impl StagedFile {
         }
         let tmp = dir.join(format!("{name}.tmp"));
         let file =
-            open_new(&tmp, true).map_err(|e| Error::io(format!("create {}", tmp.display()), &e))?;
+            open_new(&tmp).map_err(|e| Error::io(format!("create {}", tmp.display()), &e))?;
         let staged = StagedFile {
             dir: dir.to_path_buf(),
             tmp,

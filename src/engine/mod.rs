@@ -61,6 +61,7 @@ mod batch;
 mod files;
 mod shard;
 mod stats;
+pub mod tunables;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,6 +80,7 @@ use crate::names::{self, NameField};
 use files::{FileSettings, HostFiles};
 use shard::{Control, Shard};
 use stats::Counters;
+use tunables::DEFAULT_QUEUE_CAPACITY;
 
 /// When written records are forced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +141,7 @@ impl StoreOptions {
         StoreOptions {
             root: root.into(),
             shards: 0,
-            queue_capacity: 8 << 20,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
             durability: Durability::None,
             flush_interval: Duration::from_secs(1),
             max_open_files: default_open_file_budget(),

@@ -11,6 +11,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::files::{Flush, HostFiles};
 use super::stats::{Counters, bump};
+use super::tunables::{LINGER, RETRY_MAX, RETRY_MIN, UNSYNCED_LIMIT};
 use super::{Backpressure, Durability};
 use crate::error::{Error, ErrorKind};
 
@@ -97,11 +98,6 @@ pub(crate) struct Shard {
     capacity: usize,
     backpressure: Backpressure,
 }
-
-/// How long a writer that woke up to little data waits for more, so that
-/// it writes in larger rounds (fewer syscalls). `flush`, `sync`, controls
-/// and close never wait for it.
-const LINGER: Duration = Duration::from_millis(1);
 
 /// A `flush` or `sync` waiting for its answer.
 pub(crate) struct Request {
@@ -386,17 +382,6 @@ impl Shard {
         self.queue.lock().bytes.len() as u64
     }
 }
-
-/// How long a writer waits before it retries hosts whose writes failed;
-/// doubled after each failed retry up to `RETRY_MAX`. `flush`, `sync` and
-/// close retry at once.
-const RETRY_MIN: Duration = Duration::from_millis(10);
-const RETRY_MAX: Duration = Duration::from_secs(1);
-
-/// Bytes written but not yet fdatasynced that make a writer sync even when
-/// durability is `None`: the copy it keeps of them for a failed fdatasync
-/// stays bounded.
-const UNSYNCED_LIMIT: usize = 64 << 20;
 
 /// What a round takes from the queue.
 struct Round {
