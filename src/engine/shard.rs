@@ -99,11 +99,30 @@ pub(crate) struct Shard {
     backpressure: Backpressure,
 }
 
+/// What a `flush` or `sync` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Records handed to the OS.
+    Written,
+    /// Records on stable storage.
+    Synced,
+}
+
+/// How [`Shard::lock_for`] treats the room it waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Room {
+    /// The caller appends under this lock.
+    Use,
+    /// Promised to the caller until [`QueueGuard::release`] (a batch that
+    /// reserves room in every shard it touches before queueing anything).
+    Reserve,
+}
+
 /// A `flush` or `sync` waiting for its answer.
 pub(crate) struct Request {
     ticket: u64,
     round: u64,
-    sync: bool,
+    wait: Wait,
 }
 
 /// A shard's queue, locked by an appender.
@@ -203,14 +222,8 @@ impl Shard {
 
     /// Locks the queue once `need` more bytes fit (an empty queue takes
     /// anything, so an oversized batch still goes through), waiting or
-    /// refusing as the backpressure policy says. `reserve` keeps the bytes
-    /// promised until `QueueGuard::release`.
-    pub fn lock_for(
-        &self,
-        need: usize,
-        samples: u64,
-        reserve: bool,
-    ) -> Result<QueueGuard<'_>, Error> {
+    /// refusing as the backpressure policy says.
+    pub fn lock_for(&self, need: usize, samples: u64, room: Room) -> Result<QueueGuard<'_>, Error> {
         let mut queue = self.queue.lock();
         let deadline = match self.backpressure {
             Backpressure::Block { timeout: Some(t) } => Some(Instant::now() + t),
@@ -254,7 +267,7 @@ impl Shard {
                 return Err(error);
             }
         }
-        if reserve {
+        if room == Room::Reserve {
             queue.reserved += need;
         }
         let bytes_before = queue.bytes.len();
@@ -265,7 +278,7 @@ impl Shard {
         })
     }
 
-    /// Locks the queue to append what `lock_for(.., reserve = true)` made
+    /// Locks the queue to append what `lock_for(.., Room::Reserve)` made
     /// room for.
     pub fn lock_reserved(&self) -> Result<QueueGuard<'_>, Error> {
         let queue = self.queue.lock();
@@ -302,53 +315,53 @@ impl Shard {
         Ok(())
     }
 
-    /// Asks the writer to write (`sync`: to sync) everything queued so far;
+    /// Asks the writer to write (or sync) everything queued so far;
     /// [`Shard::wait_for`] the answer.
-    pub fn request(&self, sync: bool) -> Result<Request, Error> {
+    pub fn request(&self, wait: Wait) -> Result<Request, Error> {
         let mut queue = self.queue.lock();
         if queue.closing {
             return Err(closed());
         }
-        if sync {
+        if wait == Wait::Synced {
             queue.sync_wanted = queue.sync_wanted.max(queue.queued);
         }
         queue.requests += 1;
         let request = Request {
             ticket: queue.queued,
             round: queue.rounds_taken + 1,
-            sync,
+            wait,
         };
         drop(queue);
         self.work.notify_one();
         Ok(request)
     }
 
-    /// Waits until everything queued before the request is written (`sync`:
-    /// on disk). Answers after the first writer round that starts after the
-    /// request: an error when that round could not write (or sync) it all.
+    /// Waits until everything queued before the request is written (or on
+    /// disk, as it asked). Answers after the first writer round that starts
+    /// after the request: an error when that round could not write (or
+    /// sync) it all.
     pub fn wait_for(&self, request: Request) -> Result<(), Error> {
         let Request {
             ticket,
             round,
-            sync,
+            wait,
         } = request;
         let mut progress = self.progress.lock();
         loop {
-            let done = if sync {
-                progress.synced
-            } else {
-                progress.written
+            let done = match wait {
+                Wait::Written => progress.written,
+                Wait::Synced => progress.synced,
             };
             if done >= ticket {
                 return Ok(());
             }
             if progress.rounds_done >= round {
-                let error = match sync {
-                    true => progress
+                let error = match wait {
+                    Wait::Synced => progress
                         .sync_error
                         .as_ref()
                         .or(progress.write_error.as_ref()),
-                    false => progress.write_error.as_ref(),
+                    Wait::Written => progress.write_error.as_ref(),
                 };
                 return Err(error.cloned().unwrap_or_else(|| {
                     Error::new(ErrorKind::Io, "the writer could not complete the request")
