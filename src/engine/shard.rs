@@ -594,3 +594,139 @@ impl Drop for StopOnExit<'_> {
         self.0.close();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+
+    fn shard(capacity: usize, backpressure: Backpressure) -> Shard {
+        Shard::new(capacity, backpressure, Arc::new(Counters::default()))
+    }
+
+    fn append(shard: &Shard, bytes: usize, room: Room) -> Result<(), Error> {
+        let mut queue = shard.lock_for(bytes, 1, room)?;
+        if room == Room::Reserve {
+            queue.release(bytes);
+        }
+        queue.append_records(b"c", b"h", 1, |out| out.resize(out.len() + bytes, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn a_full_queue_refuses_or_times_out_as_the_policy_says() {
+        let rejecting = shard(16, Backpressure::Reject);
+        // An empty queue takes anything, so an oversized batch goes through.
+        append(&rejecting, 100, Room::Use).unwrap();
+        let refused = append(&rejecting, 1, Room::Use).unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::QueueFull);
+        assert_eq!(rejecting.counters.rejected.load(Ordering::Relaxed), 1);
+        assert_eq!(rejecting.queued_bytes(), 100 + 3);
+
+        let timeout = Some(Duration::from_millis(20));
+        let blocking = shard(16, Backpressure::Block { timeout });
+        append(&blocking, 10, Room::Use).unwrap();
+        let started = Instant::now();
+        let refused = append(&blocking, 10, Room::Use).unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Timeout);
+        assert!(started.elapsed() >= Duration::from_millis(20));
+    }
+
+    #[test]
+    fn reserved_room_counts_until_it_is_used_or_given_back() {
+        let shard = shard(64, Backpressure::Reject);
+        drop(shard.lock_for(40, 1, Room::Reserve).unwrap());
+        assert_eq!(
+            shard.lock_for(40, 1, Room::Use).err().map(|e| e.kind()),
+            Some(ErrorKind::QueueFull)
+        );
+        shard.unreserve(40);
+        drop(shard.lock_for(40, 1, Room::Reserve).unwrap());
+        let mut queue = shard.lock_reserved().unwrap();
+        queue.release(40);
+        drop(queue);
+        append(&shard, 40, Room::Use).unwrap();
+    }
+
+    #[test]
+    fn consecutive_records_of_one_host_share_an_item() {
+        let shard = shard(1 << 10, Backpressure::Reject);
+        append(&shard, 3, Room::Use).unwrap();
+        append(&shard, 5, Room::Use).unwrap();
+        let mut queue = shard.lock_for(1, 1, Room::Use).unwrap();
+        queue.append_records(b"c", b"other", 2, |out| out.push(7));
+        drop(queue);
+        let queue = shard.queue.lock();
+        let items: Vec<_> = queue
+            .items
+            .iter()
+            .map(|item| match item {
+                Item::Records {
+                    key,
+                    records,
+                    count,
+                    ..
+                } => (queue.bytes[key.clone()].to_vec(), records.len(), *count),
+                Item::Control(_) => panic!("no control was queued"),
+            })
+            .collect();
+        assert_eq!(
+            items,
+            [(b"c\0h".to_vec(), 8, 2), (b"c\0other".to_vec(), 1, 2)]
+        );
+        assert_eq!(queue.queued, 4);
+    }
+
+    #[test]
+    fn a_closed_shard_refuses_appends_requests_and_controls() {
+        let shard = shard(1 << 10, Backpressure::Reject);
+        shard.close();
+        let closed = |result: Result<(), Error>| result.unwrap_err().kind() == ErrorKind::Closed;
+        assert!(closed(append(&shard, 1, Room::Use)));
+        assert!(closed(shard.request(Wait::Synced).map(drop)));
+        assert!(closed(shard.lock_reserved().map(drop)));
+    }
+
+    #[test]
+    fn the_writer_answers_a_sync_once_the_records_are_in_the_file() {
+        let root = tempfile::tempdir().unwrap();
+        let counters = Arc::new(Counters::default());
+        let shard = Arc::new(Shard::new(1 << 20, Backpressure::Reject, counters.clone()));
+        let settings = Arc::new(super::super::files::FileSettings {
+            root: root.path().to_path_buf(),
+            open_file_budget: 4,
+            max_wal_bytes: 0,
+            sync_on_close: false,
+            coalesce: true,
+            event_hook: None,
+            fault_injector: None,
+        });
+        let files = HostFiles::new(settings, counters.clone());
+        let writer_shard = shard.clone();
+        let writer = std::thread::spawn(move || {
+            run_writer(
+                writer_shard,
+                files,
+                Durability::None,
+                Duration::from_secs(1),
+            )
+        });
+        let mut queue = shard.lock_for(64, 1, Room::Use).unwrap();
+        queue.append_records(b"c", b"h", 1, |out| {
+            crate::codec::wal::encode_record_unchecked(out, 1, b"m", &[b"cpu0"], 0);
+        });
+        drop(queue);
+        let request = shard.request(Wait::Synced).unwrap();
+        shard.wait_for(request).unwrap();
+        let wal = std::fs::read(root.path().join("c/h/current.wal")).unwrap();
+        let record_len = crate::codec::wal::encoded_len(b"m", &[b"cpu0"]);
+        assert_eq!(wal.len(), crate::codec::wal::FILE_HEADER_LEN + record_len);
+        assert_eq!(counters.written.load(Ordering::Relaxed), 1);
+        shard.close();
+        writer.join().unwrap();
+        assert!(shard.close_result().is_ok());
+        let after_close = shard.request(Wait::Written).map(drop).unwrap_err();
+        assert_eq!(after_close.kind(), ErrorKind::Closed);
+    }
+}

@@ -655,3 +655,190 @@ fn write_all_vectored(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::wal::{WalItem, WalReader};
+
+    const KEY: &[u8] = b"c\0h";
+
+    fn host_files(root: &Path, configure: impl FnOnce(&mut FileSettings)) -> HostFiles {
+        let mut settings = FileSettings {
+            root: root.to_path_buf(),
+            open_file_budget: 8,
+            max_wal_bytes: 0,
+            sync_on_close: true,
+            coalesce: true,
+            event_hook: None,
+            fault_injector: None,
+        };
+        configure(&mut settings);
+        HostFiles::new(Arc::new(settings), Arc::new(Counters::default()))
+    }
+
+    /// One record per timestamp.
+    fn records(timestamps: Range<i64>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for ts in timestamps {
+            wal::encode_record_unchecked(&mut out, ts, b"m", &[b"cpu0"], 0);
+        }
+        out
+    }
+
+    /// Queues all of `bytes` (holding `count` records) for the host and
+    /// runs a round.
+    fn round(files: &mut HostFiles, bytes: &[u8], count: u64, flush: Flush) {
+        let host = files.host_index(KEY, 1).unwrap();
+        files.add(host, 0..bytes.len(), count);
+        files.write_round(bytes, flush);
+    }
+
+    /// The timestamps of the records in the host's WAL; panics on damage.
+    fn timestamps(root: &Path) -> Vec<i64> {
+        let content = std::fs::read(root.join("c/h/current.wal")).unwrap_or_default();
+        let start = wal::check_file_header(&content).unwrap();
+        WalReader::new(&content, start, false)
+            .map(|item| match item {
+                WalItem::Record { record, .. } => record.ts,
+                damaged => panic!("{damaged:?}"),
+            })
+            .collect()
+    }
+
+    const QUIET: Flush = Flush {
+        retry: false,
+        all: false,
+    };
+
+    #[test]
+    fn small_appends_wait_until_enough_bytes_or_a_flush() {
+        let root = tempfile::tempdir().unwrap();
+        let mut files = host_files(root.path(), |_| {});
+        round(&mut files, &records(0..2), 2, QUIET);
+        assert_eq!(timestamps(root.path()), [] as [i64; 0]);
+        assert!(files.coalesce_deadline().is_some());
+        assert!(!files.all_written());
+        // Enough bytes waiting: written with the new ones, in order.
+        let many = (COALESCE_BYTES / records(0..1).len()) as i64;
+        round(&mut files, &records(2..2 + many), many as u64, QUIET);
+        assert_eq!(timestamps(root.path()), (0..2 + many).collect::<Vec<_>>());
+        round(&mut files, &records(100..101), 1, QUIET);
+        round(&mut files, &[], 0, Flush::EVERYTHING);
+        assert_eq!(timestamps(root.path()).last(), Some(&100));
+        assert!(files.all_written());
+        assert_eq!(files.coalesce_deadline(), None);
+        assert_eq!(
+            files.counters.written.load(Ordering::Relaxed),
+            3 + many as u64
+        );
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_records_and_the_file_whole_until_a_retry() {
+        let root = tempfile::tempdir().unwrap();
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let fault = failing.clone();
+        let mut files = host_files(root.path(), |settings| {
+            settings.fault_injector = Some(Arc::new(move |_: &Path| {
+                fault.load(Ordering::Relaxed).then(|| WriteFault {
+                    after_bytes: 5,
+                    error: io::Error::from_raw_os_error(libc::ENOSPC),
+                })
+            }));
+        });
+        round(&mut files, &records(0..3), 3, Flush::EVERYTHING);
+        assert_eq!(files.failure().unwrap().os_code(), Some(libc::ENOSPC));
+        // The partial write was cut off: the file holds whole records only.
+        assert_eq!(timestamps(root.path()), [] as [i64; 0]);
+        assert_eq!(files.counters.backlog_records.load(Ordering::Relaxed), 3);
+        // Without a retry, new records join the backlog untried.
+        round(&mut files, &records(3..4), 1, QUIET);
+        assert_eq!(files.backlog_bytes(), records(0..4).len());
+        failing.store(false, Ordering::Relaxed);
+        round(&mut files, &[], 0, Flush::EVERYTHING);
+        assert!(files.failure().is_none());
+        assert_eq!(timestamps(root.path()), [0, 1, 2, 3]);
+        assert_eq!(files.backlog_bytes(), 0);
+        assert_eq!(files.counters.backlog_records.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn after_a_failed_sync_the_unsynced_bytes_are_written_again_once() {
+        let root = tempfile::tempdir().unwrap();
+        let mut files = host_files(root.path(), |_| {});
+        round(&mut files, &records(0..2), 2, Flush::EVERYTHING);
+        files.sync().unwrap();
+        assert_eq!(files.unsynced_bytes(), 0);
+        round(&mut files, &records(2..4), 2, Flush::EVERYTHING);
+        assert_eq!(files.unsynced_bytes(), records(2..4).len());
+        // As if the fdatasync had failed: the file goes back to its synced
+        // length and the copy is written again, ahead of newer records.
+        let host = files.host_index(KEY, 1).unwrap();
+        files.rewrite_after_failed_sync(host);
+        assert_eq!(files.unsynced_bytes(), 0);
+        assert_eq!(files.backlog_bytes(), records(2..4).len());
+        round(&mut files, &records(4..5), 1, Flush::EVERYTHING);
+        assert_eq!(timestamps(root.path()), [0, 1, 2, 3, 4]);
+        files.sync().unwrap();
+        assert!(!files.has_unsynced());
+    }
+
+    #[test]
+    fn a_new_file_s_header_is_rewritten_with_its_records_after_a_failed_sync() {
+        let root = tempfile::tempdir().unwrap();
+        let mut files = host_files(root.path(), |_| {});
+        round(&mut files, &records(0..1), 1, Flush::EVERYTHING);
+        let host = files.host_index(KEY, 1).unwrap();
+        assert_eq!(
+            files.unsynced_bytes(),
+            wal::FILE_HEADER_LEN + records(0..1).len()
+        );
+        files.rewrite_after_failed_sync(host);
+        round(&mut files, &[], 0, Flush::EVERYTHING);
+        assert_eq!(timestamps(root.path()), [0]);
+    }
+
+    #[test]
+    fn a_wal_at_its_size_limit_is_restarted_and_a_rotation_drops_the_backlog() {
+        let root = tempfile::tempdir().unwrap();
+        let limit = records(0..10).len() as u64;
+        let mut files = host_files(root.path(), |settings| settings.max_wal_bytes = limit);
+        round(&mut files, &records(0..10), 10, Flush::EVERYTHING);
+        round(&mut files, &records(10..11), 1, Flush::EVERYTHING);
+        assert_eq!(timestamps(root.path()), [10]);
+        assert_eq!(files.counters.size_rotations.load(Ordering::Relaxed), 1);
+        round(&mut files, &records(11..12), 1, QUIET);
+        files.rotate(KEY, 1).unwrap();
+        assert!(!root.path().join("c/h/current.wal").exists());
+        assert!(files.all_written());
+        assert_eq!(files.unsynced_bytes(), 0);
+        assert_eq!(files.counters.rotations.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn sealing_syncs_and_renames_the_wal_and_closing_counts_lost_records() {
+        let root = tempfile::tempdir().unwrap();
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let fault = fail.clone();
+        let mut files = host_files(root.path(), |settings| {
+            settings.fault_injector = Some(Arc::new(move |_: &Path| {
+                fault.load(Ordering::Relaxed).then(|| WriteFault {
+                    after_bytes: 0,
+                    error: io::Error::from_raw_os_error(libc::EIO),
+                })
+            }));
+        });
+        round(&mut files, &records(0..2), 2, QUIET);
+        let sealed = files.seal(KEY, 1, 7).unwrap();
+        assert_eq!(sealed.len(), 1);
+        assert_eq!(files.unsynced_bytes(), 0);
+        assert!(!root.path().join("c/h/current.wal").exists());
+        fail.store(true, Ordering::Relaxed);
+        round(&mut files, &records(2..5), 3, QUIET);
+        assert!(files.close_all().is_err());
+        let mut stats = crate::engine::Stats::default();
+        files.counters.add_to(&mut stats);
+        assert_eq!(stats.errors_io.records_lost, 3);
+    }
+}

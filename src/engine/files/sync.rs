@@ -173,7 +173,7 @@ impl HostFiles {
     /// After a failed fdatasync nothing written since the last good one can
     /// be trusted: cut the file back to the synced length and queue the
     /// kept copy to be written again, ahead of the backlog.
-    fn rewrite_after_failed_sync(&mut self, host: usize) {
+    pub(super) fn rewrite_after_failed_sync(&mut self, host: usize) {
         self.descriptors.close(host);
         let again = self.unsynced.take(host);
         self.backlog.put_first(host, again);
