@@ -658,6 +658,8 @@ fn write_all_vectored(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicBool;
+
     use super::*;
     use crate::codec::wal::{WalItem, WalReader};
 
@@ -675,6 +677,26 @@ mod tests {
         };
         configure(&mut settings);
         HostFiles::new(Arc::new(settings), Arc::new(Counters::default()))
+    }
+
+    /// Host files whose appends write `after_bytes`, then fail with `errno`,
+    /// while the flag returned is set.
+    fn files_with_fault(
+        root: &Path,
+        after_bytes: usize,
+        errno: i32,
+    ) -> (HostFiles, Arc<AtomicBool>) {
+        let failing = Arc::new(AtomicBool::new(false));
+        let fault = failing.clone();
+        let files = host_files(root, |settings| {
+            settings.fault_injector = Some(Arc::new(move |_: &Path| {
+                fault.load(Ordering::Relaxed).then(|| WriteFault {
+                    after_bytes,
+                    error: io::Error::from_raw_os_error(errno),
+                })
+            }));
+        });
+        (files, failing)
     }
 
     /// One record per timestamp.
@@ -737,16 +759,8 @@ mod tests {
     #[test]
     fn a_failed_write_keeps_the_records_and_the_file_whole_until_a_retry() {
         let root = tempfile::tempdir().unwrap();
-        let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let fault = failing.clone();
-        let mut files = host_files(root.path(), |settings| {
-            settings.fault_injector = Some(Arc::new(move |_: &Path| {
-                fault.load(Ordering::Relaxed).then(|| WriteFault {
-                    after_bytes: 5,
-                    error: io::Error::from_raw_os_error(libc::ENOSPC),
-                })
-            }));
-        });
+        let (mut files, failing) = files_with_fault(root.path(), 5, libc::ENOSPC);
+        failing.store(true, Ordering::Relaxed);
         round(&mut files, &records(0..3), 3, Flush::EVERYTHING);
         assert_eq!(files.failure().unwrap().os_code(), Some(libc::ENOSPC));
         // The partial write was cut off: the file holds whole records only.
@@ -819,16 +833,7 @@ mod tests {
     #[test]
     fn sealing_syncs_and_renames_the_wal_and_closing_counts_lost_records() {
         let root = tempfile::tempdir().unwrap();
-        let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let fault = fail.clone();
-        let mut files = host_files(root.path(), |settings| {
-            settings.fault_injector = Some(Arc::new(move |_: &Path| {
-                fault.load(Ordering::Relaxed).then(|| WriteFault {
-                    after_bytes: 0,
-                    error: io::Error::from_raw_os_error(libc::EIO),
-                })
-            }));
-        });
+        let (mut files, fail) = files_with_fault(root.path(), 0, libc::EIO);
         round(&mut files, &records(0..2), 2, QUIET);
         let sealed = files.seal(KEY, 1, 7).unwrap();
         assert_eq!(sealed.len(), 1);
