@@ -43,7 +43,7 @@ pub struct CheckpointReport {
     pub records_kept: u64,
     /// Segments that could not be settled (they stay whole; restore
     /// replays them).
-    pub delete_errors: Vec<(PathBuf, String)>,
+    pub delete_errors: Vec<(PathBuf, Error)>,
     /// How long the session took, from begin to finish.
     pub duration: Duration,
 }
@@ -154,7 +154,7 @@ impl CheckpointSession {
                 Ok(dir) => settle_segments(&dir, segments, from, to, &mut report),
                 Err(e) => report
                     .delete_errors
-                    .extend(segments.into_iter().map(|p| (p, e.to_string()))),
+                    .extend(segments.into_iter().map(|p| (p, e.clone()))),
             }
         }
         report.duration = started.elapsed();
@@ -204,20 +204,24 @@ pub(crate) fn trim_segment(
     dir: &HostDir,
     segment: &std::path::Path,
     keep: impl Fn(i64) -> bool,
-) -> Result<Trimmed, String> {
+) -> Result<Trimmed, Error> {
     let content = match fs::read(segment) {
         Ok(content) => content,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Trimmed::Unchanged),
-        Err(e) => return Err(Error::io(format!("read {}", segment.display()), &e).to_string()),
+        Err(e) => return Err(Error::io_at("read", segment, &e)),
     };
-    let filtered = wal::filter_records(&content, |record| keep(record.ts))
-        .map_err(|e| format!("{}: {e}; kept whole", segment.display()))?;
+    let filtered = wal::filter_records(&content, |record| keep(record.ts)).map_err(|e| {
+        Error::new(
+            ErrorKind::Corrupt,
+            format!("{}: {e}; kept whole", segment.display()),
+        )
+        .with_path(segment)
+    })?;
     match (filtered.kept, filtered.dropped) {
         (0, _) => Ok(Trimmed::Empty),
         (_, 0) => Ok(Trimmed::Unchanged),
         (kept, _) => {
-            dir.replace(segment, &filtered.file)
-                .map_err(|e| e.to_string())?;
+            dir.replace(segment, &filtered.file)?;
             Ok(Trimmed::Kept(kept))
         }
     }

@@ -715,9 +715,8 @@ impl HostFiles {
         self.open_host(host)?;
         let h = &mut self.hosts[host];
         // The path is built only for an error (or a test's fault injector).
-        let error = |dir: &HostDir, what: &str, e: &io::Error| {
-            Error::io(format!("{what} {}", dir.wal_path().display()), e)
-        };
+        let error =
+            |dir: &HostDir, what: &str, e: &io::Error| Error::io_at(what, &dir.wal_path(), e);
         let file = h.file.as_mut().expect("opened by open_host");
         if h.must_cut {
             file.set_len(h.len)
@@ -815,7 +814,7 @@ impl HostFiles {
                 Ok(())
             }
             Err(e) => {
-                let error = Error::io(format!("fdatasync {}", path.display()), &e);
+                let error = Error::io_at("fdatasync", &path, &e);
                 self.rewrite_after_failed_sync(host);
                 self.fail(host, error.clone());
                 self.publish_gauges();

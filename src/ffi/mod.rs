@@ -96,6 +96,7 @@ pub(crate) fn result_of(kind: ErrorKind) -> ccwal_result {
         ErrorKind::Io => CCWAL_IO,
         ErrorKind::Corrupt => CCWAL_CORRUPT,
         ErrorKind::Format => CCWAL_FORMAT,
+        ErrorKind::Panic => CCWAL_PANIC,
     }
 }
 

@@ -141,6 +141,14 @@ static void expect_io(const char *what, ccwal_result r, ccwal_error *error, int 
     size_t len = 0;
     EXPECT(error != NULL && ccwal_error_message(error, &message, &len) == CCWAL_OK && len > 0,
            "%s: an error message", what);
+    /* The error names the WAL file that failed, as a path of its own. */
+    const uint8_t *path = NULL;
+    size_t path_len = 0;
+    const char *suffix = "/current.wal";
+    EXPECT(error != NULL && ccwal_error_path(error, &path, &path_len) == CCWAL_OK &&
+               path_len > strlen(suffix) && path[path_len] == 0 &&
+               strcmp((const char *)path + path_len - strlen(suffix), suffix) == 0,
+           "%s: the error's path is a WAL file", what);
   }
   ccwal_error_free(error);
 }
