@@ -32,7 +32,7 @@ use crate::layout::{
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io_at("fsync", &dir, &e))
+        .map_err(|e| Error::io_at("fsync", dir, &e))
 }
 
 /// Flushes every dirty page of the file system holding `path` with one
@@ -53,7 +53,7 @@ pub struct FileSystemSync {
 impl FileSystemSync {
     /// Opens the directory `path` (which must exist).
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let dir = File::open(path).map_err(|e| Error::io_at("open", &path, &e))?;
+        let dir = File::open(path).map_err(|e| Error::io_at("open", path, &e))?;
         Ok(FileSystemSync {
             dir,
             path: path.to_path_buf(),
@@ -243,7 +243,7 @@ impl HostDir {
     pub fn rename_into_place(&self, tmp: &Path, target: &Path) -> Result<(), Error> {
         fs::rename(tmp, target).map_err(|e| {
             let _ = fs::remove_file(tmp);
-            Error::io(format!("rename {} into place", tmp.display()), &e).with_path(&tmp)
+            Error::io(format!("rename {} into place", tmp.display()), &e).with_path(tmp)
         })
     }
 
@@ -300,7 +300,7 @@ pub fn create_dir_durably(dir: &Path) -> Result<(), Error> {
     if missing.is_empty() {
         return Ok(());
     }
-    fs::create_dir_all(dir).map_err(|e| Error::io_at("create", &dir, &e))?;
+    fs::create_dir_all(dir).map_err(|e| Error::io_at("create", dir, &e))?;
     for created in missing.iter().rev() {
         if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
@@ -398,7 +398,7 @@ pub fn scan_root_or_empty(root: &Path) -> Result<Vec<HostDir>, Error> {
     match scan_root(root) {
         Ok(hosts) => Ok(hosts),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io_at("list", &root, &e)),
+        Err(e) => Err(Error::io_at("list", root, &e)),
     }
 }
 

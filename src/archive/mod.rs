@@ -166,7 +166,7 @@ fn load(files: &[(PathBuf, SnapshotFormat)]) -> Result<Vec<ArchiveLevel>, Error>
     files
         .iter()
         .map(|(path, format)| {
-            let bytes = std::fs::read(path).map_err(|e| Error::io_at("read", &path, &e))?;
+            let bytes = std::fs::read(path).map_err(|e| Error::io_at("read", path, &e))?;
             let tree = match format {
                 SnapshotFormat::Binary => rows::load_binary(&bytes),
                 SnapshotFormat::Json => rows::load_json(&bytes),

@@ -5,6 +5,7 @@ use super::guard::{guard, guard_void};
 use super::snapshot::ccwal_snapshot_builder;
 use super::store::ccwal_store;
 use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, item_at, out_ptr};
+use super::{sized_out, sized_outputs};
 use crate::checkpoint::{CheckpointReport, CheckpointSession, Outcome};
 
 /// A checkpoint of `[from, to]` in progress: the WAL of every host was
@@ -49,6 +50,10 @@ pub const CCWAL_HOST_FAILED: ccwal_host_outcome = 2;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ccwal_checkpoint_totals {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// Hosts added to the session.
     pub hosts: usize,
     /// Snapshots written.
@@ -79,6 +84,10 @@ pub struct ccwal_checkpoint_totals {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_checkpoint_host {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// The cluster name, `cluster_len` bytes.
     pub cluster: *const u8,
     /// Length of `cluster`.
@@ -98,6 +107,11 @@ pub struct ccwal_checkpoint_host {
     /// Length of `message`.
     pub message_len: usize,
 }
+
+sized_outputs!(
+    ccwal_checkpoint_totals: duration_micros: u64,
+    ccwal_checkpoint_host: message_len: usize,
+);
 
 /// Seals the WAL of every host below the store's root and starts `workers`
 /// snapshot writers behind a queue of `queue` snapshots. Blocks until the
@@ -200,8 +214,9 @@ pub extern "C" fn ccwal_checkpoint_report_totals(
     guard(error_out, || {
         // SAFETY: live handle and writable output, as documented.
         let report = &unsafe { handle(report, "report") }?.report;
-        let out = unsafe { out_ptr(totals_out, "totals_out") }?;
+        let out = unsafe { sized_out(totals_out, "totals_out") }?;
         let mut totals = ccwal_checkpoint_totals {
+            struct_size: 0,
             hosts: report.hosts.len(),
             segments_deleted: report.segments_deleted.len(),
             segments_trimmed: report.segments_trimmed.len(),
@@ -237,7 +252,7 @@ pub extern "C" fn ccwal_checkpoint_report_host(
     guard(error_out, || {
         // SAFETY: live handle and writable output, as documented.
         let report = &unsafe { handle(report, "report") }?.report;
-        let out = unsafe { out_ptr(host_out, "host_out") }?;
+        let out = unsafe { sized_out(host_out, "host_out") }?;
         let host = item_at(&report.hosts, index, "host")?;
         let (outcome, bytes, message) = match &host.outcome {
             Outcome::Written { bytes, .. } => (CCWAL_HOST_WRITTEN, *bytes, ""),
@@ -245,6 +260,7 @@ pub extern "C" fn ccwal_checkpoint_report_host(
             Outcome::Failed(e) => (CCWAL_HOST_FAILED, 0, e.message()),
         };
         out.write(ccwal_checkpoint_host {
+            struct_size: 0,
             cluster: host.cluster.as_ptr(),
             cluster_len: host.cluster.len(),
             host: host.host.as_ptr(),

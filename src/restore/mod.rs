@@ -342,9 +342,9 @@ struct HostRestore<'a> {
 impl HostRestore<'_> {
     fn read(&mut self, path: &Path) -> Result<(), Error> {
         self.content.clear();
-        let mut file = fs::File::open(path).map_err(|e| Error::io_at("open", &path, &e))?;
+        let mut file = fs::File::open(path).map_err(|e| Error::io_at("open", path, &e))?;
         file.read_to_end(self.content)
-            .map_err(|e| Error::io_at("read", &path, &e))?;
+            .map_err(|e| Error::io_at("read", path, &e))?;
         Ok(())
     }
 
@@ -536,7 +536,7 @@ impl HostRestore<'_> {
     fn run(&mut self) -> Option<Error> {
         let files = match storage::list_host_files(self.dir) {
             Ok(files) => files,
-            Err(e) => return Some(Error::io_at("list", &self.dir, &e)),
+            Err(e) => return Some(Error::io_at("list", self.dir, &e)),
         };
         if let Some(bad) = files.bad_names.first() {
             let message = format!("{}: snapshot name is not a number", bad.display());
@@ -598,7 +598,7 @@ pub fn restore(
     options: &RestoreOptions,
 ) -> Result<Restored, Error> {
     let (mut hosts, strays) =
-        storage::scan_root_strays(root).map_err(|e| Error::io_at("list", &root, &e))?;
+        storage::scan_root_strays(root).map_err(|e| Error::io_at("list", root, &e))?;
     // Go's scan stops at the first file where only directories belong;
     // under `Strict` so does this one (the hosts before it are restored).
     let wanted = |h: &HostDir| {
