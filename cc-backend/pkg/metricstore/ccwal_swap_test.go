@@ -6,6 +6,7 @@ package metricstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -170,5 +171,39 @@ func TestCcwalGroupCommit(t *testing.T) {
 				t.Errorf("%+v: restored %v", s, got)
 			}
 		}
+	}
+}
+
+// Shutdown stops the group-commit goroutine: a commit joined before it is
+// answered, a later one fails at once with ErrWALWrite, and the goroutine
+// has exited when closeWAL returns.
+func TestCcwalCommitterStopsAtShutdown(t *testing.T) {
+	saved := Keys
+	t.Cleanup(func() {
+		Keys = saved
+		walMu.Lock()
+		walStore, walCommits, walClosed = nil, nil, false
+		walMu.Unlock()
+	})
+	Keys.Checkpoints = Checkpoints{FileFormat: "wal", RootDir: t.TempDir()}
+	var wg sync.WaitGroup
+	WALStaging(&wg, context.Background())
+	ms := ccwalTestStore()
+	ccwalIngest(t, ms, []ccwalSample{{"h0", "cpu_load", "", 1_700_000_000, 1}})
+	commits := walCommits
+	store := closeWAL()
+	select {
+	case <-commits.exited:
+	default:
+		t.Fatal("the committer goroutine is still running after closeWAL")
+	}
+	if err := WALCommit(); !errors.Is(err, ErrWALWrite) {
+		t.Fatalf("commit after shutdown: %v", err)
+	}
+	if err := commits.wait(); !errors.Is(err, errCommitStopped) {
+		t.Fatalf("a stopped committer answered %v", err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
