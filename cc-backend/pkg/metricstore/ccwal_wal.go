@@ -27,7 +27,7 @@ import (
 	"sync"
 
 	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // ErrWALWrite wraps the errors of handing samples to the WAL: the samples
