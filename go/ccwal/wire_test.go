@@ -19,16 +19,19 @@ var wireDir = filepath.Join("..", "..", "tests", "wire")
 // wireName is a name of cases.json: a string, or {"repeat": S, "times": N}.
 type wireName string
 
+// wireRepeat is {"repeat": S, "times": N}.
+type wireRepeat struct {
+	Repeat string
+	Times  int
+}
+
 func (n *wireName) UnmarshalJSON(data []byte) error {
 	var plain string
 	if json.Unmarshal(data, &plain) == nil {
 		*n = wireName(plain)
 		return nil
 	}
-	var r struct {
-		Repeat string
-		Times  int
-	}
+	var r wireRepeat
 	if err := json.Unmarshal(data, &r); err != nil {
 		return err
 	}
@@ -47,10 +50,7 @@ func (s *wireSelector) UnmarshalJSON(data []byte) error {
 		}
 		return nil
 	}
-	var r struct {
-		Repeat string
-		Times  int
-	}
+	var r wireRepeat
 	if err := json.Unmarshal(data, &r); err != nil {
 		return err
 	}

@@ -61,18 +61,30 @@ pub extern "C" fn ccwal_error_message(
     message_out: *mut *const u8,
     len_out: *mut usize,
 ) -> ccwal_result {
+    write_text(error, |e| &e.message, message_out, len_out)
+}
+
+/// Writes one of the error's NUL-terminated texts as `(ptr, len)`, the NUL
+/// not counted; `CCWAL_NULL_ARGUMENT` when any pointer is NULL.
+fn write_text(
+    error: *const ccwal_error,
+    text: impl FnOnce(&ccwal_error) -> &[u8],
+    ptr_out: *mut *const u8,
+    len_out: *mut usize,
+) -> ccwal_result {
     guard_value(CCWAL_PANIC, || {
         // SAFETY: each pointer is NULL or valid, as documented; the outputs
         // may hold anything, so they are seen as MaybeUninit (see out_ptr).
-        let (Some(error), Some(message), Some(len)) = (
+        let (Some(error), Some(ptr), Some(len)) = (
             unsafe { error.as_ref() },
-            unsafe { message_out.cast::<MaybeUninit<*const u8>>().as_mut() },
+            unsafe { ptr_out.cast::<MaybeUninit<*const u8>>().as_mut() },
             unsafe { len_out.cast::<MaybeUninit<usize>>().as_mut() },
         ) else {
             return CCWAL_NULL_ARGUMENT;
         };
-        message.write(error.message.as_ptr());
-        len.write(error.message.len() - 1);
+        let text = text(error);
+        ptr.write(text.as_ptr());
+        len.write(text.len() - 1);
         CCWAL_OK
     })
 }
@@ -88,19 +100,7 @@ pub extern "C" fn ccwal_error_path(
     path_out: *mut *const u8,
     len_out: *mut usize,
 ) -> ccwal_result {
-    guard_value(CCWAL_PANIC, || {
-        // SAFETY: as in ccwal_error_message.
-        let (Some(error), Some(path), Some(len)) = (
-            unsafe { error.as_ref() },
-            unsafe { path_out.cast::<MaybeUninit<*const u8>>().as_mut() },
-            unsafe { len_out.cast::<MaybeUninit<usize>>().as_mut() },
-        ) else {
-            return CCWAL_NULL_ARGUMENT;
-        };
-        path.write(error.path.as_ptr());
-        len.write(error.path.len() - 1);
-        CCWAL_OK
-    })
+    write_text(error, |e| &e.path, path_out, len_out)
 }
 
 /// The OS error number (errno) behind an I/O error; 0 when there is none or
