@@ -569,8 +569,9 @@ mod tests {
         ];
         let (start, frequency, values) = merged_series(&chunks).unwrap();
         assert_eq!((start, frequency), (123, 60));
-        // 123 → 0, 183 → 1, 270 → 3 (round(147/60)), 390 → 5.
-        let expected = [1.0, 2.0, f64::NAN, 3.0, f64::NAN, 5.0];
+        // Slot starts 123 → 0, 183 → 1; 270 → 2 (its sample at 300 is
+        // read from slot (300 - 123) / 60 = 2), 390 → 4.
+        let expected = [1.0, 2.0, 3.0, f64::NAN, 5.0];
         assert_eq!(values.len(), expected.len());
         for (got, want) in values.iter().zip(expected) {
             assert!(
