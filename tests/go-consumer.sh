@@ -84,10 +84,14 @@ dir=$(go list -mod=vendor -f '{{.Dir}}' github.com/ccwal/ccwal/go/ccwal)
 
 go build -mod=vendor -o consumer-static .
 ./consumer-static "$work/root-static"
-if ldd consumer-static | grep -q libccwal; then echo "static build links libccwal.so" >&2; exit 1; fi
+# ldd into a file: with pipefail, `ldd | grep -q` fails whenever grep quits
+# before ldd has written everything (SIGPIPE).
+ldd consumer-static > ldd-static.txt
+if grep -q libccwal ldd-static.txt; then echo "static build links libccwal.so" >&2; exit 1; fi
 
 go build -mod=vendor -tags ccwal_shared -o consumer-shared .
-ldd consumer-shared | grep -q "$work/prefix/lib/libccwal.so" ||
-  { echo "shared build does not use the prefix's libccwal.so:" >&2; ldd consumer-shared >&2; exit 1; }
+ldd consumer-shared > ldd-shared.txt
+grep -q "$work/prefix/lib/libccwal.so" ldd-shared.txt ||
+  { echo "shared build does not use the prefix's libccwal.so:" >&2; cat ldd-shared.txt >&2; exit 1; }
 ./consumer-shared "$work/root-shared"
 echo "go-consumer: vendored binding built and ran against $work/prefix (static and shared)"
