@@ -27,6 +27,12 @@ func logf(format string, args ...any) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "ui" {
+		os.Exit(uiMain(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "demo" {
+		os.Exit(demoMain(os.Args[2:]))
+	}
 	var c Config
 	server := flag.String("server", "", "the cc-backend binary to test (required)")
 	name := flag.String("name", "", "a label for the tables (default: the binary's directory name)")
