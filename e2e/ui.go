@@ -200,9 +200,8 @@ func runUI(bin, browser, dir string, hours float64, nodes int, allPages bool) ([
 
 // openNodePage logs in and opens the node's page in a fresh headless
 // chromium, waits until every metric's plot is drawn, saves a screenshot
-// (shot.png) and one of the last quarter hour (shot-15min.png), and
-// returns the page's nodeMetrics answer for its default 4 hours and the
-// number of plots.
+// (shot.png) and returns the page's nodeMetrics answer (its default range,
+// the last 4 hours) and the number of plots.
 func openNodePage(s *Server, browser, shot, host string) ([]byte, int, error) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),
@@ -298,8 +297,7 @@ func openNodePage(s *Server, browser, shot, host string) ([]byte, int, error) {
 	})
 
 	base := "http://" + s.Addr
-	var body, zoomed []byte
-	var png, zoomedPNG []byte
+	var body, png []byte
 	err := chromedp.Run(ctx,
 		network.Enable(),
 		chromedp.Navigate(base+"/login"),
@@ -313,16 +311,6 @@ func openNodePage(s *Server, browser, shot, host string) ([]byte, int, error) {
 		nextAnswer(&body),
 		plotsDrawn,
 		chromedp.FullScreenshot(&png, 100),
-		// The newest samples are a sliver of the default 4 hours: the
-		// page's "Last quarter hour" shows whether the plots reach now.
-		chromedp.Evaluate(`(() => {
-			const range = [...document.querySelectorAll("select")].find(s => [...s.options].some(o => o.value === "900"));
-			range.value = "900";
-			range.dispatchEvent(new Event("change", { bubbles: true }));
-		})()`, nil),
-		nextAnswer(&zoomed),
-		plotsDrawn,
-		chromedp.FullScreenshot(&zoomedPNG, 100),
 	)
 	if err != nil {
 		return nil, 0, err
@@ -330,15 +318,12 @@ func openNodePage(s *Server, browser, shot, host string) ([]byte, int, error) {
 	if err := os.WriteFile(shot+".png", png, 0o644); err != nil {
 		return nil, 0, err
 	}
-	if err := os.WriteFile(shot+"-15min.png", zoomedPNG, 0o644); err != nil {
-		return nil, 0, err
-	}
 	mu.Lock()
 	for _, e := range exceptions {
 		logf("%s: page exception: %s", host, e)
 	}
 	mu.Unlock()
-	logf("%s: %d plots, screenshots %s.png, %s-15min.png", host, plots, shot, shot)
+	logf("%s: %d plots, screenshot %s.png", host, plots, shot)
 	return body, plots, nil
 }
 

@@ -99,7 +99,9 @@ if [ "${CCBACKEND_UI:-}" != none ]; then
       cp -r "$cache/web/frontend" "$ui/frontend"
       chmod -R u+w "$ui/frontend"
       t0=$(date +%s)
-      (cd "$ui/frontend" && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+      # Rollup's warnings (circular imports inside svelte) go to the log.
+      (cd "$ui/frontend" && npm ci --no-audit --no-fund --loglevel=error && npm run build) > "$ui/npm.log" 2>&1 ||
+        { tail -n 40 "$ui/npm.log"; echo "the web frontend's npm build failed (log: $ui/npm.log)" >&2; exit 1; }
       mv "$ui/frontend/public/build" "$ui/build"
       # node_modules is only needed for the build (about 100 MB).
       rm -rf "$ui/frontend"
