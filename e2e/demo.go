@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,6 +35,13 @@ func demoMain(args []string) int {
 		logf("%v", err)
 		return 2
 	}
+	// A server already listening there would answer the start-up probe.
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		logf("%s is not free (DEMO_ADDR=HOST:PORT picks another): %v", *addr, err)
+		return 2
+	}
+	l.Close()
 	layout := NewLayout("demo", "node", *nodes, 2)
 	s, err := NewServer(bin, *dir, layout, "1h", "48h")
 	if err == nil {
