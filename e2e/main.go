@@ -146,20 +146,7 @@ func main() {
 	}
 	run := func(s string) bool { return len(want) == 0 || want[s] }
 
-	// Whatever happens, no server outlives the harness.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		s := <-sigs
-		logf("%v: killing the servers", s)
-		killAll()
-		os.Exit(130)
-	}()
-	time.AfterFunc(*timeout, func() {
-		logf("run exceeded -timeout %v: killing the servers", *timeout)
-		killAll()
-		os.Exit(3)
-	})
+	killServersOnExit(*timeout)
 	defer killAll()
 
 	res := Results{Server: bin, Name: *name, Short: *short, Started: time.Now().UTC().Format(time.RFC3339), Config: c}
@@ -241,4 +228,22 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// killServersOnExit makes sure that, whatever happens, no server outlives
+// the harness: a signal or the end of the run's time limit kills them all
+// and exits.
+func killServersOnExit(timeout time.Duration) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		logf("%v: killing the servers", <-sigs)
+		killAll()
+		os.Exit(130)
+	}()
+	time.AfterFunc(timeout, func() {
+		logf("run exceeded -timeout %v: killing the servers", timeout)
+		killAll()
+		os.Exit(3)
+	})
 }

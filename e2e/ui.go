@@ -8,12 +8,10 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
@@ -108,18 +106,7 @@ func uiMain(args []string) int {
 		return 2
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		logf("%v: killing the servers", <-sigs)
-		killAll()
-		os.Exit(130)
-	}()
-	time.AfterFunc(*timeout, func() {
-		logf("run exceeded -timeout %v: killing the servers", *timeout)
-		killAll()
-		os.Exit(3)
-	})
+	killServersOnExit(*timeout)
 	defer killAll()
 
 	rows, err := runUI(bin, browser, dir, *hours, *nodes, *allPages)
@@ -179,10 +166,15 @@ func runUI(bin, browser, dir string, hours float64, nodes int, allPages bool) ([
 			pages = append(pages, n)
 		}
 	}
+	b, err := newUIBrowser(browser, "http://"+s.Addr)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
 	var rows []UIMetric
 	for _, n := range pages {
 		host := layout.Host(n)
-		answer, plots, err := openNodePage(s, browser, filepath.Join(dir, host), host)
+		answer, plots, err := b.nodePage(layout.Cluster, host, filepath.Join(dir, host+".png"))
 		if err != nil {
 			return rows, fmt.Errorf("%s: %w", host, err)
 		}
@@ -198,11 +190,21 @@ func runUI(bin, browser, dir string, hours float64, nodes int, allPages bool) ([
 	return rows, nil
 }
 
-// openNodePage logs in and opens the node's page in a fresh headless
-// chromium, waits until every metric's plot is drawn, saves a screenshot
-// (shot.png) and returns the page's nodeMetrics answer (its default range,
-// the last 4 hours) and the number of plots.
-func openNodePage(s *Server, browser, shot, host string) ([]byte, int, error) {
+// uiBrowser is a headless chromium logged in to the server, which notes
+// the GraphQL requests of its pages.
+type uiBrowser struct {
+	ctx    context.Context
+	cancel []context.CancelFunc
+	base   string
+
+	mu         sync.Mutex
+	queries    []network.RequestID
+	finished   map[network.RequestID]bool
+	exceptions []string
+	read       map[network.RequestID]bool // answers already looked at
+}
+
+func newUIBrowser(browser, base string) (*uiBrowser, error) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),
 		chromedp.WindowSize(1400, 1000),
@@ -211,95 +213,33 @@ func openNodePage(s *Server, browser, shot, host string) ([]byte, int, error) {
 		// Containers often have a small /dev/shm.
 		chromedp.Flag("disable-dev-shm-usage", true),
 	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-
-	// The page's GraphQL requests, and which of them have been answered.
-	var mu sync.Mutex
-	var queries []network.RequestID
-	finished := map[network.RequestID]bool{}
-	var exceptions []string
+	b := &uiBrowser{base: base, finished: map[network.RequestID]bool{}, read: map[network.RequestID]bool{}}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelBrowser := chromedp.NewContext(actx)
+	b.ctx, b.cancel = ctx, []context.CancelFunc{cancelBrowser, cancelAlloc}
 	chromedp.ListenTarget(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
+		b.mu.Lock()
+		defer b.mu.Unlock()
 		switch e := ev.(type) {
 		case *network.EventRequestWillBeSent:
 			if strings.HasSuffix(e.Request.URL, "/query") {
-				queries = append(queries, e.RequestID)
+				b.queries = append(b.queries, e.RequestID)
 			}
 		case *network.EventLoadingFinished:
-			finished[e.RequestID] = true
+			b.finished[e.RequestID] = true
 		case *runtime.EventExceptionThrown:
-			exceptions = append(exceptions, e.ExceptionDetails.Error())
+			b.exceptions = append(b.exceptions, e.ExceptionDetails.Error())
 		}
 	})
-	answered := func() []network.RequestID {
-		mu.Lock()
-		defer mu.Unlock()
-		var ids []network.RequestID
-		for _, id := range queries {
-			if finished[id] {
-				ids = append(ids, id)
-			}
-		}
-		return ids
+	// The first Run starts the browser, which lives as long as its context:
+	// ctx, not one of the timeouts below.
+	if err := chromedp.Run(ctx, network.Enable()); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("starting %s: %w", browser, err)
 	}
-
-	// nextAnswer waits for the next answer to a nodeMetrics query.
-	read := map[network.RequestID]bool{}
-	nextAnswer := func(dst *[]byte) chromedp.ActionFunc {
-		return func(ctx context.Context) error {
-			for {
-				for _, id := range answered() {
-					if read[id] {
-						continue
-					}
-					read[id] = true
-					b, err := network.GetResponseBody(id).Do(ctx)
-					if err != nil {
-						return err
-					}
-					if strings.Contains(string(b), `"nodeMetrics"`) {
-						*dst = b
-						return nil
-					}
-				}
-				select {
-				case <-ctx.Done():
-					return fmt.Errorf("the page's nodeMetrics query got no answer: %w", ctx.Err())
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
-		}
-	}
-	// plotsDrawn waits until the number of uPlot canvases (one per metric
-	// with data) has stayed the same for a second.
-	var plots int
-	plotsDrawn := chromedp.ActionFunc(func(ctx context.Context) error {
-		last, stable := -1, 0
-		for stable < 10 {
-			if err := chromedp.Evaluate(`document.querySelectorAll(".uplot canvas").length`, &plots).Do(ctx); err != nil {
-				return err
-			}
-			if plots > 0 && plots == last {
-				stable++
-			} else {
-				stable = 0
-			}
-			last = plots
-			time.Sleep(100 * time.Millisecond)
-		}
-		return nil
-	})
-
-	base := "http://" + s.Addr
-	var body, png []byte
-	err := chromedp.Run(ctx,
-		network.Enable(),
+	login, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	err := chromedp.Run(login,
 		chromedp.Navigate(base+"/login"),
 		chromedp.WaitVisible("#username", chromedp.ByID),
 		chromedp.SendKeys("#username", uiUser, chromedp.ByID),
@@ -307,24 +247,111 @@ func openNodePage(s *Server, browser, shot, host string) ([]byte, int, error) {
 		chromedp.Submit("#password", chromedp.ByID),
 		// The login answers with a redirect away from /login.
 		chromedp.WaitNotPresent("#password", chromedp.ByID),
-		chromedp.Navigate(base+"/monitoring/node/"+s.Layout.Cluster+"/"+host),
-		nextAnswer(&body),
-		plotsDrawn,
-		chromedp.FullScreenshot(&png, 100),
 	)
 	if err != nil {
-		return nil, 0, err
+		b.Close()
+		return nil, fmt.Errorf("login: %w", err)
 	}
-	if err := os.WriteFile(shot+".png", png, 0o644); err != nil {
-		return nil, 0, err
+	return b, nil
+}
+
+func (b *uiBrowser) Close() {
+	for _, cancel := range b.cancel {
+		cancel()
 	}
-	mu.Lock()
-	for _, e := range exceptions {
+}
+
+// nodePage opens the node's page, waits until every metric's plot is
+// drawn, saves a screenshot and returns the page's nodeMetrics answer (its
+// default range, the last 4 hours) and the number of plots.
+func (b *uiBrowser) nodePage(cluster, host, shot string) ([]byte, int, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
+	defer cancel()
+	// Requests of the previous page: their bodies go with it.
+	b.mu.Lock()
+	for _, id := range b.queries {
+		b.read[id] = true
+	}
+	b.mu.Unlock()
+	var body, png []byte
+	var plots int
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(b.base+"/monitoring/node/"+cluster+"/"+host),
+		b.nextAnswer(&body),
+		b.plotsDrawn(&plots),
+		chromedp.FullScreenshot(&png, 100),
+	)
+	b.mu.Lock()
+	for _, e := range b.exceptions {
 		logf("%s: page exception: %s", host, e)
 	}
-	mu.Unlock()
-	logf("%s: %d plots, screenshot %s.png", host, plots, shot)
+	b.exceptions = nil
+	b.mu.Unlock()
+	if err != nil {
+		// What the page showed instead, for the artifacts.
+		failed, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		defer cancel()
+		if chromedp.Run(failed, chromedp.FullScreenshot(&png, 100)) == nil && os.WriteFile(shot, png, 0o644) == nil {
+			logf("%s: screenshot of the failed page %s", host, shot)
+		}
+		return nil, 0, err
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		return nil, 0, err
+	}
+	logf("%s: %d plots, screenshot %s", host, plots, shot)
 	return body, plots, nil
+}
+
+// nextAnswer waits for the next answer to a nodeMetrics query.
+func (b *uiBrowser) nextAnswer(dst *[]byte) chromedp.ActionFunc {
+	return func(ctx context.Context) error {
+		for {
+			b.mu.Lock()
+			var ids []network.RequestID
+			for _, id := range b.queries {
+				if b.finished[id] && !b.read[id] {
+					b.read[id] = true
+					ids = append(ids, id)
+				}
+			}
+			b.mu.Unlock()
+			for _, id := range ids {
+				// An error: the request of a page left meanwhile.
+				body, err := network.GetResponseBody(id).Do(ctx)
+				if err == nil && strings.Contains(string(body), `"nodeMetrics"`) {
+					*dst = body
+					return nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("the page's nodeMetrics query got no answer: %w", ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// plotsDrawn waits until the number of uPlot canvases (one per metric
+// with data) has stayed the same for a second.
+func (b *uiBrowser) plotsDrawn(plots *int) chromedp.ActionFunc {
+	return func(ctx context.Context) error {
+		last, stable := -1, 0
+		for stable < 10 {
+			if err := chromedp.Evaluate(`document.querySelectorAll(".uplot canvas").length`, plots).Do(ctx); err != nil {
+				return err
+			}
+			if *plots > 0 && *plots == last {
+				stable++
+			} else {
+				stable = 0
+			}
+			last = *plots
+			time.Sleep(100 * time.Millisecond)
+		}
+		return nil
+	}
 }
 
 // checkNodePage compares the page's answer for node n with the ledger. The
