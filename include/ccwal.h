@@ -412,6 +412,11 @@ typedef struct {
 } ccwal_checkpoint_host;
 
 /**
+ * Which hosts `ccwal_compact` folds: one of the `CCWAL_COMPACT_*` values.
+ */
+typedef int32_t ccwal_compact_scope;
+
+/**
  * When written records are forced to disk: one of the
  * `CCWAL_DURABILITY_*` values (any other is refused with
  * CCWAL_INVALID_ARGUMENT).
@@ -797,6 +802,18 @@ typedef struct {
 #define CCWAL_HOST_FAILED 2
 
 /**
+ * Hosts whose WAL files hold records (reads only WAL files and snapshot
+ * headers of the others): what a clean stop needs.
+ */
+#define CCWAL_COMPACT_WAL 0
+
+/**
+ * Also hosts whose snapshots Go would refuse to load in order; damaged
+ * snapshots are moved aside. Reads every snapshot: for an offline repair.
+ */
+#define CCWAL_COMPACT_EVERYTHING 1
+
+/**
  * Handed to the OS every round; on disk at `ccwal_store_sync`.
  */
 #define CCWAL_DURABILITY_NONE 0
@@ -980,6 +997,34 @@ ccwal_result ccwal_cleanup(const uint8_t *root,
                            int64_t horizon,
                            size_t *deleted_out,
                            size_t *problems_out,
+                           ccwal_error **error_out);
+
+/**
+ * Makes the root complete for the stock Go metricstore (cc-backend
+ * v1.5.4), which ignores sealed segments and refuses snapshots out of
+ * order: for each host whose WAL files hold records (and, with
+ * `CCWAL_COMPACT_EVERYTHING`, each whose snapshots Go would refuse to load
+ * in order), folds everything from the earliest such record on into one
+ * snapshot in place of those it replaces, removes the WAL records it
+ * holds, then renames the host's newest snapshot to the end of its data so that
+ * Go's selection takes it. A crash at any point loses nothing; calling it
+ * again finishes the work.
+ *
+ * Offline: no store may be open on `root` (call it after
+ * `ccwal_store_close`). `metrics` is the flat configuration of
+ * `ccwal_restore`. Writes the number of hosts folded, of newest snapshots
+ * renamed and of hosts that failed (their files stay as they were) to the
+ * `*_out`s; when a host failed, also returns that first host's error
+ * (prefixed by `CLUSTER/HOST`). Blocks (uses worker threads). Any thread.
+ */
+ccwal_result ccwal_compact(const uint8_t *root,
+                           size_t root_len,
+                           const uint8_t *metrics,
+                           size_t metrics_len,
+                           ccwal_compact_scope scope,
+                           size_t *folded_out,
+                           size_t *published_out,
+                           size_t *failed_out,
                            ccwal_error **error_out);
 
 /**

@@ -249,6 +249,24 @@ impl HostDir {
         })
     }
 
+    /// Renames `from` to `to` (which must not exist) and fsyncs the
+    /// directory; on failure both stay as they were.
+    pub fn rename_durably(&self, from: &Path, to: &Path) -> Result<(), Error> {
+        if to.exists() {
+            return Err(Error::new(
+                crate::error::ErrorKind::InvalidArgument,
+                format!(
+                    "rename {} to {}: the target exists",
+                    from.display(),
+                    to.display()
+                ),
+            ));
+        }
+        fs::rename(from, to)
+            .map_err(|e| Error::io(format!("rename {} to {}", from.display(), to.display()), &e))?;
+        sync_dir(&self.path)
+    }
+
     /// Replaces `target` by `bytes` atomically and durably: temporary file,
     /// fdatasync, rename, directory fsync. After a crash `target` holds
     /// either the old or the new bytes.

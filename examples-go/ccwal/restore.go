@@ -83,21 +83,7 @@ type Restored struct {
 // the retention horizon `from`, with `metrics` mapping each configured
 // metric to its frequency in seconds.
 func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions) (*Restored, error) {
-	names := make([]string, 0, len(metrics))
-	for name := range metrics {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	var config []byte
-	for _, name := range names {
-		config = binary.LittleEndian.AppendUint16(config, uint16(len(name)))
-		config = append(config, name...)
-		config = binary.LittleEndian.AppendUint64(config, uint64(metrics[name]))
-	}
-	var configPtr *C.uint8_t
-	if len(config) > 0 {
-		configPtr = (*C.uint8_t)(unsafe.Pointer(&config[0]))
-	}
+	config, configPtr := metricConfig(metrics)
 	options := C.ccwal_restore_options{selection: C.CCWAL_SELECTION_COVERING, recovery: C.CCWAL_RECOVERY_SALVAGE,
 		workers: C.size_t(o.Workers)}
 	if o.GoExact {
@@ -216,4 +202,69 @@ func (r *Restored) Metric(h, l, m int) (name string, chunks []Chunk, err error) 
 func (r *Restored) Close() {
 	C.ccwal_restore_result_free(r.result)
 	r.result = nil
+}
+
+// metricConfig is the flat metric configuration of ccwal_restore and
+// ccwal_compact (per metric, by name: u16 name length, name, i64
+// frequency), and a pointer to its first byte (nil when empty).
+func metricConfig(metrics map[string]int64) ([]byte, *C.uint8_t) {
+	names := make([]string, 0, len(metrics))
+	for name := range metrics {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var config []byte
+	for _, name := range names {
+		config = binary.LittleEndian.AppendUint16(config, uint16(len(name)))
+		config = append(config, name...)
+		config = binary.LittleEndian.AppendUint64(config, uint64(metrics[name]))
+	}
+	if len(config) == 0 {
+		return nil, nil
+	}
+	return config, (*C.uint8_t)(unsafe.Pointer(&config[0]))
+}
+
+// CompactScope says which hosts Compact folds.
+type CompactScope int
+
+const (
+	// CompactWAL folds the hosts whose WAL files hold records: what a
+	// clean stop needs (reads only WAL files and snapshot headers of the
+	// others).
+	CompactWAL CompactScope = C.CCWAL_COMPACT_WAL
+	// CompactEverything also folds hosts whose snapshots the stock server
+	// would refuse to load in order and moves damaged snapshots aside;
+	// reads every snapshot (an offline repair).
+	CompactEverything CompactScope = C.CCWAL_COMPACT_EVERYTHING
+)
+
+// CompactResult counts what Compact did.
+type CompactResult struct {
+	// Folded is the number of hosts whose WAL (and out-of-order
+	// snapshots) went into one new snapshot.
+	Folded int
+	// Published is the number of hosts whose newest snapshot was renamed
+	// to the end of its data, so that the stock server's selection takes it.
+	Published int
+	// Failed is the number of hosts left as they were because of an error
+	// (the returned error names the first).
+	Failed int
+}
+
+// Compact makes root complete for the stock cc-backend v1.5.4 metricstore,
+// which restores only snapshots and current.wal, in an order it accepts:
+// see ccwal_compact in ccwal.h. Offline: no Store may be open on root.
+// Blocks.
+func Compact(root string, metrics map[string]int64, scope CompactScope) (CompactResult, error) {
+	config, configPtr := metricConfig(metrics)
+	r, rLen := str(root)
+	var folded, published, failed C.size_t
+	err := call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_compact(r, rLen, configPtr, C.size_t(len(config)), C.ccwal_compact_scope(scope),
+			&folded, &published, &failed, e)
+	})
+	runtime.KeepAlive(root)
+	runtime.KeepAlive(config)
+	return CompactResult{Folded: int(folded), Published: int(published), Failed: int(failed)}, err
 }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use super::SEGMENT_REWRITE;
-use super::session::{Trimmed, trim_segment};
+use super::session::{Trimmed, trim_records};
 use crate::error::Error;
 use crate::storage;
 
@@ -59,10 +59,11 @@ pub fn cleanup(root: &Path, horizon: i64) -> Result<CleanupReport, Error> {
             .chain(files.segment_temporaries)
             .collect();
         for segment in files.sealed {
-            match trim_segment(&host, &segment, |ts| ts >= horizon) {
+            match trim_records(&host, &segment, |record| record.ts >= horizon) {
                 Ok(Trimmed::Empty) => doomed.push(segment),
                 Ok(Trimmed::Unchanged | Trimmed::Kept(_)) => {}
-                Err(error) => report.errors.push((segment, error)),
+                Ok(Trimmed::Damaged(reason)) => report.errors.push((segment, reason)),
+                Err(error) => report.errors.push((segment, error.to_string())),
             }
         }
         host.remove(doomed)

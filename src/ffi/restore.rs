@@ -146,7 +146,7 @@ pub struct ccwal_chunk {
 
 /// Reads a flat metric configuration: per metric `u16 name_len | name |
 /// i64 frequency` (little-endian).
-fn parse_metric_config(bytes: &[u8]) -> Result<MetricConfig, Failure> {
+pub(super) fn parse_metric_config(bytes: &[u8]) -> Result<MetricConfig, Failure> {
     let mut metrics = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {

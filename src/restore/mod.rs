@@ -79,6 +79,11 @@ impl MetricConfig {
     fn lookup(&self, name: &[u8]) -> Option<usize> {
         self.index.get(name).copied()
     }
+
+    /// Whether the configuration names this metric.
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.index.contains_key(name)
+    }
 }
 
 /// What to do with damaged data.
@@ -312,6 +317,16 @@ struct WorkerState {
     /// next one spares the series map its rehashing as it grows, since the
     /// hosts of a cluster mostly send the same series.
     series_hint: usize,
+}
+
+impl WorkerState {
+    fn new(config: &MetricConfig) -> Self {
+        WorkerState {
+            content: Vec::new(),
+            levels: Levels::new(config.names.len()),
+            series_hint: 0,
+        }
+    }
 }
 
 /// The last occurrence of each name, in file order: Go reads a level into
@@ -588,6 +603,17 @@ fn restore_host(
     }
 }
 
+/// Restores one host directory on the calling thread (`options.workers` and
+/// `options.only` do not apply).
+pub(crate) fn restore_one(
+    dir: &HostDir,
+    from: i64,
+    config: &MetricConfig,
+    options: &RestoreOptions,
+) -> RestoredHost {
+    restore_host(dir, from, config, options, &mut WorkerState::new(config))
+}
+
 /// Restores every `ROOT/CLUSTER/HOST` (or only `options.only`) with
 /// `options.workers` threads. One host's failure is reported in its
 /// `error` and does not stop the others. Fails only when ROOT cannot be
@@ -634,11 +660,7 @@ pub fn restore(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let init = || WorkerState {
-        content: Vec::new(),
-        levels: Levels::new(config.names.len()),
-        series_hint: 0,
-    };
+    let init = || WorkerState::new(config);
     let hosts = crate::parallel::map_with(&hosts, workers, init, |state, dir| {
         let host = restore_host(dir, from, config, options, state);
         if state.content.capacity() > KEEP_READ_BUFFER {
