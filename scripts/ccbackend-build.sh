@@ -53,7 +53,9 @@ unset GOFLAGS
 export GOFLAGS=-buildvcs=false
 
 # 1. The build module, vendored (skipped when its inputs are unchanged).
-stamp="$version $mode $(cat "$repo/scripts/ccbackend-build.sh" "$repo/examples-go/ccwal/go.mod" | sha256sum | cut -c1-16)"
+# The binding is vendored too (-mod=vendor reads vendor/, not the replace
+# target): its sources are inputs.
+stamp="$version $mode $(cat "$repo/scripts/ccbackend-build.sh" "$repo"/examples-go/ccwal/go.mod "$repo"/examples-go/ccwal/*.go | sha256sum | cut -c1-16)"
 if [ ! -f vendor/modules.txt ] || [ "$(cat .vendored 2>/dev/null)" != "$stamp" ]; then
   rm -rf vendor .vendored go.mod go.sum deps.go
   {
