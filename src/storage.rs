@@ -81,15 +81,33 @@ fn unix_nanos() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// Opens `path` for writing with the flags every ccwal file uses.
-fn open_new(path: &Path, truncate: bool) -> io::Result<File> {
+/// Opens `path` for writing, emptied, with the flags every ccwal file uses.
+fn open_new(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(truncate)
+        .truncate(true)
         .custom_flags(libc::O_CLOEXEC)
         .mode(0o644)
         .open(path)
+}
+
+/// How [`HostDir::open_wal`] treats an existing current.wal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalOpen {
+    /// Open it, or create it when missing.
+    CreateOrAppend,
+    /// Only create it: an existing file is an error.
+    CreateNew,
+}
+
+/// Whether a change to a file is fdatasynced before the call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncData {
+    /// Synced at once.
+    Now,
+    /// Left to a later sync.
+    Later,
 }
 
 /// Files removed from a host directory, and those that could not be.
@@ -141,18 +159,42 @@ impl HostDir {
         self.path.join(layout::snapshot_file_name(from, format))
     }
 
-    /// Opens current.wal for reading and appending, creating it (`new`:
-    /// only creating it; an existing file is an error). The caller fsyncs
-    /// the directory for a new entry (see [`HostDir::create`]).
-    pub fn open_wal(&self, new: bool) -> io::Result<File> {
+    /// Opens current.wal for reading and appending, as `how` says. The
+    /// caller fsyncs the directory for a new entry (see
+    /// [`HostDir::create`]).
+    pub fn open_wal(&self, how: WalOpen) -> io::Result<File> {
+        let only_new = how == WalOpen::CreateNew;
         OpenOptions::new()
             .read(true)
             .append(true)
-            .create(!new)
-            .create_new(new)
+            .create(!only_new)
+            .create_new(only_new)
             .custom_flags(libc::O_CLOEXEC)
             .mode(0o644)
             .open(self.wal_path())
+    }
+
+    /// Cuts current.wal, open as `file`, back to `len` bytes: the repair of
+    /// a torn tail, or of what a failed append left.
+    pub fn cut_wal(&self, file: &File, len: u64, sync: SyncData) -> Result<(), Error> {
+        file.set_len(len)
+            .and_then(|()| match sync {
+                SyncData::Now => file.sync_data(),
+                SyncData::Later => Ok(()),
+            })
+            .map_err(|e| Error::io(format!("truncate {}", self.wal_path().display()), &e))
+    }
+
+    /// Empties current.wal, open as `file`, and writes `header` (what a
+    /// failed header write left is cut off). Not synced: the caller keeps
+    /// the header like any record not yet synced.
+    pub fn restart_wal(&self, file: &mut File, header: &[u8]) -> Result<(), Error> {
+        file.set_len(0)
+            .and_then(|()| file.write_all(header))
+            .map_err(|e| {
+                let path = self.wal_path();
+                Error::io(format!("write header of {}", path.display()), &e)
+            })
     }
 
     /// The directory's files, classified; a missing directory has none.
@@ -228,7 +270,7 @@ impl HostDir {
             self.create()?;
         }
         let tmp = self.path.join(name);
-        let written = open_new(&tmp, true).and_then(|mut file| {
+        let written = open_new(&tmp).and_then(|mut file| {
             file.write_all(bytes)?;
             if sync { file.sync_data() } else { Ok(()) }
         });
@@ -356,7 +398,7 @@ impl StagedFile {
         }
         let tmp = dir.join(format!("{name}.tmp"));
         let file =
-            open_new(&tmp, true).map_err(|e| Error::io(format!("create {}", tmp.display()), &e))?;
+            open_new(&tmp).map_err(|e| Error::io(format!("create {}", tmp.display()), &e))?;
         let staged = StagedFile {
             dir: dir.to_path_buf(),
             tmp,
@@ -512,4 +554,128 @@ pub fn list_host_files(dir: &Path) -> io::Result<HostListing> {
     sealed.sort();
     files.sealed = sealed.into_iter().map(|(_, _, path)| path).collect();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_dir(root: &Path) -> HostDir {
+        HostDir::new(root, b"cluster", b"host").unwrap()
+    }
+
+    #[test]
+    fn creating_a_host_directory_names_the_directories_that_gained_entries() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = host_dir(root.path());
+        assert_eq!(
+            dir.create().unwrap(),
+            [root.path().join("cluster"), root.path().to_path_buf()]
+        );
+        assert!(dir.path.is_dir());
+        assert_eq!(dir.create().unwrap(), [] as [PathBuf; 0]);
+        let other = HostDir::new(root.path(), b"cluster", b"other").unwrap();
+        assert_eq!(other.create().unwrap(), [root.path().join("cluster")]);
+        assert!(HostDir::new(root.path(), b"..", b"host").is_err());
+    }
+
+    #[test]
+    fn a_wal_is_opened_for_appending_created_new_cut_and_restarted() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = host_dir(root.path());
+        dir.create().unwrap();
+        let mut file = dir.open_wal(WalOpen::CreateOrAppend).unwrap();
+        file.write_all(b"headerrecords").unwrap();
+        let again = dir.open_wal(WalOpen::CreateNew).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        // Appends go to the end, whatever the position.
+        let mut file = dir.open_wal(WalOpen::CreateOrAppend).unwrap();
+        file.write_all(b"+torn").unwrap();
+        dir.cut_wal(&file, 13, SyncData::Now).unwrap();
+        file.write_all(b"!").unwrap();
+        assert_eq!(fs::read(dir.wal_path()).unwrap(), b"headerrecords!");
+        dir.restart_wal(&mut file, b"head").unwrap();
+        assert_eq!(fs::read(dir.wal_path()).unwrap(), b"head");
+    }
+
+    #[test]
+    fn sealing_takes_the_first_free_segment_name() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = host_dir(root.path());
+        assert_eq!(dir.seal_wal(5).unwrap(), None);
+        dir.create().unwrap();
+        let mut sealed = Vec::new();
+        for content in [b"one", b"two"] {
+            fs::write(dir.wal_path(), content).unwrap();
+            sealed.push(dir.seal_wal(5).unwrap().unwrap());
+        }
+        assert_eq!(sealed[0], dir.path.join(sealed_segment_name(5, 0)));
+        assert_eq!(sealed[1], dir.path.join(sealed_segment_name(5, 1)));
+        assert_eq!(fs::read(&sealed[1]).unwrap(), b"two");
+        let listing = dir.list().unwrap();
+        assert_eq!((listing.wal, listing.sealed), (None, sealed));
+    }
+
+    #[test]
+    fn replace_and_remove_leave_no_temporary_and_report_what_went() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = host_dir(root.path());
+        let target = dir.path.join("1000.bin");
+        dir.replace(&target, b"first").unwrap();
+        dir.replace(&target, b"second").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"second");
+        let names: Vec<_> = fs::read_dir(&dir.path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["1000.bin"]);
+        let missing = dir.path.join("missing");
+        let removal = dir.remove([target.clone(), missing]);
+        assert_eq!(removal.removed, [target]);
+        assert!(removal.errors.is_empty());
+    }
+
+    #[test]
+    fn a_staged_file_is_removed_unless_committed_and_never_replaces_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("archives/new");
+        let (staged, mut file) = StagedFile::create(&dir, "a.parquet").unwrap();
+        file.write_all(b"dropped").unwrap();
+        drop(staged);
+        assert!(!dir.join("a.parquet.tmp").exists());
+        let (staged, mut file) = StagedFile::create(&dir, "a.parquet").unwrap();
+        file.write_all(b"kept").unwrap();
+        assert_eq!(staged.commit(file).unwrap(), dir.join("a.parquet"));
+        assert_eq!(fs::read(dir.join("a.parquet")).unwrap(), b"kept");
+        let refused = StagedFile::create(&dir, "a.parquet").unwrap_err();
+        assert_eq!(refused.kind(), crate::ErrorKind::Format);
+    }
+
+    #[test]
+    fn the_root_scan_lists_hosts_in_order_and_files_out_of_place() {
+        let root = tempfile::tempdir().unwrap();
+        for (cluster, host) in [("b", "h1"), ("a", "h2"), ("a", "h1")] {
+            HostDir::new(root.path(), cluster.as_bytes(), host.as_bytes())
+                .unwrap()
+                .create_durably()
+                .unwrap();
+        }
+        fs::write(root.path().join("a/stray"), b"").unwrap();
+        let (hosts, strays) = scan_root_strays(root.path()).unwrap();
+        let names: Vec<_> = hosts
+            .iter()
+            .map(|h| (h.cluster.clone(), h.host.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (b"a".to_vec(), b"h1".to_vec()),
+                (b"a".to_vec(), b"h2".to_vec()),
+                (b"b".to_vec(), b"h1".to_vec())
+            ]
+        );
+        assert_eq!(strays, [(root.path().join("a/stray"), 2)]);
+        let missing = root.path().join("missing");
+        assert!(scan_root_or_empty(&missing).unwrap().is_empty());
+    }
 }

@@ -118,6 +118,12 @@ fn restored_samples(root: &Path) -> BTreeMap<String, BTreeSet<i64>> {
         &RestoreOptions::default(),
     )
     .unwrap();
+    samples_by_host(restored)
+}
+
+/// The timestamps of metric "m" per host, each value checked to be its
+/// timestamp (as the tests write them).
+fn samples_by_host(restored: ccwal::restore::Restored) -> BTreeMap<String, BTreeSet<i64>> {
     let mut out = BTreeMap::new();
     for host in restored.hosts {
         assert_eq!(host.error, None);
@@ -477,22 +483,7 @@ fn go_restored_samples(root: &Path, horizon: i64) -> BTreeMap<String, BTreeSet<i
         recovery: ccwal::restore::Recovery::Strict,
         ..RestoreOptions::default()
     };
-    let restored = restore(root, horizon, &config(), &options).unwrap();
-    let mut out = BTreeMap::new();
-    for host in restored.hosts {
-        assert_eq!(host.error, None);
-        let samples: &mut BTreeSet<i64> = out
-            .entry(String::from_utf8(host.host).unwrap())
-            .or_default();
-        for chunk in host.root.metrics.get(&b"m"[..]).into_iter().flatten() {
-            for (i, v) in chunk.values.iter().enumerate() {
-                if !v.is_nan() {
-                    samples.insert(chunk.start + i as i64 * chunk.frequency);
-                }
-            }
-        }
-    }
-    out
+    samples_by_host(restore(root, horizon, &config(), &options).unwrap())
 }
 
 /// Go's `loadFile` refuses (and stock cc-backend does not start) when a

@@ -366,6 +366,14 @@ fn plan_fold(
         return Err(error);
     }
     let report = &restored.report;
+    // A file restore skipped (unreadable, or damaged so that Go could not
+    // read it either) would be replaced without its data: stop here.
+    if let Some(error) = report.files_skipped.iter().find_map(|(_, r)| r.error()) {
+        return Err(Error::new(
+            error.kind(),
+            format!("{}; not folded", error.message()),
+        ));
+    }
     if report.records_rejected > 0 {
         return Err(Error::new(
             ErrorKind::Format,
