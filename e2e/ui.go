@@ -207,7 +207,10 @@ type uiBrowser struct {
 func newUIBrowser(browser, base string) (*uiBrowser, error) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),
-		chromedp.WindowSize(1400, 1000),
+		// Tall enough for a node page of 8 plots: the screenshot is the
+		// viewport as laid out (a full-page capture resizes the page,
+		// which redraws the plots while it is taken).
+		chromedp.WindowSize(1400, 1500),
 		// The sandbox needs user namespaces, which a root CI job lacks.
 		chromedp.NoSandbox,
 		// Containers often have a small /dev/shm.
@@ -279,7 +282,7 @@ func (b *uiBrowser) nodePage(cluster, host, shot string) ([]byte, int, error) {
 		chromedp.Navigate(b.base+"/monitoring/node/"+cluster+"/"+host),
 		b.nextAnswer(&body),
 		b.plotsDrawn(&plots),
-		chromedp.FullScreenshot(&png, 100),
+		chromedp.CaptureScreenshot(&png),
 	)
 	b.mu.Lock()
 	for _, e := range b.exceptions {
@@ -291,7 +294,7 @@ func (b *uiBrowser) nodePage(cluster, host, shot string) ([]byte, int, error) {
 		// What the page showed instead, for the artifacts.
 		failed, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 		defer cancel()
-		if chromedp.Run(failed, chromedp.FullScreenshot(&png, 100)) == nil && os.WriteFile(shot, png, 0o644) == nil {
+		if chromedp.Run(failed, chromedp.CaptureScreenshot(&png)) == nil && os.WriteFile(shot, png, 0o644) == nil {
 			logf("%s: screenshot of the failed page %s", host, shot)
 		}
 		return nil, 0, err
