@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::SEGMENT_REWRITE;
 use super::session::{Trimmed, trim_records};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::storage;
 
 /// What a cleanup did.
@@ -20,7 +20,7 @@ pub struct CleanupReport {
     pub deleted: Vec<PathBuf>,
     /// Hosts or files that could not be cleaned (e.g. a snapshot name that
     /// is not a number makes Go skip the host; so does this).
-    pub errors: Vec<(PathBuf, String)>,
+    pub errors: Vec<(PathBuf, Error)>,
 }
 
 /// Deletes old snapshots below `root`. Fails only when `root` cannot be
@@ -33,15 +33,17 @@ pub fn cleanup(root: &Path, horizon: i64) -> Result<CleanupReport, Error> {
         let files = match host.list() {
             Ok(files) => files,
             Err(e) => {
-                report.errors.push((host.path, e.to_string()));
+                report.errors.push((host.path, e));
                 continue;
             }
         };
         if let Some(bad) = files.bad_names.first() {
-            report.errors.push((
-                bad.clone(),
-                "snapshot name is not a number; host skipped".to_string(),
-            ));
+            let error = Error::new(
+                ErrorKind::Format,
+                "snapshot name is not a number; host skipped",
+            )
+            .with_path(bad);
+            report.errors.push((bad.clone(), error));
             continue;
         }
         let old_snapshots = files
@@ -62,8 +64,7 @@ pub fn cleanup(root: &Path, horizon: i64) -> Result<CleanupReport, Error> {
             match trim_records(&host, &segment, |record| record.ts >= horizon) {
                 Ok(Trimmed::Empty) => doomed.push(segment),
                 Ok(Trimmed::Unchanged | Trimmed::Kept(_)) => {}
-                Ok(Trimmed::Damaged(reason)) => report.errors.push((segment, reason)),
-                Err(error) => report.errors.push((segment, error.to_string())),
+                Ok(Trimmed::Damaged(error)) | Err(error) => report.errors.push((segment, error)),
             }
         }
         host.remove(doomed)

@@ -172,7 +172,7 @@ fn earliest_record(files: &[PathBuf], config: &MetricConfig) -> Result<Option<i6
         let content = match std::fs::read(path) {
             Ok(content) => content,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io(format!("read {}", path.display()), &e)),
+            Err(e) => return Err(Error::io_at("read", &path, &e)),
         };
         let Ok(start) = wal::check_file_header(&content) else {
             continue;
@@ -189,6 +189,9 @@ fn earliest_record(files: &[PathBuf], config: &MetricConfig) -> Result<Option<i6
     Ok(earliest)
 }
 
+/// A series of a snapshot: (level path below the host, metric name).
+type SeriesKey = (Vec<Vec<u8>>, Vec<u8>);
+
 /// Loads the snapshots in Go's order (by number) as Go's `loadFile` does and
 /// returns the earliest buffer start of the first file Go refuses ("buffer
 /// start time … is before previous buffer start"), if any. A damaged
@@ -201,7 +204,7 @@ fn first_refused_start(
 ) -> Result<Option<i64>, Error> {
     let mut ordered = snapshots.to_vec();
     ordered.sort_by_key(|e| e.number);
-    let mut newest: BTreeMap<(Vec<Vec<u8>>, Vec<u8>), i64> = BTreeMap::new();
+    let mut newest = Starts::new();
     for entry in &ordered {
         let Some(starts) = metric_starts(&entry.path, entry.format)? else {
             moved_aside.push(dir.move_aside(&entry.path)?);
@@ -227,14 +230,9 @@ fn first_refused_start(
 fn metric_starts(
     path: &Path,
     format: SnapshotFormat,
-) -> Result<Option<Vec<((Vec<Vec<u8>>, Vec<u8>), i64)>>, Error> {
-    let content =
-        std::fs::read(path).map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
-    fn walk<V>(
-        level: &Level<V>,
-        path: &mut Vec<Vec<u8>>,
-        out: &mut Vec<((Vec<Vec<u8>>, Vec<u8>), i64)>,
-    ) {
+) -> Result<Option<Vec<(SeriesKey, i64)>>, Error> {
+    let content = std::fs::read(path).map_err(|e| Error::io_at("read", &path, &e))?;
+    fn walk<V>(level: &Level<V>, path: &mut Vec<Vec<u8>>, out: &mut Vec<(SeriesKey, i64)>) {
         for metric in &level.metrics {
             out.push(((path.clone(), metric.name.clone()), metric.start));
         }
@@ -258,8 +256,8 @@ fn metric_starts(
     Ok(Some(out))
 }
 
-/// Every metric's buffer start, keyed by (level path, metric name).
-type Starts = BTreeMap<(Vec<Vec<u8>>, Vec<u8>), i64>;
+/// Every metric's buffer start, keyed by its series.
+type Starts = BTreeMap<SeriesKey, i64>;
 
 /// A fold worked out, nothing written yet.
 struct FoldPlan {
@@ -471,8 +469,8 @@ fn publish_newest(dir: &HostDir, now: i64) -> Result<Option<(PathBuf, PathBuf)>,
             }
         }
         SnapshotFormat::Json => {
-            let content = std::fs::read(&newest.path)
-                .map_err(|e| Error::io(format!("read {}", newest.path.display()), &e))?;
+            let content =
+                std::fs::read(&newest.path).map_err(|e| Error::io_at("read", &newest.path, &e))?;
             match decode_json_snapshot(&content) {
                 Ok(snapshot) => snapshot.to,
                 Err(_) => return Ok(None),

@@ -43,7 +43,7 @@ pub struct CheckpointReport {
     pub records_kept: u64,
     /// Segments that could not be settled (they stay whole; restore
     /// replays them).
-    pub delete_errors: Vec<(PathBuf, String)>,
+    pub delete_errors: Vec<(PathBuf, Error)>,
     /// How long the session took, from begin to finish.
     pub duration: Duration,
 }
@@ -154,7 +154,7 @@ impl CheckpointSession {
                 Ok(dir) => settle_segments(&dir, segments, from, to, &mut report),
                 Err(e) => report
                     .delete_errors
-                    .extend(segments.into_iter().map(|p| (p, e.to_string()))),
+                    .extend(segments.into_iter().map(|p| (p, e.clone()))),
             }
         }
         report.duration = started.elapsed();
@@ -180,8 +180,7 @@ fn settle_segments(
                 report.records_kept += records;
                 report.segments_trimmed.push(segment);
             }
-            Ok(Trimmed::Damaged(reason)) => report.delete_errors.push((segment, reason)),
-            Err(error) => report.delete_errors.push((segment, error.to_string())),
+            Ok(Trimmed::Damaged(error)) | Err(error) => report.delete_errors.push((segment, error)),
         }
     }
     dir.remove(covered)
@@ -196,9 +195,9 @@ pub(crate) enum Trimmed {
     Unchanged,
     /// Replaced by a copy holding this many records.
     Kept(u64),
-    /// Left whole because it cannot be read whole (damage, said here):
-    /// nothing is dropped that nobody has seen.
-    Damaged(String),
+    /// Left whole because it cannot be read whole (the damage, as a
+    /// `Corrupt` error): nothing is dropped that nobody has seen.
+    Damaged(Error),
 }
 
 /// Cuts a WAL file (a sealed segment or an idle `current.wal`) down to the
@@ -211,13 +210,15 @@ pub(crate) fn trim_records(
     let content = match fs::read(file) {
         Ok(content) => content,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Trimmed::Unchanged),
-        Err(e) => return Err(Error::io(format!("read {}", file.display()), &e)),
+        Err(e) => return Err(Error::io_at("read", file, &e)),
     };
     let filtered = match wal::filter_records(&content, keep) {
         Ok(filtered) => filtered,
         Err(e) => {
             let reason = format!("{}: {e}; kept whole", file.display());
-            return Ok(Trimmed::Damaged(reason));
+            return Ok(Trimmed::Damaged(
+                Error::new(ErrorKind::Corrupt, reason).with_path(file),
+            ));
         }
     };
     match (filtered.kept, filtered.dropped) {

@@ -5,8 +5,8 @@ use super::guard::{guard, guard_void};
 use super::snapshot::ccwal_snapshot_builder;
 use super::store::ccwal_store;
 use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, item_at, out_ptr};
+use super::{sized_out, sized_outputs};
 use crate::checkpoint::{CheckpointReport, CheckpointSession, CompactScope, Outcome};
-use crate::error::Error;
 
 /// A checkpoint of `[from, to]` in progress: the WAL of every host was
 /// sealed when it began (appends go on), snapshots added are written by a
@@ -50,6 +50,10 @@ pub const CCWAL_HOST_FAILED: ccwal_host_outcome = 2;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ccwal_checkpoint_totals {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// Hosts added to the session.
     pub hosts: usize,
     /// Snapshots written.
@@ -80,6 +84,10 @@ pub struct ccwal_checkpoint_totals {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_checkpoint_host {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// The cluster name, `cluster_len` bytes.
     pub cluster: *const u8,
     /// Length of `cluster`.
@@ -99,6 +107,11 @@ pub struct ccwal_checkpoint_host {
     /// Length of `message`.
     pub message_len: usize,
 }
+
+sized_outputs!(
+    ccwal_checkpoint_totals: duration_micros: u64,
+    ccwal_checkpoint_host: message_len: usize,
+);
 
 /// Seals the WAL of every host below the store's root and starts `workers`
 /// snapshot writers behind a queue of `queue` snapshots. Blocks until the
@@ -201,8 +214,9 @@ pub extern "C" fn ccwal_checkpoint_report_totals(
     guard(error_out, || {
         // SAFETY: live handle and writable output, as documented.
         let report = &unsafe { handle(report, "report") }?.report;
-        let out = unsafe { out_ptr(totals_out, "totals_out") }?;
+        let out = unsafe { sized_out(totals_out, "totals_out") }?;
         let mut totals = ccwal_checkpoint_totals {
+            struct_size: 0,
             hosts: report.hosts.len(),
             segments_deleted: report.segments_deleted.len(),
             segments_trimmed: report.segments_trimmed.len(),
@@ -238,7 +252,7 @@ pub extern "C" fn ccwal_checkpoint_report_host(
     guard(error_out, || {
         // SAFETY: live handle and writable output, as documented.
         let report = &unsafe { handle(report, "report") }?.report;
-        let out = unsafe { out_ptr(host_out, "host_out") }?;
+        let out = unsafe { sized_out(host_out, "host_out") }?;
         let host = item_at(&report.hosts, index, "host")?;
         let (outcome, bytes, message) = match &host.outcome {
             Outcome::Written { bytes, .. } => (CCWAL_HOST_WRITTEN, *bytes, ""),
@@ -246,6 +260,7 @@ pub extern "C" fn ccwal_checkpoint_report_host(
             Outcome::Failed(e) => (CCWAL_HOST_FAILED, 0, e.message()),
         };
         out.write(ccwal_checkpoint_host {
+            struct_size: 0,
             cluster: host.cluster.as_ptr(),
             cluster_len: host.cluster.len(),
             host: host.host.as_ptr(),
@@ -323,7 +338,7 @@ pub const CCWAL_COMPACT_EVERYTHING: ccwal_compact_scope = 1;
 /// `ccwal_restore`. Writes the number of hosts folded, of newest snapshots
 /// renamed and of hosts that failed (their files stay as they were) to the
 /// `*_out`s; when a host failed, also returns that first host's error
-/// (prefixed by `CLUSTER/HOST`). Blocks (uses worker threads). Any thread.
+/// (naming `CLUSTER/HOST`). Blocks (uses worker threads). Any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_compact(
     root: *const u8,
@@ -371,15 +386,11 @@ pub extern "C" fn ccwal_compact(
         published.write(hosts.iter().filter(|h| h.published.is_some()).count());
         failed.write(hosts.iter().filter(|h| h.error.is_some()).count());
         match hosts.iter().find_map(|h| h.error.as_ref().map(|e| (h, e))) {
-            Some((host, error)) => Err(Failure::from(Error::new(
-                error.kind(),
-                format!(
-                    "{}/{}: {}",
-                    String::from_utf8_lossy(&host.cluster),
-                    String::from_utf8_lossy(&host.host),
-                    error.message()
-                ),
-            ))),
+            Some((host, error)) => Err(Failure::from(error.clone().with_context(format_args!(
+                "host {}/{}",
+                String::from_utf8_lossy(&host.cluster),
+                String::from_utf8_lossy(&host.host)
+            )))),
             None => Ok(()),
         }
     })

@@ -357,10 +357,9 @@ struct HostRestore<'a> {
 impl HostRestore<'_> {
     fn read(&mut self, path: &Path) -> Result<(), Error> {
         self.content.clear();
-        let mut file =
-            fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
+        let mut file = fs::File::open(path).map_err(|e| Error::io_at("open", path, &e))?;
         file.read_to_end(self.content)
-            .map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
+            .map_err(|e| Error::io_at("read", path, &e))?;
         Ok(())
     }
 
@@ -552,7 +551,7 @@ impl HostRestore<'_> {
     fn run(&mut self) -> Option<Error> {
         let files = match storage::list_host_files(self.dir) {
             Ok(files) => files,
-            Err(e) => return Some(Error::io(format!("list {}", self.dir.display()), &e)),
+            Err(e) => return Some(Error::io_at("list", self.dir, &e)),
         };
         if let Some(bad) = files.bad_names.first() {
             let message = format!("{}: snapshot name is not a number", bad.display());
@@ -624,8 +623,8 @@ pub fn restore(
     config: &MetricConfig,
     options: &RestoreOptions,
 ) -> Result<Restored, Error> {
-    let (mut hosts, strays) = storage::scan_root_strays(root)
-        .map_err(|e| Error::io(format!("list {}", root.display()), &e))?;
+    let (mut hosts, strays) =
+        storage::scan_root_strays(root).map_err(|e| Error::io_at("list", root, &e))?;
     // Go's scan stops at the first file where only directories belong;
     // under `Strict` so does this one (the hosts before it are restored).
     let wanted = |h: &HostDir| {

@@ -6,7 +6,7 @@ package metricstore
 import (
 	"time"
 
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 
 	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
 )
@@ -34,9 +34,9 @@ func Shutdown() {
 	cclog.Infof("[METRICSTORE]> Background workers cancelled (%v)", time.Since(totalStart))
 
 	wal := Keys.Checkpoints.FileFormat == "wal"
+	drainStart := time.Now()
+	store := closeWAL() // read under walMu; nil unless the WAL engine ran
 	if wal {
-		drainStart := time.Now()
-		closeWAL()
 		cclog.Infof("[METRICSTORE]> WAL staging goroutines exited (%v)", time.Since(drainStart))
 	}
 
@@ -54,7 +54,7 @@ func Shutdown() {
 	lastCheckpointMu.Unlock()
 
 	if wal {
-		if store := walStore; store != nil {
+		if store != nil {
 			files, err = ms.checkpointWithSession(store, from.Unix(), time.Now().Unix())
 			if closeErr := store.Close(); closeErr != nil {
 				cclog.Errorf("[METRICSTORE]> WAL: closing ccwal: %v (its records stay in the WAL files written so far)", closeErr)
