@@ -13,10 +13,12 @@ GO_PREFIX := $(CURDIR)/target/prefix
 GO_ENV := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig
 
 .PHONY: help build lib header test test-rust test-duckdb test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv \
-	cc-backend cc-backend-stock test-cc-backend e2e-harness e2e e2e-short e2e-stock e2e-ccwal test-e2e soak
+	cc-backend cc-backend-stock test-cc-backend e2e-harness e2e e2e-short e2e-stock e2e-ccwal test-e2e soak \
+	chromium test-ui test-ui-short cc-backend-demo
 help:
 	@echo "targets: build lib header test test-rust test-duckdb test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv"
 	@echo "         cc-backend cc-backend-stock test-cc-backend e2e SERVER=... e2e-short SERVER=... e2e-stock e2e-ccwal test-e2e soak MINUTES=60"
+	@echo "         test-ui test-ui-short cc-backend-demo"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -32,7 +34,7 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint msrv test-rust test-duckdb test-c test-go test-cc-backend test-e2e
+test: lint msrv test-rust test-duckdb test-c test-go test-cc-backend test-e2e test-ui-short
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -218,3 +220,27 @@ MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 msrv:
 	rustup run $(MSRV) rustc --version >/dev/null 2>&1 || rustup toolchain install $(MSRV) --profile minimal
 	cargo +$(MSRV) build --locked --lib --bins --target-dir target/msrv
+
+# The browser test (`e2e ui`, see e2e/README.md): a few hours of data ending
+# now, SIGKILL right after the last acknowledged write, restart, then in
+# headless chromium log in and open node pages; every plot must show every
+# acknowledged sample (asserted for the server with ccwal inside; the stock
+# server's table shows what it lost). Screenshots go to target/ui/*/.
+# Debian's chromium is installed when missing (as root); the test is
+# skipped, loudly, only when that fails. test-ui-short (part of `make
+# test`) opens the first and the last of 4 nodes, test-ui all of 16.
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || true
+
+test-ui test-ui-short: cc-backend cc-backend-stock e2e-harness chromium
+	@if command -v chromium >/dev/null; then \
+		$(E2E_BIN) ui $(if $(filter test-ui,$@),-nodes 16 -all-pages) -expect-no-loss -server $(CCB_CCWAL) && \
+		$(E2E_BIN) ui $(if $(filter test-ui,$@),-nodes 16 -all-pages) -server $(CCB_STOCK); \
+	else echo; echo "*** $@ SKIPPED: chromium is not installed and could not be (apt-get install chromium, as root) ***"; echo; fi
+
+# The server with ccwal inside and its web UI on a demo cluster, in the
+# foreground until Ctrl-C (`e2e demo`; DEMO_ADDR=HOST:PORT to move it).
+DEMO_ADDR ?= 127.0.0.1:8080
+cc-backend-demo: cc-backend e2e-harness
+	$(E2E_BIN) demo -addr $(DEMO_ADDR) -server $(CCB_CCWAL)

@@ -28,6 +28,12 @@ func logf(format string, args ...any) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "ui" {
+		os.Exit(uiMain(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "demo" {
+		os.Exit(demoMain(os.Args[2:]))
+	}
 	var c Config
 	server := flag.String("server", "", "the cc-backend binary to test (required)")
 	name := flag.String("name", "", "a label for the tables (default: the binary's directory name)")
@@ -155,20 +161,7 @@ func main() {
 	}
 	run := func(s string) bool { return len(want) == 0 || want[s] }
 
-	// Whatever happens, no server outlives the harness.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		s := <-sigs
-		logf("%v: killing the servers", s)
-		killAll()
-		os.Exit(130)
-	}()
-	time.AfterFunc(*timeout+*soak, func() {
-		logf("run exceeded -timeout %v: killing the servers", *timeout)
-		killAll()
-		os.Exit(3)
-	})
+	killServersOnExit(*timeout + *soak)
 	defer killAll()
 
 	if *soak > 0 {
@@ -280,4 +273,22 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// killServersOnExit makes sure that, whatever happens, no server outlives
+// the harness: a signal or the end of the run's time limit kills them all
+// and exits.
+func killServersOnExit(timeout time.Duration) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		logf("%v: killing the servers", <-sigs)
+		killAll()
+		os.Exit(130)
+	}()
+	time.AfterFunc(timeout, func() {
+		logf("run exceeded -timeout %v: killing the servers", timeout)
+		killAll()
+		os.Exit(3)
+	})
 }
