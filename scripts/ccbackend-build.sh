@@ -136,12 +136,6 @@ if [ "$mode" = ccwal ]; then
     rel=${file#"$repo/cc-backend/"}
     add "$vendored/$rel" "$file"
   done < <(find "$repo/cc-backend" -name '*.go' "${tests[@]}" | sort)
-  # The binding as it is in this checkout, not as it was vendored: its Go
-  # files over the vendored copy, which changes only with its go.mod.
-  for file in "$repo"/go/ccwal/*.go; do
-    case "$file" in *_test.go) continue ;; esac
-    add "$build/vendor/$binding/$(basename "$file")" "$file"
-  done
 fi
 if [ "$action" = test ]; then
   # Upstream's tests of pkg/metricstore (vendoring leaves _test.go files out).
