@@ -13,10 +13,12 @@ GO_PREFIX := $(CURDIR)/target/prefix
 GO_ENV := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig
 
 .PHONY: help build lib header test test-rust test-duckdb test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv \
-	cc-backend cc-backend-stock test-cc-backend e2e-harness e2e e2e-short e2e-stock e2e-ccwal test-e2e
+	cc-backend cc-backend-stock test-cc-backend e2e-harness e2e e2e-short e2e-stock e2e-ccwal test-e2e \
+	nightly cargo-fuzz fuzz test-fuzz miri
 help:
 	@echo "targets: build lib header test test-rust test-duckdb test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv"
 	@echo "         cc-backend cc-backend-stock test-cc-backend e2e SERVER=... e2e-short SERVER=... e2e-stock e2e-ccwal test-e2e"
+	@echo "         fuzz FUZZ_SECONDS=... test-fuzz miri"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -32,7 +34,7 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint msrv test-rust test-duckdb test-c test-go test-cc-backend test-e2e
+test: lint msrv test-rust test-duckdb test-c test-go test-cc-backend test-e2e test-fuzz miri
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -198,3 +200,46 @@ MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 msrv:
 	rustup run $(MSRV) rustc --version >/dev/null 2>&1 || rustup toolchain install $(MSRV) --profile minimal
 	cargo +$(MSRV) build --locked --lib --bins --target-dir target/msrv
+
+# A nightly toolchain (fuzzing and Miri need one), installed with rustup
+# when missing. NIGHTLY=nightly-YYYY-MM-DD pins one.
+NIGHTLY ?= nightly
+nightly:
+	rustup run $(NIGHTLY) rustc --version >/dev/null 2>&1 || rustup toolchain install $(NIGHTLY) --profile minimal
+
+# cargo-fuzz, built once into target/fuzz-tools (kept until `make clean`).
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_TOOLS := $(CURDIR)/target/fuzz-tools
+CARGO_FUZZ := $(FUZZ_TOOLS)/bin/cargo-fuzz
+cargo-fuzz: $(CARGO_FUZZ)
+$(CARGO_FUZZ):
+	$(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION) --root $(FUZZ_TOOLS)
+
+# `make fuzz FUZZ_SECONDS=N` runs every target of fuzz/ for N seconds
+# (README, "Fuzzing and Miri"): seeds from tests/fixtures/go (the Go-written
+# files), fuzz/seeds/TARGET and tests/fuzz-regressions/TARGET (inputs that
+# once failed, each also a test in tests/fuzz_regressions.rs), the corpus it grows in target/fuzz/corpus (the build goes to fuzz/target),
+# a failing input in target/fuzz/artifacts/TARGET/. Fails at the first
+# target that finds a crash or a broken invariant.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := wal_reader snapshot_decode json_decode lineproto_decode batch_buffer restore_mutated archive_rows
+# The targets that read files as they are take the fixtures as seeds; the
+# structure-aware ones (batch_buffer, restore_mutated) start from their own.
+FUZZ_FIXTURE_SEEDS := wal_reader snapshot_decode json_decode archive_rows
+FUZZ_RUN = cd fuzz && RUSTUP_TOOLCHAIN=$(NIGHTLY) $(CARGO_FUZZ) fuzz run -O
+fuzz: nightly $(CARGO_FUZZ)
+	cd fuzz && RUSTUP_TOOLCHAIN=$(NIGHTLY) $(CARGO_FUZZ) fuzz build -O
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p target/fuzz/corpus/$$t target/fuzz/artifacts/$$t fuzz/seeds/$$t; \
+		seeds=$(CURDIR)/fuzz/seeds/$$t; \
+		case " $(FUZZ_FIXTURE_SEEDS) " in *" $$t "*) seeds="$$seeds $(CURDIR)/tests/fixtures/go";; esac; \
+		[ ! -d tests/fuzz-regressions/$$t ] || seeds="$$seeds $(CURDIR)/tests/fuzz-regressions/$$t"; \
+		echo "== fuzz $$t: $(FUZZ_SECONDS) s"; \
+		( $(FUZZ_RUN) $$t $(CURDIR)/target/fuzz/corpus/$$t $$seeds -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=20 -print_final_stats=1 \
+			-artifact_prefix=$(CURDIR)/target/fuzz/artifacts/$$t/ ) || exit 1; \
+	done
+
+# Part of `make test`: every target for a short time.
+test-fuzz:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
