@@ -239,7 +239,28 @@ fuzz: nightly $(CARGO_FUZZ)
 			-max_total_time=$(FUZZ_SECONDS) -timeout=20 -print_final_stats=1 \
 			-artifact_prefix=$(CURDIR)/target/fuzz/artifacts/$$t/ ) || exit 1; \
 	done
+	@# The scratch roots of batch_buffer and restore_mutated (ccwal-fuzz-NAME-PID)
+	@# whose process is gone.
+	@for d in /dev/shm/ccwal-fuzz-* $${TMPDIR:-/tmp}/ccwal-fuzz-*; do \
+		[ ! -e "$$d" ] || kill -0 "$${d##*-}" 2>/dev/null || rm -rf "$$d"; \
+	done
 
 # Part of `make test`: every target for a short time.
 test-fuzz:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+# Miri (undefined behaviour in unsafe code, out-of-bounds or dangling
+# reads): the library's unit tests (the codecs, names, layout, the batch
+# buffer's parser, the C ABI's options, error objects and enumerations)
+# and the C ABI's restore report read through every accessor
+# (tests/ffi_reports.rs), with file access for the fixtures it restores.
+# Without the default features: the archive's Parquet writer calls zstd's
+# C code, which Miri cannot run. Tests Miri cannot run in reasonable time
+# are marked #[cfg_attr(miri, ignore = "why")]. Bounded by MIRI_SECONDS.
+MIRI_SECONDS ?= 1200
+miri: nightly
+	@rustup component list --toolchain $(NIGHTLY) --installed | grep -q '^miri' && \
+		rustup component list --toolchain $(NIGHTLY) --installed | grep -q '^rust-src' || \
+		rustup component add --toolchain $(NIGHTLY) miri rust-src
+	MIRIFLAGS=-Zmiri-disable-isolation timeout $(MIRI_SECONDS) $(CARGO) +$(NIGHTLY) miri test \
+		--no-default-features --lib --test ffi_reports --test fuzz_regressions --test codec_known_answers

@@ -287,14 +287,13 @@ pub extern "C" fn ccwal_archive_report_free(report: *mut ccwal_archive_report) {
     guard_void(|| unsafe { free_handle(report) })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "archive"))]
 mod tests {
     use super::super::test_util::take_error;
     use super::super::{CCWAL_INVALID_ARGUMENT, CCWAL_NULL_ARGUMENT};
     use super::*;
 
     #[test]
-    #[cfg(feature = "archive")]
     fn archives_nothing_from_an_empty_root_and_checks_arguments() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
