@@ -22,11 +22,16 @@
 #     without the declarations listed there (scripts/ccbackend-splice.go),
 #   - adds this repository's files under cc-backend/ (same layout as
 #     upstream) that declare them anew on top of ccwal,
-#   - and the build module requires the Go binding (examples-go/ccwal, by a
+#   - and the build module requires the Go binding (go/ccwal, by a
 #     replace to this checkout), linked through pkg-config: PKG_CONFIG_PATH
 #     must find ccwal.pc (`make go-prefix`, as `make cc-backend` does).
-# The web frontend (an npm build, not part of the Go module) is replaced
-# by a placeholder page: the REST and GraphQL APIs are complete.
+# The web frontend's scripts (public/build/*.js, *.css) are not part of the
+# Go module: they are built from the module's own web/frontend with
+# `npm ci` (its lock file pins every package) and `npm run build` in a
+# writable copy under target/ccbackend-ui/VERSION (Node >= 20; a few
+# minutes, 1.3 GB of memory), once per version and shared by both modes,
+# and embedded through overlay entries (go:embed honours them).
+# CCBACKEND_UI=none builds without them (the APIs work, the pages do not).
 # Vendoring is redone only when the inputs of the build module change.
 set -euo pipefail
 
@@ -35,7 +40,7 @@ action=${2:-build}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 version=${CCBACKEND_VERSION:-v1.5.4}
 module=github.com/ClusterCockpit/cc-backend
-binding=github.com/ccwal/ccwal/examples-go/ccwal
+binding=github.com/ccwal/ccwal/go/ccwal
 case "$mode" in
   stock) out=${CCBACKEND_OUT:-$repo/target/cc-backend-stock/cc-backend} ;;
   ccwal) out=${CCBACKEND_OUT:-$repo/target/cc-backend/cc-backend} ;;
@@ -48,7 +53,9 @@ unset GOFLAGS
 export GOFLAGS=-buildvcs=false
 
 # 1. The build module, vendored (skipped when its inputs are unchanged).
-stamp="$version $mode $(cat "$repo/scripts/ccbackend-build.sh" "$repo/examples-go/ccwal/go.mod" | sha256sum | cut -c1-16)"
+# The binding is vendored too (-mod=vendor reads vendor/, not the replace
+# target): its sources are inputs.
+stamp="$version $mode $(cat "$repo/scripts/ccbackend-build.sh" "$repo"/go/ccwal/go.mod "$repo"/go/ccwal/*.go | sha256sum | cut -c1-16)"
 if [ ! -f vendor/modules.txt ] || [ "$(cat .vendored 2>/dev/null)" != "$stamp" ]; then
   rm -rf vendor .vendored go.mod go.sum deps.go
   {
@@ -61,7 +68,7 @@ if [ ! -f vendor/modules.txt ] || [ "$(cat .vendored 2>/dev/null)" != "$stamp" ]
     echo "require $module $version"
     if [ "$mode" = ccwal ]; then
       echo "require $binding v0.0.0"
-      echo "replace $binding => $repo/examples-go/ccwal"
+      echo "replace $binding => $repo/go/ccwal"
     fi
   } > go.mod
   if [ "$mode" = ccwal ]; then
@@ -77,16 +84,43 @@ if [ ! -f vendor/modules.txt ] || [ "$(cat .vendored 2>/dev/null)" != "$stamp" ]
 fi
 vendored=$build/vendor/$module
 
-# 2. The frontend placeholder (web/ embeds frontend/public/*).
-public=$vendored/web/frontend/public
-if [ ! -e "$public/index.html" ]; then
-  mkdir -p "$public"
-  echo "<!doctype html><title>cc-backend</title><p>Built without the web frontend (npm); the APIs are complete." > "$public/index.html"
+cache=$(go env GOMODCACHE)/github.com/!cluster!cockpit/cc-backend@$version
+
+# 2. The web frontend's build (web/ embeds frontend/public/*), shared by
+# both modes; a lock keeps two concurrent builds from sharing one copy.
+ui=$repo/target/ccbackend-ui/$version
+if [ "${CCBACKEND_UI:-}" != none ]; then
+  mkdir -p "$ui"
+  (
+    flock 9
+    if [ ! -f "$ui/build/.done" ]; then
+      command -v npm > /dev/null ||
+        { echo "npm (Node >= 20) is needed to build cc-backend's web frontend; CCBACKEND_UI=none builds without it" >&2; exit 1; }
+      echo "building cc-backend's web frontend (npm ci, npm run build) in $ui/frontend"
+      rm -rf "$ui/frontend" "$ui/build"
+      cp -r "$cache/web/frontend" "$ui/frontend"
+      chmod -R u+w "$ui/frontend"
+      t0=$(date +%s)
+      # Rollup's warnings (circular imports inside svelte) go to the log.
+      (cd "$ui/frontend" && npm ci --no-audit --no-fund --loglevel=error && npm run build) > "$ui/npm.log" 2>&1 ||
+        { tail -n 40 "$ui/npm.log"; echo "the web frontend's npm build failed (log: $ui/npm.log)" >&2; exit 1; }
+      mv "$ui/frontend/public/build" "$ui/build"
+      # node_modules is only needed for the build (about 100 MB).
+      rm -rf "$ui/frontend"
+      touch "$ui/build/.done"
+      echo "web frontend built in $(($(date +%s) - t0)) s: $(find "$ui/build" -name '*.js' | wc -l) scripts, $(du -sh "$ui/build" | cut -f1)"
+    fi
+  ) 9> "$ui/.lock"
 fi
 
 # 3. The overlay.
 entries=()
 add() { entries+=("$(printf '"%s": "%s"' "$1" "$2")"); }
+if [ "${CCBACKEND_UI:-}" != none ]; then
+  for file in "$ui"/build/*.js "$ui"/build/*.css; do
+    add "$vendored/web/frontend/public/build/$(basename "$file")" "$file"
+  done
+fi
 if [ "$mode" = ccwal ]; then
   rm -rf overlay && mkdir -p overlay
   while read -r file names; do
@@ -105,7 +139,6 @@ if [ "$mode" = ccwal ]; then
 fi
 if [ "$action" = test ]; then
   # Upstream's tests of pkg/metricstore (vendoring leaves _test.go files out).
-  cache=$(go env GOMODCACHE)/github.com/!cluster!cockpit/cc-backend@$version
   mkdir -p upstream-tests
   for file in "$cache"/pkg/metricstore/*_test.go; do
     cp -f "$file" upstream-tests/ && chmod u+w "upstream-tests/$(basename "$file")"

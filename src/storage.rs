@@ -32,7 +32,7 @@ use crate::layout::{
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(format!("fsync {}", dir.display()), &e))
+        .map_err(|e| Error::io_at("fsync", dir, &e))
 }
 
 /// Flushes every dirty page of the file system holding `path` with one
@@ -53,8 +53,7 @@ pub struct FileSystemSync {
 impl FileSystemSync {
     /// Opens the directory `path` (which must exist).
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let dir =
-            File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
+        let dir = File::open(path).map_err(|e| Error::io_at("open", path, &e))?;
         Ok(FileSystemSync {
             dir,
             path: path.to_path_buf(),
@@ -66,8 +65,9 @@ impl FileSystemSync {
     pub fn sync(&self) -> Result<(), Error> {
         // SAFETY: syncfs on a valid, open descriptor.
         if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&self.dir)) } != 0 {
-            return Err(Error::io(
-                format!("syncfs {}", self.path.display()),
+            return Err(Error::io_at(
+                "syncfs",
+                &self.path,
                 &io::Error::last_os_error(),
             ));
         }
@@ -81,15 +81,33 @@ fn unix_nanos() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// Opens `path` for writing with the flags every ccwal file uses.
-fn open_new(path: &Path, truncate: bool) -> io::Result<File> {
+/// Opens `path` for writing, emptied, with the flags every ccwal file uses.
+fn open_new(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(truncate)
+        .truncate(true)
         .custom_flags(libc::O_CLOEXEC)
         .mode(0o644)
         .open(path)
+}
+
+/// How [`HostDir::open_wal`] treats an existing current.wal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalOpen {
+    /// Open it, or create it when missing.
+    CreateOrAppend,
+    /// Only create it: an existing file is an error.
+    CreateNew,
+}
+
+/// Whether a change to a file is fdatasynced before the call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncData {
+    /// Synced at once.
+    Now,
+    /// Left to a later sync.
+    Later,
 }
 
 /// Files removed from a host directory, and those that could not be.
@@ -102,10 +120,10 @@ pub struct Removal {
 }
 
 impl Removal {
-    /// Moves the outcome into a report's lists (errors as messages).
-    pub fn report_into(self, removed: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, String)>) {
+    /// Moves the outcome into a report's lists.
+    pub fn report_into(self, removed: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, Error)>) {
         removed.extend(self.removed);
-        errors.extend(self.errors.into_iter().map(|(p, e)| (p, e.to_string())));
+        errors.extend(self.errors);
     }
 }
 
@@ -141,18 +159,42 @@ impl HostDir {
         self.path.join(layout::snapshot_file_name(from, format))
     }
 
-    /// Opens current.wal for reading and appending, creating it (`new`:
-    /// only creating it; an existing file is an error). The caller fsyncs
-    /// the directory for a new entry (see [`HostDir::create`]).
-    pub fn open_wal(&self, new: bool) -> io::Result<File> {
+    /// Opens current.wal for reading and appending, as `how` says. The
+    /// caller fsyncs the directory for a new entry (see
+    /// [`HostDir::create`]).
+    pub fn open_wal(&self, how: WalOpen) -> io::Result<File> {
+        let only_new = how == WalOpen::CreateNew;
         OpenOptions::new()
             .read(true)
             .append(true)
-            .create(!new)
-            .create_new(new)
+            .create(!only_new)
+            .create_new(only_new)
             .custom_flags(libc::O_CLOEXEC)
             .mode(0o644)
             .open(self.wal_path())
+    }
+
+    /// Cuts current.wal, open as `file`, back to `len` bytes: the repair of
+    /// a torn tail, or of what a failed append left.
+    pub fn cut_wal(&self, file: &File, len: u64, sync: SyncData) -> Result<(), Error> {
+        file.set_len(len)
+            .and_then(|()| match sync {
+                SyncData::Now => file.sync_data(),
+                SyncData::Later => Ok(()),
+            })
+            .map_err(|e| Error::io_at("truncate", &self.wal_path(), &e))
+    }
+
+    /// Empties current.wal, open as `file`, and writes `header` (what a
+    /// failed header write left is cut off). Not synced: the caller keeps
+    /// the header like any record not yet synced.
+    pub fn restart_wal(&self, file: &mut File, header: &[u8]) -> Result<(), Error> {
+        file.set_len(0)
+            .and_then(|()| file.write_all(header))
+            .map_err(|e| {
+                let path = self.wal_path();
+                Error::io_at("write header of", &path, &e)
+            })
     }
 
     /// The directory's files, classified; a missing directory has none.
@@ -160,7 +202,7 @@ impl HostDir {
         match list_host_files(&self.path) {
             Ok(listing) => Ok(listing),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(HostListing::default()),
-            Err(e) => Err(Error::io(format!("list {}", self.path.display()), &e)),
+            Err(e) => Err(Error::io_at("list", &self.path, &e)),
         }
     }
 
@@ -173,8 +215,7 @@ impl HostDir {
         }
         let cluster_dir = self.path.parent().expect("ROOT/CLUSTER/HOST");
         let cluster_existed = cluster_dir.is_dir();
-        fs::create_dir_all(&self.path)
-            .map_err(|e| Error::io(format!("create {}", self.path.display()), &e))?;
+        fs::create_dir_all(&self.path).map_err(|e| Error::io_at("create", &self.path, &e))?;
         let mut changed = vec![cluster_dir.to_path_buf()];
         if !cluster_existed {
             changed.extend(cluster_dir.parent().map(Path::to_path_buf));
@@ -199,7 +240,7 @@ impl HostDir {
             .map(|k| self.path.join(sealed_segment_name(label, k)))
             .find(|path| !path.exists())
             .expect("some k is free");
-        fs::rename(&wal, &target).map_err(|e| Error::io(format!("seal {}", wal.display()), &e))?;
+        fs::rename(&wal, &target).map_err(|e| Error::io_at("seal", &wal, &e))?;
         sync_dir(&self.path)?;
         Ok(Some(target))
     }
@@ -211,8 +252,7 @@ impl HostDir {
         let mut aside = name.to_os_string();
         aside.push(format!(".corrupt-{}", unix_nanos()));
         let aside = self.path.join(aside);
-        fs::rename(path, &aside)
-            .map_err(|e| Error::io(format!("move aside {}", path.display()), &e))?;
+        fs::rename(path, &aside).map_err(|e| Error::io_at("move aside", path, &e))?;
         sync_dir(&self.path)?;
         Ok(aside)
     }
@@ -228,13 +268,13 @@ impl HostDir {
             self.create()?;
         }
         let tmp = self.path.join(name);
-        let written = open_new(&tmp, true).and_then(|mut file| {
+        let written = open_new(&tmp).and_then(|mut file| {
             file.write_all(bytes)?;
             if sync { file.sync_data() } else { Ok(()) }
         });
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
-            return Err(Error::io(format!("write {}", tmp.display()), &e));
+            return Err(Error::io_at("write", &tmp, &e));
         }
         Ok(tmp)
     }
@@ -245,8 +285,27 @@ impl HostDir {
     pub fn rename_into_place(&self, tmp: &Path, target: &Path) -> Result<(), Error> {
         fs::rename(tmp, target).map_err(|e| {
             let _ = fs::remove_file(tmp);
-            Error::io(format!("rename {} into place", tmp.display()), &e)
+            Error::io(format!("rename {} into place", tmp.display()), &e).with_path(tmp)
         })
+    }
+
+    /// Renames `from` to `to` (which must not exist) and fsyncs the
+    /// directory; on failure both stay as they were.
+    pub fn rename_durably(&self, from: &Path, to: &Path) -> Result<(), Error> {
+        if to.exists() {
+            return Err(Error::new(
+                crate::error::ErrorKind::InvalidArgument,
+                format!(
+                    "rename {} to {}: the target exists",
+                    from.display(),
+                    to.display()
+                ),
+            ));
+        }
+        fs::rename(from, to).map_err(|e| {
+            Error::io(format!("rename {} to {}", from.display(), to.display()), &e).with_path(from)
+        })?;
+        sync_dir(&self.path)
     }
 
     /// Replaces `target` by `bytes` atomically and durably: temporary file,
@@ -270,7 +329,7 @@ impl HostDir {
                 Ok(()) => removal.removed.push(path),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    let error = Error::io(format!("remove {}", path.display()), &e);
+                    let error = Error::io_at("remove", &path, &e);
                     removal.errors.push((path, error));
                 }
             }
@@ -302,7 +361,7 @@ pub fn create_dir_durably(dir: &Path) -> Result<(), Error> {
     if missing.is_empty() {
         return Ok(());
     }
-    fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), &e))?;
+    fs::create_dir_all(dir).map_err(|e| Error::io_at("create", dir, &e))?;
     for created in missing.iter().rev() {
         if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
@@ -337,8 +396,7 @@ impl StagedFile {
             ));
         }
         let tmp = dir.join(format!("{name}.tmp"));
-        let file =
-            open_new(&tmp, true).map_err(|e| Error::io(format!("create {}", tmp.display()), &e))?;
+        let file = open_new(&tmp).map_err(|e| Error::io_at("create", &tmp, &e))?;
         let staged = StagedFile {
             dir: dir.to_path_buf(),
             tmp,
@@ -359,7 +417,7 @@ impl StagedFile {
     /// removed and no file of the target name was made.
     pub fn commit(mut self, file: File) -> Result<PathBuf, Error> {
         file.sync_all()
-            .map_err(|e| Error::io(format!("fsync {}", self.tmp.display()), &e))?;
+            .map_err(|e| Error::io_at("fsync", &self.tmp, &e))?;
         drop(file);
         if self.target.exists() {
             return Err(Error::new(
@@ -370,8 +428,9 @@ impl StagedFile {
                 ),
             ));
         }
-        fs::rename(&self.tmp, &self.target)
-            .map_err(|e| Error::io(format!("rename {} into place", self.tmp.display()), &e))?;
+        fs::rename(&self.tmp, &self.target).map_err(|e| {
+            Error::io(format!("rename {} into place", self.tmp.display()), &e).with_path(&self.tmp)
+        })?;
         self.committed = true;
         // The name is in place: a failed directory fsync leaves it there
         // (it may not survive a crash, so the caller must not rely on it).
@@ -400,7 +459,7 @@ pub fn scan_root_or_empty(root: &Path) -> Result<Vec<HostDir>, Error> {
     match scan_root(root) {
         Ok(hosts) => Ok(hosts),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(format!("list {}", root.display()), &e)),
+        Err(e) => Err(Error::io_at("list", root, &e)),
     }
 }
 
@@ -494,4 +553,128 @@ pub fn list_host_files(dir: &Path) -> io::Result<HostListing> {
     sealed.sort();
     files.sealed = sealed.into_iter().map(|(_, _, path)| path).collect();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_dir(root: &Path) -> HostDir {
+        HostDir::new(root, b"cluster", b"host").unwrap()
+    }
+
+    #[test]
+    fn creating_a_host_directory_names_the_directories_that_gained_entries() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = host_dir(root.path());
+        assert_eq!(
+            dir.create().unwrap(),
+            [root.path().join("cluster"), root.path().to_path_buf()]
+        );
+        assert!(dir.path.is_dir());
+        assert_eq!(dir.create().unwrap(), [] as [PathBuf; 0]);
+        let other = HostDir::new(root.path(), b"cluster", b"other").unwrap();
+        assert_eq!(other.create().unwrap(), [root.path().join("cluster")]);
+        assert!(HostDir::new(root.path(), b"..", b"host").is_err());
+    }
+
+    #[test]
+    fn a_wal_is_opened_for_appending_created_new_cut_and_restarted() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = host_dir(root.path());
+        dir.create().unwrap();
+        let mut file = dir.open_wal(WalOpen::CreateOrAppend).unwrap();
+        file.write_all(b"headerrecords").unwrap();
+        let again = dir.open_wal(WalOpen::CreateNew).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        // Appends go to the end, whatever the position.
+        let mut file = dir.open_wal(WalOpen::CreateOrAppend).unwrap();
+        file.write_all(b"+torn").unwrap();
+        dir.cut_wal(&file, 13, SyncData::Now).unwrap();
+        file.write_all(b"!").unwrap();
+        assert_eq!(fs::read(dir.wal_path()).unwrap(), b"headerrecords!");
+        dir.restart_wal(&mut file, b"head").unwrap();
+        assert_eq!(fs::read(dir.wal_path()).unwrap(), b"head");
+    }
+
+    #[test]
+    fn sealing_takes_the_first_free_segment_name() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = host_dir(root.path());
+        assert_eq!(dir.seal_wal(5).unwrap(), None);
+        dir.create().unwrap();
+        let mut sealed = Vec::new();
+        for content in [b"one", b"two"] {
+            fs::write(dir.wal_path(), content).unwrap();
+            sealed.push(dir.seal_wal(5).unwrap().unwrap());
+        }
+        assert_eq!(sealed[0], dir.path.join(sealed_segment_name(5, 0)));
+        assert_eq!(sealed[1], dir.path.join(sealed_segment_name(5, 1)));
+        assert_eq!(fs::read(&sealed[1]).unwrap(), b"two");
+        let listing = dir.list().unwrap();
+        assert_eq!((listing.wal, listing.sealed), (None, sealed));
+    }
+
+    #[test]
+    fn replace_and_remove_leave_no_temporary_and_report_what_went() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = host_dir(root.path());
+        let target = dir.path.join("1000.bin");
+        dir.replace(&target, b"first").unwrap();
+        dir.replace(&target, b"second").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"second");
+        let names: Vec<_> = fs::read_dir(&dir.path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["1000.bin"]);
+        let missing = dir.path.join("missing");
+        let removal = dir.remove([target.clone(), missing]);
+        assert_eq!(removal.removed, [target]);
+        assert!(removal.errors.is_empty());
+    }
+
+    #[test]
+    fn a_staged_file_is_removed_unless_committed_and_never_replaces_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("archives/new");
+        let (staged, mut file) = StagedFile::create(&dir, "a.parquet").unwrap();
+        file.write_all(b"dropped").unwrap();
+        drop(staged);
+        assert!(!dir.join("a.parquet.tmp").exists());
+        let (staged, mut file) = StagedFile::create(&dir, "a.parquet").unwrap();
+        file.write_all(b"kept").unwrap();
+        assert_eq!(staged.commit(file).unwrap(), dir.join("a.parquet"));
+        assert_eq!(fs::read(dir.join("a.parquet")).unwrap(), b"kept");
+        let refused = StagedFile::create(&dir, "a.parquet").unwrap_err();
+        assert_eq!(refused.kind(), crate::ErrorKind::Format);
+    }
+
+    #[test]
+    fn the_root_scan_lists_hosts_in_order_and_files_out_of_place() {
+        let root = tempfile::tempdir().unwrap();
+        for (cluster, host) in [("b", "h1"), ("a", "h2"), ("a", "h1")] {
+            HostDir::new(root.path(), cluster.as_bytes(), host.as_bytes())
+                .unwrap()
+                .create_durably()
+                .unwrap();
+        }
+        fs::write(root.path().join("a/stray"), b"").unwrap();
+        let (hosts, strays) = scan_root_strays(root.path()).unwrap();
+        let names: Vec<_> = hosts
+            .iter()
+            .map(|h| (h.cluster.clone(), h.host.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (b"a".to_vec(), b"h1".to_vec()),
+                (b"a".to_vec(), b"h2".to_vec()),
+                (b"b".to_vec(), b"h1".to_vec())
+            ]
+        );
+        assert_eq!(strays, [(root.path().join("a/stray"), 2)]);
+        let missing = root.path().join("missing");
+        assert!(scan_root_or_empty(&missing).unwrap().is_empty());
+    }
 }

@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 use ccwal::checkpoint::{CheckpointSession, Outcome, SnapshotBuilder, cleanup};
 use ccwal::codec::snapshot::{Level, decode_header, decode_snapshot};
 use ccwal::codec::wal::{self, WalItem, WalReader};
+use ccwal::engine::tunables::SYNCFS_MIN_FILES;
 use ccwal::engine::{Batch, Durability, Store, StoreOptions};
 use ccwal::restore::{Chunk, MetricConfig, RestoreOptions, RestoredLevel, restore};
 use ccwal::storage;
@@ -76,11 +77,13 @@ const RETENTION: i64 = 9000;
 
 const CLUSTERS: [&str; 2] = ["alex", "fritz"];
 /// 18 hosts in all: with one writer shard, a sync of them all takes the
-/// engine's syncfs path (16 files or more), with more, its fdatasyncs.
+/// engine's syncfs path ([`SYNCFS_MIN_FILES`] or more), with more, its
+/// fdatasyncs.
 const HOSTS: [&str; 9] = [
     "n0101", "n0102", "n0203", "n0204", "n0301", "n0302", "n0401", "n0402", "n0501",
 ];
 const HOST_COUNT: usize = CLUSTERS.len() * HOSTS.len();
+const _: () = assert!(HOST_COUNT >= SYNCFS_MIN_FILES);
 /// Name and frequency (s) of every metric.
 const METRICS: [(&str, i64); 4] = [("load", 10), ("mem", 10), ("flops", 30), ("backfill", 10)];
 /// The sub-levels, in snapshot order ([] is the host level).

@@ -714,8 +714,8 @@ fn a_barrier_of_threads_flushing_sees_its_own_samples() {
 }
 
 /// Small appends wait to be written together, but not for long: without
-/// any flush, a record reaches its file within the coalescing delay (20 ms)
-/// plus a round; `flush` writes at once.
+/// any flush, a record reaches its file within the coalescing delay
+/// (`engine::tunables::COALESCE_DELAY`) plus a round; `flush` writes at once.
 #[test]
 fn coalesced_records_are_written_without_a_flush() {
     let dir = tempfile::tempdir().unwrap();

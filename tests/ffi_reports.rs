@@ -6,6 +6,7 @@
 //! alignment.
 
 use std::ffi::CStr;
+use std::mem::{size_of, zeroed};
 use std::path::Path;
 use std::ptr::{null, null_mut};
 
@@ -16,8 +17,8 @@ use ccwal::ffi::error::{
 use ccwal::ffi::restore::{
     ccwal_chunk, ccwal_restore, ccwal_restore_chunk, ccwal_restore_host, ccwal_restore_host_count,
     ccwal_restore_host_error, ccwal_restore_level, ccwal_restore_level_path, ccwal_restore_metric,
-    ccwal_restore_result, ccwal_restore_result_free, ccwal_restore_root_error_code,
-    ccwal_restored_host, ccwal_restored_level, ccwal_restored_metric,
+    ccwal_restore_result, ccwal_restore_result_free, ccwal_restore_root_error, ccwal_restored_host,
+    ccwal_restored_level, ccwal_restored_metric,
 };
 use ccwal::ffi::{CCWAL_INVALID_ARGUMENT, CCWAL_NULL_ARGUMENT, CCWAL_OK};
 use ccwal::restore::{MetricConfig, RestoreOptions, restore};
@@ -93,14 +94,17 @@ fn chunks_through_c(result: *const ccwal_restore_result) -> Chunks {
     let mut hosts = 0;
     assert_eq!(ccwal_restore_host_count(result, &mut hosts, e), CCWAL_OK);
     for h in 0..hosts {
-        let mut host: ccwal_restored_host = unsafe { std::mem::zeroed() };
+        let mut host = ccwal_restored_host {
+            struct_size: size_of::<ccwal_restored_host>(),
+            ..unsafe { zeroed() }
+        };
         assert_eq!(ccwal_restore_host(result, h, &mut host, e), CCWAL_OK);
         let name = slice(host.host, host.host_len).to_vec();
         assert!(!slice(host.cluster, host.cluster_len).is_empty());
         for l in 0..host.level_count {
             let mut level = ccwal_restored_level {
-                depth: 0,
-                metric_count: 0,
+                struct_size: size_of::<ccwal_restored_level>(),
+                ..unsafe { zeroed() }
             };
             assert_eq!(ccwal_restore_level(result, h, l, &mut level, e), CCWAL_OK);
             let path: Vec<Vec<u8>> = (0..level.depth)
@@ -113,16 +117,18 @@ fn chunks_through_c(result: *const ccwal_restore_result) -> Chunks {
                 .collect();
             for m in 0..level.metric_count {
                 let mut metric = ccwal_restored_metric {
-                    name: null(),
-                    name_len: 0,
-                    chunk_count: 0,
+                    struct_size: size_of::<ccwal_restored_metric>(),
+                    ..unsafe { zeroed() }
                 };
                 assert_eq!(
                     ccwal_restore_metric(result, h, l, m, &mut metric, e),
                     CCWAL_OK
                 );
                 for c in 0..metric.chunk_count {
-                    let mut chunk: ccwal_chunk = unsafe { std::mem::zeroed() };
+                    let mut chunk = ccwal_chunk {
+                        struct_size: size_of::<ccwal_chunk>(),
+                        ..unsafe { zeroed() }
+                    };
                     assert_eq!(
                         ccwal_restore_chunk(result, h, l, m, c, &mut chunk, e),
                         CCWAL_OK
@@ -171,16 +177,13 @@ fn every_accessor_of_a_restore_reads_what_the_rust_restore_gives() {
     assert!(through_c.len() > 4, "the fixture restores several chunks");
     assert_eq!(through_c, chunks_through_rust());
 
-    let (mut code, mut os_code) = (-1, -1);
+    let (mut code, mut os_code, mut ptr, mut len) = (-1, -1, null(), usize::MAX);
     let e = null_mut();
-    assert_eq!(
-        ccwal_restore_root_error_code(result, &mut code, &mut os_code, e),
-        CCWAL_OK
-    );
-    assert_eq!((code, os_code), (CCWAL_OK, 0));
-    let (mut ptr, mut len) = (null(), usize::MAX);
-    let code_out = &mut code as *mut i32;
-    let status = ccwal_restore_host_error(result, 0, code_out, &mut os_code, &mut ptr, &mut len, e);
+    let status = ccwal_restore_root_error(result, &mut code, &mut os_code, &mut ptr, &mut len, e);
+    assert_eq!((status, code, os_code, len), (CCWAL_OK, CCWAL_OK, 0, 0));
+    len = usize::MAX;
+    let status =
+        ccwal_restore_host_error(result, 0, &mut code, &mut os_code, &mut ptr, &mut len, e);
     assert_eq!((status, code, len), (CCWAL_OK, CCWAL_OK, 0));
     ccwal_restore_result_free(result);
 }
@@ -194,7 +197,10 @@ fn out_of_range_indices_and_null_outputs_are_errors_not_reads() {
         CCWAL_OK
     );
     let mut error = null_mut();
-    let mut host: ccwal_restored_host = unsafe { std::mem::zeroed() };
+    let mut host = ccwal_restored_host {
+        struct_size: size_of::<ccwal_restored_host>(),
+        ..unsafe { zeroed() }
+    };
     assert_eq!(
         ccwal_restore_host(result, hosts, &mut host, &mut error),
         CCWAL_INVALID_ARGUMENT
@@ -203,7 +209,10 @@ fn out_of_range_indices_and_null_outputs_are_errors_not_reads() {
     assert_eq!(code, CCWAL_INVALID_ARGUMENT);
     assert!(message.contains(&format!("of {hosts}")), "{message}");
 
-    let mut chunk: ccwal_chunk = unsafe { std::mem::zeroed() };
+    let mut chunk = ccwal_chunk {
+        struct_size: size_of::<ccwal_chunk>(),
+        ..unsafe { zeroed() }
+    };
     let mut error = null_mut();
     let status = ccwal_restore_chunk(result, 0, 0, 0, usize::MAX, &mut chunk, &mut error);
     assert_eq!(status, CCWAL_INVALID_ARGUMENT);

@@ -185,7 +185,10 @@ fn take_error(error: *mut ccwal_error) -> (i32, String) {
 }
 
 fn appended(store: *mut ccwal_store) -> u64 {
-    let mut stats = ccwal_stats::default();
+    let mut stats = ccwal_stats {
+        struct_size: std::mem::size_of::<ccwal_stats>(),
+        ..Default::default()
+    };
     assert_eq!(
         ccwal_store_stats(store, &mut stats, std::ptr::null_mut()),
         CCWAL_OK

@@ -150,11 +150,20 @@ pub(crate) struct Run<'a> {
     pub record_bytes: usize,
 }
 
+/// Whether [`runs`] checks each run's cluster and host names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HostNames {
+    /// Bytes from outside (the C ABI): check them.
+    Check,
+    /// Checked already (by [`Batch::push`]).
+    Trusted,
+}
+
 /// Checks every sample of an encoded batch (lengths against the bytes and,
-/// with `check_names`, each run's cluster and host names: metric and
-/// selector lengths cannot exceed their fields) and splits it into runs.
-/// The first malformed sample is an error naming it.
-pub(crate) fn runs(bytes: &[u8], check_names: bool) -> Result<Vec<Run<'_>>, Error> {
+/// unless `names` are trusted, each run's cluster and host names: metric
+/// and selector lengths cannot exceed their fields) and splits it into
+/// runs. The first malformed sample is an error naming it.
+pub(crate) fn runs(bytes: &[u8], names: HostNames) -> Result<Vec<Run<'_>>, Error> {
     let mut runs: Vec<Run<'_>> = Vec::new();
     let (mut pos, mut index) = (0, 0);
     while pos < bytes.len() {
@@ -167,7 +176,7 @@ pub(crate) fn runs(bytes: &[u8], check_names: bool) -> Result<Vec<Run<'_>>, Erro
                 run.record_bytes += record;
             }
             _ => {
-                if check_names {
+                if names == HostNames::Check {
                     let check = |field, name: &[u8]| {
                         names::validate_path_component(field, name).map_err(|e| {
                             Error::new(ErrorKind::InvalidName, format!("batch sample {index}: {e}"))
@@ -307,7 +316,7 @@ mod tests {
                 .unwrap();
         }
         let bytes = batch.as_bytes();
-        let runs = runs(bytes, true).unwrap();
+        let runs = runs(bytes, HostNames::Check).unwrap();
         let shape: Vec<_> = runs.iter().map(|r| (r.host, r.samples)).collect();
         assert_eq!(shape, [(b"a".as_slice(), 2), (b"b", 1), (b"a", 1)]);
         assert_eq!(runs.last().unwrap().bytes.end, bytes.len());
@@ -346,7 +355,7 @@ mod tests {
         );
         assert_eq!(second.selector_count, 2);
         assert_eq!(second.selector_raw, b"\x04cpu3\x01x");
-        let runs = runs(bytes, true).unwrap();
+        let runs = runs(bytes, HostNames::Check).unwrap();
         assert_eq!(runs.len(), 2);
         assert_eq!((runs[1].host, runs[1].samples), (b"h2".as_slice(), 1));
         batch.clear();
@@ -365,7 +374,7 @@ mod tests {
         let bytes = batch.as_bytes();
         let one = bytes.len() / 2;
         for len in 0..bytes.len() {
-            match runs(&bytes[..len], true) {
+            match runs(&bytes[..len], HostNames::Check) {
                 Ok(runs) => assert!(len == 0 || len == one, "{len}: {}", runs.len()),
                 Err(e) => {
                     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
@@ -387,8 +396,8 @@ mod tests {
         bytes.extend_from_slice(&1f64.to_le_bytes());
         bytes.extend_from_slice(&[1, 0, 2, 0, 2, 0, 0]);
         bytes.extend_from_slice(b"c../m");
-        let error = runs(&bytes, true).unwrap_err();
+        let error = runs(&bytes, HostNames::Check).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidName);
-        assert!(runs(&bytes, false).is_ok());
+        assert!(runs(&bytes, HostNames::Trusted).is_ok());
     }
 }

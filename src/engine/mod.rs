@@ -8,59 +8,78 @@
 //! - **Bounded memory.** Each shard queues at most `queue_capacity` bytes of
 //!   encoded records while its writer holds the previous queue, so the
 //!   engine buffers at most `2 × queue_capacity × shards` bytes, plus the
-//!   copies of unsynced bytes (at most 64 MiB per shard, see below), a pool
-//!   of emptied buffers (at most 8 MiB per shard) and about 1 KB per host
-//!   it has seen (0.9–1.1 KB measured at 100,000 hosts after a sync). When a
-//!   queue is full, `Backpressure` decides: wait (optionally with a
-//!   timeout) or refuse with `QueueFull`.
+//!   copies of unsynced bytes (at most [`UNSYNCED_LIMIT`] per shard, see
+//!   below), a pool of emptied buffers (at most [`BUFFER_POOL_BYTES`] per
+//!   shard) and about 1 KB per host it has seen (0.9–1.1 KB measured at
+//!   100,000 hosts after a sync). When a queue is full, `Backpressure`
+//!   decides: wait (optionally with a timeout) or refuse with `QueueFull`.
 //!   Every refused sample is reported to the caller and counted; none is
 //!   dropped silently.
 //! - **Few syscalls.** A writer takes its whole queue at once and appends
 //!   each host's records with one vectored write. Unless durability is
-//!   `Always`, a host's records also wait across rounds until it has 16 KiB
-//!   of them (for at most 20 ms, and never past a `flush`, `sync`, control
-//!   or close, which write everything first), so one write carries
-//!   kilobytes rather than the few records a round holds per host. Waiting
-//!   records count against the queue capacity like queued ones.
+//!   `Always`, a host's records also wait across rounds until it has
+//!   [`COALESCE_BYTES`] of them (for at most [`COALESCE_DELAY`], and never
+//!   past a `flush`, `sync`, control or close, which write everything
+//!   first), so one write carries kilobytes rather than the few records a
+//!   round holds per host. Waiting records count against the queue
+//!   capacity like queued ones.
 //! - **Durability.** `None`: handed to the OS every round. `Interval(d)`:
 //!   plus fdatasync of written files every `d`. `Always`: fdatasync before
 //!   the next round. `flush()` and `sync()` wait for everything appended
 //!   before them, by any thread; `sync` is a group commit: per round,
 //!   however many callers wait, one fdatasync per written file, or one
-//!   syncfs of the root's file system when 16 or more files wait (the
-//!   device flushes its cache once; Linux ≥ 5.8 reports writeback errors
-//!   to syncfs, and a failed one makes every waiting file be rewritten).
+//!   syncfs of the root's file system when [`SYNCFS_MIN_FILES`] or more
+//!   files wait (the device flushes its cache once; Linux ≥ 5.8 reports
+//!   writeback errors to syncfs, and a failed one makes every waiting file
+//!   be rewritten).
 //! - **Files.** `ROOT/CLUSTER/HOST/current.wal`, created with the file magic;
 //!   new files' and directories' entries are fsynced with the records (so
-//!   at every sync, and never under `None` until `sync()`). At most `max_open_files` descriptors are
-//!   open (least recently used are closed and reopened on demand). The
-//!   first time a process opens an existing file, a torn tail is cut off,
-//!   and a file with a bad header is moved aside (`current.wal.corrupt-N`,
-//!   which the Go restore ignores), so new records are never appended after
-//!   garbage.
+//!   at every sync, and never under `None` until `sync()`). At most
+//!   `max_open_files` descriptors are open (least recently used are closed
+//!   and reopened on demand). The first time a process opens an existing
+//!   file, a torn tail is cut off, and a file with a bad header is moved
+//!   aside (`current.wal.corrupt-N`, which the Go restore ignores), so new
+//!   records are never appended after garbage.
 //! - **Errors: no accepted record is dropped.** A failed `write` or `open`
 //!   (ENOSPC, EIO, EMFILE, …) cuts the file back to its last whole record
-//!   and keeps the host's records in memory, in order, retried after 10 ms
-//!   (doubling up to 1 s) and at once by `flush`, `sync` and `close`. The
-//!   kept bytes count against the queue capacity, so a disk that stays
-//!   full pushes back on appenders: `QueueFull` (Reject), `Timeout` (Block
-//!   with a timeout), or at once `Io` naming the failure (Block without a
-//!   timeout: waiting for a failing disk could last forever). A failed
-//!   `fdatasync` is never retried as if the data were safe: each host's
-//!   bytes written since its last good fdatasync are kept (at most 64 MiB
-//!   per shard: past that the writer syncs, whatever the durability), and
-//!   after a failure the file is cut back and they are written again.
-//!   `flush` and `sync` answer after the first writer round that starts
-//!   after the call: `Ok` only when all records appended before the call
-//!   are written (synced), otherwise the `Io` error with the OS code and
-//!   the host — within a round, never hanging. Once the fault clears, the
-//!   retries succeed and so do later calls. Errors are counted by kind and
-//!   reported to the event hook; other hosts go on.
+//!   and keeps the host's records in memory, in order, retried after
+//!   [`RETRY_MIN`] (doubling up to [`RETRY_MAX`]) and at once by `flush`,
+//!   `sync` and `close`. The kept bytes count against the queue capacity,
+//!   so a disk that stays full pushes back on appenders: `QueueFull`
+//!   (Reject), `Timeout` (Block with a timeout), or at once `Io` naming the
+//!   failure (Block without a timeout: waiting for a failing disk could
+//!   last forever). A failed `fdatasync` is never retried as if the data
+//!   were safe: each host's bytes written since its last good fdatasync are
+//!   kept (at most [`UNSYNCED_LIMIT`] per shard: past that the writer
+//!   syncs, whatever the durability), and after a failure the file is cut
+//!   back and they are written again. `flush` and `sync` answer after the
+//!   first writer round that starts after the call: `Ok` only when all
+//!   records appended before the call are written (synced), otherwise the
+//!   `Io` error with the OS code and the host — within a round, never
+//!   hanging. Once the fault clears, the retries succeed and so do later
+//!   calls. Errors are counted by kind and reported to the event hook;
+//!   other hosts go on.
+//!
+//! The rooms: this module is the [`Store`](crate::engine::Store) API
+//! (validation, routing to shards); `shard` the queues and the writer
+//! loop; `batch` the batch layout; `files` a shard's WAL files
+//! (descriptors, repair at first open, backlog, sync and rewrite); `stats`
+//! the counters and events; [`tunables`](crate::engine::tunables) every
+//! fixed number above.
+//!
+//! [`BUFFER_POOL_BYTES`]: crate::engine::tunables::BUFFER_POOL_BYTES
+//! [`COALESCE_BYTES`]: crate::engine::tunables::COALESCE_BYTES
+//! [`COALESCE_DELAY`]: crate::engine::tunables::COALESCE_DELAY
+//! [`RETRY_MAX`]: crate::engine::tunables::RETRY_MAX
+//! [`RETRY_MIN`]: crate::engine::tunables::RETRY_MIN
+//! [`SYNCFS_MIN_FILES`]: crate::engine::tunables::SYNCFS_MIN_FILES
+//! [`UNSYNCED_LIMIT`]: crate::engine::tunables::UNSYNCED_LIMIT
 
 mod batch;
 mod files;
 mod shard;
 mod stats;
+pub mod tunables;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,15 +89,18 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 pub use batch::{Batch, ENTRY_HEADER_LEN};
+#[cfg(feature = "test-hooks")]
 pub use files::{FaultInjector, WriteFault};
 pub use stats::{ErrorCount, Event, EventHook, EventLevel, Stats};
 
 use crate::codec::wal;
 use crate::error::{Error, ErrorKind};
 use crate::names::{self, NameField};
+use batch::HostNames;
 use files::{FileSettings, HostFiles};
-use shard::{Control, Shard};
+use shard::{Control, Room, Shard, Wait};
 use stats::Counters;
+use tunables::DEFAULT_QUEUE_CAPACITY;
 
 /// When written records are forced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +133,8 @@ pub struct StoreOptions {
     pub root: PathBuf,
     /// Writer threads; 0 means one per available core.
     pub shards: usize,
-    /// Bytes of encoded records each shard may queue (default 8 MiB).
+    /// Bytes of encoded records each shard may queue (default
+    /// [`DEFAULT_QUEUE_CAPACITY`]).
     pub queue_capacity: usize,
     /// When written records are forced to disk (default `None`).
     pub durability: Durability,
@@ -129,7 +152,9 @@ pub struct StoreOptions {
     pub backpressure: Backpressure,
     /// Receives events from the writer threads (see [`EventHook`]).
     pub event_hook: Option<Arc<EventHook>>,
-    /// For tests of the error paths: makes chosen appends fail.
+    /// For tests of the error paths (feature `test-hooks`, not part of the
+    /// API otherwise): makes chosen appends fail.
+    #[cfg(feature = "test-hooks")]
     pub fault_injector: Option<Arc<FaultInjector>>,
 }
 
@@ -139,13 +164,14 @@ impl StoreOptions {
         StoreOptions {
             root: root.into(),
             shards: 0,
-            queue_capacity: 8 << 20,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
             durability: Durability::None,
             flush_interval: Duration::from_secs(1),
             max_open_files: default_open_file_budget(),
             max_wal_bytes: 0,
             backpressure: Backpressure::Block { timeout: None },
             event_hook: None,
+            #[cfg(feature = "test-hooks")]
             fault_injector: None,
         }
     }
@@ -264,7 +290,10 @@ impl Store {
             sync_on_close: options.durability != Durability::None,
             coalesce: options.durability != Durability::Always,
             event_hook: options.event_hook.clone(),
+            #[cfg(feature = "test-hooks")]
             fault_injector: options.fault_injector.clone(),
+            #[cfg(not(feature = "test-hooks"))]
+            fault_injector: None,
         });
         let mut store = Store {
             root: options.root.clone(),
@@ -309,7 +338,7 @@ impl Store {
     ) -> Result<(), Error> {
         names::validate_sample(cluster, host, metric, selector)?;
         let need = queued_len(cluster, host, wal::encoded_len(metric, selector));
-        let mut queue = self.shard(cluster, host).lock_for(need, 1, false)?;
+        let mut queue = self.shard(cluster, host).lock_for(need, 1, Room::Use)?;
         queue.append_records(cluster, host, 1, |out| {
             wal::encode_record_unchecked(out, ts, metric, selector, (value as f32).to_bits());
         });
@@ -321,7 +350,7 @@ impl Store {
     /// policy says) before anything is queued. May block. Any thread.
     pub fn append_batch(&self, batch: &Batch) -> Result<(), Error> {
         // `Batch::push` checked the names already.
-        self.append_entries(batch.as_bytes(), false)
+        self.append_entries(batch.as_bytes(), HostNames::Trusted)
     }
 
     /// [`Store::append_batch`] for bytes in the batch layout (see
@@ -329,14 +358,14 @@ impl Store {
     /// refused with `InvalidArgument` (or `InvalidName`) naming the sample;
     /// nothing of the batch is queued then.
     pub fn append_encoded_batch(&self, bytes: &[u8]) -> Result<(), Error> {
-        self.append_entries(bytes, true)
+        self.append_entries(bytes, HostNames::Check)
     }
 
-    fn append_entries(&self, bytes: &[u8], check_names: bool) -> Result<(), Error> {
+    fn append_entries(&self, bytes: &[u8], names: HostNames) -> Result<(), Error> {
         let shards = self.shards.len();
         // Pass 1: check everything, split the batch into runs of one host,
         // find each run's shard and each shard's share of bytes.
-        let runs = batch::runs(bytes, check_names)?;
+        let runs = batch::runs(bytes, names)?;
         let mut need = vec![(0usize, 0u64); shards];
         let placed: Vec<usize> = runs
             .iter()
@@ -349,7 +378,9 @@ impl Store {
             .collect();
         let touched: Vec<usize> = (0..shards).filter(|&s| need[s].1 > 0).collect();
         for (at, &shard) in touched.iter().enumerate() {
-            if let Err(error) = self.shards[shard].lock_for(need[shard].0, need[shard].1, true) {
+            if let Err(error) =
+                self.shards[shard].lock_for(need[shard].0, need[shard].1, Room::Reserve)
+            {
                 for &earlier in &touched[..at] {
                     self.shards[earlier].unreserve(need[earlier].0);
                 }
@@ -378,7 +409,7 @@ impl Store {
     /// kept and retried; a later call answers again). Blocks for one writer
     /// round per shard, never longer.
     pub fn flush(&self) -> Result<(), Error> {
-        self.wait_all(false)
+        self.wait_all(Wait::Written)
     }
 
     /// Returns `Ok` when every sample appended before the call, by any
@@ -386,15 +417,15 @@ impl Store {
     /// entries fsynced). Otherwise the `Io` error, as [`Store::flush`].
     /// Blocks for one writer round per shard, never longer.
     pub fn sync(&self) -> Result<(), Error> {
-        self.wait_all(true)
+        self.wait_all(Wait::Synced)
     }
 
     /// Asks every shard first, then waits: the shards' rounds overlap.
-    fn wait_all(&self, sync: bool) -> Result<(), Error> {
+    fn wait_all(&self, wait: Wait) -> Result<(), Error> {
         let requests = self
             .shards
             .iter()
-            .map(|shard| shard.request(sync))
+            .map(|shard| shard.request(wait))
             .collect::<Result<Vec<_>, _>>()?;
         let mut first_error = None;
         for (shard, request) in self.shards.iter().zip(requests) {

@@ -11,6 +11,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::files::{Flush, HostFiles};
 use super::stats::{Counters, bump};
+use super::tunables::{LINGER, RETRY_MAX, RETRY_MIN, UNSYNCED_LIMIT};
 use super::{Backpressure, Durability};
 use crate::error::{Error, ErrorKind};
 
@@ -98,16 +99,30 @@ pub(crate) struct Shard {
     backpressure: Backpressure,
 }
 
-/// How long a writer that woke up to little data waits for more, so that
-/// it writes in larger rounds (fewer syscalls). `flush`, `sync`, controls
-/// and close never wait for it.
-const LINGER: Duration = Duration::from_millis(1);
+/// What a `flush` or `sync` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Records handed to the OS.
+    Written,
+    /// Records on stable storage.
+    Synced,
+}
+
+/// How [`Shard::lock_for`] treats the room it waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Room {
+    /// The caller appends under this lock.
+    Use,
+    /// Promised to the caller until [`QueueGuard::release`] (a batch that
+    /// reserves room in every shard it touches before queueing anything).
+    Reserve,
+}
 
 /// A `flush` or `sync` waiting for its answer.
 pub(crate) struct Request {
     ticket: u64,
     round: u64,
-    sync: bool,
+    wait: Wait,
 }
 
 /// A shard's queue, locked by an appender.
@@ -207,14 +222,8 @@ impl Shard {
 
     /// Locks the queue once `need` more bytes fit (an empty queue takes
     /// anything, so an oversized batch still goes through), waiting or
-    /// refusing as the backpressure policy says. `reserve` keeps the bytes
-    /// promised until `QueueGuard::release`.
-    pub fn lock_for(
-        &self,
-        need: usize,
-        samples: u64,
-        reserve: bool,
-    ) -> Result<QueueGuard<'_>, Error> {
+    /// refusing as the backpressure policy says.
+    pub fn lock_for(&self, need: usize, samples: u64, room: Room) -> Result<QueueGuard<'_>, Error> {
         let mut queue = self.queue.lock();
         let deadline = match self.backpressure {
             Backpressure::Block { timeout: Some(t) } => Some(Instant::now() + t),
@@ -258,7 +267,7 @@ impl Shard {
                 return Err(error);
             }
         }
-        if reserve {
+        if room == Room::Reserve {
             queue.reserved += need;
         }
         let bytes_before = queue.bytes.len();
@@ -269,7 +278,7 @@ impl Shard {
         })
     }
 
-    /// Locks the queue to append what `lock_for(.., reserve = true)` made
+    /// Locks the queue to append what `lock_for(.., Room::Reserve)` made
     /// room for.
     pub fn lock_reserved(&self) -> Result<QueueGuard<'_>, Error> {
         let queue = self.queue.lock();
@@ -306,53 +315,53 @@ impl Shard {
         Ok(())
     }
 
-    /// Asks the writer to write (`sync`: to sync) everything queued so far;
+    /// Asks the writer to write (or sync) everything queued so far;
     /// [`Shard::wait_for`] the answer.
-    pub fn request(&self, sync: bool) -> Result<Request, Error> {
+    pub fn request(&self, wait: Wait) -> Result<Request, Error> {
         let mut queue = self.queue.lock();
         if queue.closing {
             return Err(closed());
         }
-        if sync {
+        if wait == Wait::Synced {
             queue.sync_wanted = queue.sync_wanted.max(queue.queued);
         }
         queue.requests += 1;
         let request = Request {
             ticket: queue.queued,
             round: queue.rounds_taken + 1,
-            sync,
+            wait,
         };
         drop(queue);
         self.work.notify_one();
         Ok(request)
     }
 
-    /// Waits until everything queued before the request is written (`sync`:
-    /// on disk). Answers after the first writer round that starts after the
-    /// request: an error when that round could not write (or sync) it all.
+    /// Waits until everything queued before the request is written (or on
+    /// disk, as it asked). Answers after the first writer round that starts
+    /// after the request: an error when that round could not write (or
+    /// sync) it all.
     pub fn wait_for(&self, request: Request) -> Result<(), Error> {
         let Request {
             ticket,
             round,
-            sync,
+            wait,
         } = request;
         let mut progress = self.progress.lock();
         loop {
-            let done = if sync {
-                progress.synced
-            } else {
-                progress.written
+            let done = match wait {
+                Wait::Written => progress.written,
+                Wait::Synced => progress.synced,
             };
             if done >= ticket {
                 return Ok(());
             }
             if progress.rounds_done >= round {
-                let error = match sync {
-                    true => progress
+                let error = match wait {
+                    Wait::Synced => progress
                         .sync_error
                         .as_ref()
                         .or(progress.write_error.as_ref()),
-                    false => progress.write_error.as_ref(),
+                    Wait::Written => progress.write_error.as_ref(),
                 };
                 return Err(error.cloned().unwrap_or_else(|| {
                     Error::new(ErrorKind::Io, "the writer could not complete the request")
@@ -386,17 +395,6 @@ impl Shard {
         self.queue.lock().bytes.len() as u64
     }
 }
-
-/// How long a writer waits before it retries hosts whose writes failed;
-/// doubled after each failed retry up to `RETRY_MAX`. `flush`, `sync` and
-/// close retry at once.
-const RETRY_MIN: Duration = Duration::from_millis(10);
-const RETRY_MAX: Duration = Duration::from_secs(1);
-
-/// Bytes written but not yet fdatasynced that make a writer sync even when
-/// durability is `None`: the copy it keeps of them for a failed fdatasync
-/// stays bounded.
-const UNSYNCED_LIMIT: usize = 64 << 20;
 
 /// What a round takes from the queue.
 struct Round {
@@ -594,5 +592,141 @@ impl Drop for StopOnExit<'_> {
         drop(progress);
         self.0.progress_changed.notify_all();
         self.0.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+
+    fn shard(capacity: usize, backpressure: Backpressure) -> Shard {
+        Shard::new(capacity, backpressure, Arc::new(Counters::default()))
+    }
+
+    fn append(shard: &Shard, bytes: usize, room: Room) -> Result<(), Error> {
+        let mut queue = shard.lock_for(bytes, 1, room)?;
+        if room == Room::Reserve {
+            queue.release(bytes);
+        }
+        queue.append_records(b"c", b"h", 1, |out| out.resize(out.len() + bytes, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn a_full_queue_refuses_or_times_out_as_the_policy_says() {
+        let rejecting = shard(16, Backpressure::Reject);
+        // An empty queue takes anything, so an oversized batch goes through.
+        append(&rejecting, 100, Room::Use).unwrap();
+        let refused = append(&rejecting, 1, Room::Use).unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::QueueFull);
+        assert_eq!(rejecting.counters.rejected.load(Ordering::Relaxed), 1);
+        assert_eq!(rejecting.queued_bytes(), 100 + 3);
+
+        let timeout = Some(Duration::from_millis(20));
+        let blocking = shard(16, Backpressure::Block { timeout });
+        append(&blocking, 10, Room::Use).unwrap();
+        let started = Instant::now();
+        let refused = append(&blocking, 10, Room::Use).unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Timeout);
+        assert!(started.elapsed() >= Duration::from_millis(20));
+    }
+
+    #[test]
+    fn reserved_room_counts_until_it_is_used_or_given_back() {
+        let shard = shard(64, Backpressure::Reject);
+        drop(shard.lock_for(40, 1, Room::Reserve).unwrap());
+        assert_eq!(
+            shard.lock_for(40, 1, Room::Use).err().map(|e| e.kind()),
+            Some(ErrorKind::QueueFull)
+        );
+        shard.unreserve(40);
+        drop(shard.lock_for(40, 1, Room::Reserve).unwrap());
+        let mut queue = shard.lock_reserved().unwrap();
+        queue.release(40);
+        drop(queue);
+        append(&shard, 40, Room::Use).unwrap();
+    }
+
+    #[test]
+    fn consecutive_records_of_one_host_share_an_item() {
+        let shard = shard(1 << 10, Backpressure::Reject);
+        append(&shard, 3, Room::Use).unwrap();
+        append(&shard, 5, Room::Use).unwrap();
+        let mut queue = shard.lock_for(1, 1, Room::Use).unwrap();
+        queue.append_records(b"c", b"other", 2, |out| out.push(7));
+        drop(queue);
+        let queue = shard.queue.lock();
+        let items: Vec<_> = queue
+            .items
+            .iter()
+            .map(|item| match item {
+                Item::Records {
+                    key,
+                    records,
+                    count,
+                    ..
+                } => (queue.bytes[key.clone()].to_vec(), records.len(), *count),
+                Item::Control(_) => panic!("no control was queued"),
+            })
+            .collect();
+        assert_eq!(
+            items,
+            [(b"c\0h".to_vec(), 8, 2), (b"c\0other".to_vec(), 1, 2)]
+        );
+        assert_eq!(queue.queued, 4);
+    }
+
+    #[test]
+    fn a_closed_shard_refuses_appends_requests_and_controls() {
+        let shard = shard(1 << 10, Backpressure::Reject);
+        shard.close();
+        let closed = |result: Result<(), Error>| result.unwrap_err().kind() == ErrorKind::Closed;
+        assert!(closed(append(&shard, 1, Room::Use)));
+        assert!(closed(shard.request(Wait::Synced).map(drop)));
+        assert!(closed(shard.lock_reserved().map(drop)));
+    }
+
+    #[test]
+    fn the_writer_answers_a_sync_once_the_records_are_in_the_file() {
+        let root = tempfile::tempdir().unwrap();
+        let counters = Arc::new(Counters::default());
+        let shard = Arc::new(Shard::new(1 << 20, Backpressure::Reject, counters.clone()));
+        let settings = Arc::new(super::super::files::FileSettings {
+            root: root.path().to_path_buf(),
+            open_file_budget: 4,
+            max_wal_bytes: 0,
+            sync_on_close: false,
+            coalesce: true,
+            event_hook: None,
+            fault_injector: None,
+        });
+        let files = HostFiles::new(settings, counters.clone());
+        let writer_shard = shard.clone();
+        let writer = std::thread::spawn(move || {
+            run_writer(
+                writer_shard,
+                files,
+                Durability::None,
+                Duration::from_secs(1),
+            )
+        });
+        let mut queue = shard.lock_for(64, 1, Room::Use).unwrap();
+        queue.append_records(b"c", b"h", 1, |out| {
+            crate::codec::wal::encode_record_unchecked(out, 1, b"m", &[b"cpu0"], 0);
+        });
+        drop(queue);
+        let request = shard.request(Wait::Synced).unwrap();
+        shard.wait_for(request).unwrap();
+        let wal = std::fs::read(root.path().join("c/h/current.wal")).unwrap();
+        let record_len = crate::codec::wal::encoded_len(b"m", &[b"cpu0"]);
+        assert_eq!(wal.len(), crate::codec::wal::FILE_HEADER_LEN + record_len);
+        assert_eq!(counters.written.load(Ordering::Relaxed), 1);
+        shard.close();
+        writer.join().unwrap();
+        assert!(shard.close_result().is_ok());
+        let after_close = shard.request(Wait::Written).map(drop).unwrap_err();
+        assert_eq!(after_close.kind(), ErrorKind::Closed);
     }
 }
