@@ -223,6 +223,30 @@ msrv:
 	rustup run $(MSRV) rustc --version >/dev/null 2>&1 || rustup toolchain install $(MSRV) --profile minimal
 	cargo +$(MSRV) build --locked --lib --bins --target-dir target/msrv
 
+# The browser test (`e2e ui`, see e2e/README.md): a few hours of data ending
+# now, SIGKILL right after the last acknowledged write, restart, then in
+# headless chromium log in and open node pages; every plot must show every
+# acknowledged sample (asserted for the server with ccwal inside; the stock
+# server's table shows what it lost). Screenshots go to target/ui/*/.
+# Debian's chromium is installed when missing (as root); the test is
+# skipped, loudly, only when that fails. test-ui-short (part of `make
+# test`) opens the first and the last of 4 nodes, test-ui all of 16.
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || true
+
+test-ui test-ui-short: cc-backend cc-backend-stock e2e-harness chromium
+	@if command -v chromium >/dev/null; then \
+		$(E2E_BIN) ui $(if $(filter test-ui,$@),-nodes 16 -all-pages) -expect-no-loss -server $(CCB_CCWAL) && \
+		$(E2E_BIN) ui $(if $(filter test-ui,$@),-nodes 16 -all-pages) -server $(CCB_STOCK); \
+	else echo; echo "*** $@ SKIPPED: chromium is not installed and could not be (apt-get install chromium, as root) ***"; echo; fi
+
+# The server with ccwal inside and its web UI on a demo cluster, in the
+# foreground until Ctrl-C (`e2e demo`; DEMO_ADDR=HOST:PORT to move it).
+DEMO_ADDR ?= 127.0.0.1:8080
+cc-backend-demo: cc-backend e2e-harness
+	$(E2E_BIN) demo -addr $(DEMO_ADDR) -server $(CCB_CCWAL)
+
 # A nightly toolchain (fuzzing and Miri need one), installed with rustup
 # when missing. NIGHTLY=nightly-YYYY-MM-DD pins one.
 NIGHTLY ?= nightly
@@ -272,40 +296,23 @@ test-fuzz:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 # Miri (undefined behaviour in unsafe code, out-of-bounds or dangling
-# reads): the library's unit tests (the codecs, names, layout, the batch
-# buffer's parser, the C ABI's options, error objects and enumerations)
-# and the C ABI's restore report read through every accessor
-# (tests/ffi_reports.rs), with file access for the fixtures it restores.
-# Without the default features: the archive's Parquet writer calls zstd's
-# C code, which Miri cannot run. Tests Miri cannot run in reasonable time
-# are marked #[cfg_attr(miri, ignore = "why")]. Bounded by MIRI_SECONDS.
+# reads) over a chosen set, to stay within a few minutes: the library's
+# unit tests of the codecs, names, layout, the batch buffer's parser, the
+# restore buffer rule, the archive's rows and the C ABI (options, error
+# objects, enumerations, result codes); the codecs' known answers, the
+# fuzz regressions and the C ABI's restore report read through every
+# accessor (tests/ffi_reports.rs), with file access for the fixture root it
+# restores. Without the default features: the archive's Parquet writer
+# calls zstd's C code, which Miri cannot run. A test of that set Miri
+# cannot run in reasonable time is marked #[cfg_attr(miri, ignore = "why")].
+# The store (writer threads, fdatasync, syncfs) is left to the C tests
+# under ASan, UBSan and valgrind. Bounded by MIRI_SECONDS.
 MIRI_SECONDS ?= 1200
+MIRI_LIB_TESTS := codec:: names:: layout:: engine::batch:: restore::buffer:: archive::rows:: ffi::
+MIRI = MIRIFLAGS=-Zmiri-disable-isolation timeout $(MIRI_SECONDS) $(CARGO) +$(NIGHTLY) miri test --no-default-features
 miri: nightly
 	@rustup component list --toolchain $(NIGHTLY) --installed | grep -q '^miri' && \
 		rustup component list --toolchain $(NIGHTLY) --installed | grep -q '^rust-src' || \
 		rustup component add --toolchain $(NIGHTLY) miri rust-src
-	MIRIFLAGS=-Zmiri-disable-isolation timeout $(MIRI_SECONDS) $(CARGO) +$(NIGHTLY) miri test \
-		--no-default-features --lib --test ffi_reports --test fuzz_regressions --test codec_known_answers
-# The browser test (`e2e ui`, see e2e/README.md): a few hours of data ending
-# now, SIGKILL right after the last acknowledged write, restart, then in
-# headless chromium log in and open node pages; every plot must show every
-# acknowledged sample (asserted for the server with ccwal inside; the stock
-# server's table shows what it lost). Screenshots go to target/ui/*/.
-# Debian's chromium is installed when missing (as root); the test is
-# skipped, loudly, only when that fails. test-ui-short (part of `make
-# test`) opens the first and the last of 4 nodes, test-ui all of 16.
-chromium:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || true
-
-test-ui test-ui-short: cc-backend cc-backend-stock e2e-harness chromium
-	@if command -v chromium >/dev/null; then \
-		$(E2E_BIN) ui $(if $(filter test-ui,$@),-nodes 16 -all-pages) -expect-no-loss -server $(CCB_CCWAL) && \
-		$(E2E_BIN) ui $(if $(filter test-ui,$@),-nodes 16 -all-pages) -server $(CCB_STOCK); \
-	else echo; echo "*** $@ SKIPPED: chromium is not installed and could not be (apt-get install chromium, as root) ***"; echo; fi
-
-# The server with ccwal inside and its web UI on a demo cluster, in the
-# foreground until Ctrl-C (`e2e demo`; DEMO_ADDR=HOST:PORT to move it).
-DEMO_ADDR ?= 127.0.0.1:8080
-cc-backend-demo: cc-backend e2e-harness
-	$(E2E_BIN) demo -addr $(DEMO_ADDR) -server $(CCB_CCWAL)
+	$(MIRI) --lib -- $(MIRI_LIB_TESTS)
+	$(MIRI) --test ffi_reports --test fuzz_regressions --test codec_known_answers

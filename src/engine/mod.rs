@@ -576,7 +576,6 @@ mod tests {
     use super::*;
 
     #[test]
-    #[cfg_attr(miri, ignore = "80,000 hashes of safe code: minutes under Miri")]
     fn hosts_spread_evenly_over_shards_and_names_do_not_run_together() {
         for shards in [2, 3, 8, 32] {
             let mut counts = vec![0usize; shards];
