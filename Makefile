@@ -14,11 +14,13 @@ GO_ENV := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig
 
 .PHONY: help build lib header test test-rust test-duckdb test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv \
 	cc-backend cc-backend-stock test-cc-backend e2e-harness e2e e2e-short e2e-stock e2e-ccwal test-e2e soak \
-	chromium test-ui test-ui-short cc-backend-demo
+	chromium test-ui test-ui-short cc-backend-demo \
+	nightly cargo-fuzz fuzz test-fuzz miri
 help:
 	@echo "targets: build lib header test test-rust test-duckdb test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv"
 	@echo "         cc-backend cc-backend-stock test-cc-backend e2e SERVER=... e2e-short SERVER=... e2e-stock e2e-ccwal test-e2e soak MINUTES=60"
 	@echo "         test-ui test-ui-short cc-backend-demo"
+	@echo "         fuzz FUZZ_SECONDS=... test-fuzz miri"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -34,7 +36,7 @@ lib:
 header:
 	CCWAL_UPDATE_HEADER=1 $(CARGO) test --test header
 
-test: lint msrv test-rust test-duckdb test-c test-go test-cc-backend test-e2e test-ui-short
+test: lint msrv test-rust test-duckdb test-c test-go test-cc-backend test-e2e test-ui-short test-fuzz miri
 
 # Benchmarks are compiled here, run by `make bench`.
 test-rust:
@@ -244,3 +246,73 @@ test-ui test-ui-short: cc-backend cc-backend-stock e2e-harness chromium
 DEMO_ADDR ?= 127.0.0.1:8080
 cc-backend-demo: cc-backend e2e-harness
 	$(E2E_BIN) demo -addr $(DEMO_ADDR) -server $(CCB_CCWAL)
+
+# A nightly toolchain (fuzzing and Miri need one), installed with rustup
+# when missing. NIGHTLY=nightly-YYYY-MM-DD pins one.
+NIGHTLY ?= nightly
+nightly:
+	rustup run $(NIGHTLY) rustc --version >/dev/null 2>&1 || rustup toolchain install $(NIGHTLY) --profile minimal
+
+# cargo-fuzz, built once into target/fuzz-tools (kept until `make clean`).
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_TOOLS := $(CURDIR)/target/fuzz-tools
+CARGO_FUZZ := $(FUZZ_TOOLS)/bin/cargo-fuzz
+cargo-fuzz: $(CARGO_FUZZ)
+$(CARGO_FUZZ):
+	$(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION) --root $(FUZZ_TOOLS)
+
+# `make fuzz FUZZ_SECONDS=N` runs every target of fuzz/ for N seconds
+# (README, "Fuzzing and Miri"): seeds from tests/fixtures/go (the Go-written
+# files), fuzz/seeds/TARGET and tests/fuzz-regressions/TARGET (inputs that
+# once failed, each also a test in tests/fuzz_regressions.rs), the corpus it grows in target/fuzz/corpus (the build goes to fuzz/target),
+# a failing input in target/fuzz/artifacts/TARGET/. Fails at the first
+# target that finds a crash or a broken invariant.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := wal_reader snapshot_decode json_decode lineproto_decode batch_buffer restore_mutated archive_rows
+# The targets that read files as they are take the fixtures as seeds; the
+# structure-aware ones (batch_buffer, restore_mutated) start from their own.
+FUZZ_FIXTURE_SEEDS := wal_reader snapshot_decode json_decode archive_rows
+FUZZ_RUN = cd fuzz && RUSTUP_TOOLCHAIN=$(NIGHTLY) $(CARGO_FUZZ) fuzz run -O
+fuzz: nightly $(CARGO_FUZZ)
+	cd fuzz && RUSTUP_TOOLCHAIN=$(NIGHTLY) $(CARGO_FUZZ) fuzz build -O
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p target/fuzz/corpus/$$t target/fuzz/artifacts/$$t fuzz/seeds/$$t; \
+		seeds=$(CURDIR)/fuzz/seeds/$$t; \
+		case " $(FUZZ_FIXTURE_SEEDS) " in *" $$t "*) seeds="$$seeds $(CURDIR)/tests/fixtures/go";; esac; \
+		[ ! -d tests/fuzz-regressions/$$t ] || seeds="$$seeds $(CURDIR)/tests/fuzz-regressions/$$t"; \
+		echo "== fuzz $$t: $(FUZZ_SECONDS) s"; \
+		( $(FUZZ_RUN) $$t $(CURDIR)/target/fuzz/corpus/$$t $$seeds -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=20 -print_final_stats=1 \
+			-artifact_prefix=$(CURDIR)/target/fuzz/artifacts/$$t/ ) || exit 1; \
+	done
+	@# The scratch roots of batch_buffer and restore_mutated (ccwal-fuzz-NAME-PID)
+	@# whose process is gone.
+	@for d in /dev/shm/ccwal-fuzz-* $${TMPDIR:-/tmp}/ccwal-fuzz-*; do \
+		[ ! -e "$$d" ] || kill -0 "$${d##*-}" 2>/dev/null || rm -rf "$$d"; \
+	done
+
+# Part of `make test`: every target for a short time.
+test-fuzz:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+# Miri (undefined behaviour in unsafe code, out-of-bounds or dangling
+# reads) over a chosen set, to stay within a few minutes: the library's
+# unit tests of the codecs, names, layout, the batch buffer's parser, the
+# restore buffer rule, the archive's rows and the C ABI (options, error
+# objects, enumerations, result codes); the codecs' known answers, the
+# fuzz regressions and the C ABI's restore report read through every
+# accessor (tests/ffi_reports.rs), with file access for the fixture root it
+# restores. Without the default features: the archive's Parquet writer
+# calls zstd's C code, which Miri cannot run. A test of that set Miri
+# cannot run in reasonable time is marked #[cfg_attr(miri, ignore = "why")].
+# The store (writer threads, fdatasync, syncfs) is left to the C tests
+# under ASan, UBSan and valgrind. Bounded by MIRI_SECONDS.
+MIRI_SECONDS ?= 1200
+MIRI_LIB_TESTS := codec:: names:: layout:: engine::batch:: restore::buffer:: archive::rows:: ffi::
+MIRI = MIRIFLAGS=-Zmiri-disable-isolation timeout $(MIRI_SECONDS) $(CARGO) +$(NIGHTLY) miri test --no-default-features
+miri: nightly
+	@rustup component list --toolchain $(NIGHTLY) --installed | grep -q '^miri' && \
+		rustup component list --toolchain $(NIGHTLY) --installed | grep -q '^rust-src' || \
+		rustup component add --toolchain $(NIGHTLY) miri rust-src
+	$(MIRI) --lib -- $(MIRI_LIB_TESTS)
+	$(MIRI) --test ffi_reports --test fuzz_regressions --test codec_known_answers

@@ -43,6 +43,9 @@ pub enum LineError {
     UnknownField(String),
     /// A `value` that is not a number (a string or a boolean).
     UnsupportedValue(String),
+    /// A float `value` beyond float64's range (`1e999`): Go refuses it
+    /// rather than store an infinity.
+    OutOfRange(String),
     /// A timestamp that fits no precision.
     Timestamp(String),
 }
@@ -56,6 +59,9 @@ impl fmt::Display for LineError {
             }
             LineError::UnsupportedValue(value) => {
                 write!(f, "unsupported value {value:?}: not a number")
+            }
+            LineError::OutOfRange(value) => {
+                write!(f, "value {value:?} is out of the float64 range")
             }
             LineError::Timestamp(ts) => {
                 write!(f, "timestamp {ts:?} is not an integer in s, ms, µs or ns")
@@ -118,7 +124,11 @@ fn parse_value(raw: &[u8]) -> Result<f64, LineError> {
     {
         return Err(unsupported());
     }
-    text.parse::<f64>().map_err(|_| unsupported())
+    let value = text.parse::<f64>().map_err(|_| unsupported())?;
+    if value.is_infinite() {
+        return Err(LineError::OutOfRange(text.to_string()));
+    }
+    Ok(value)
 }
 
 /// Parses one line; `Ok(None)` for blank lines and comments.
