@@ -13,10 +13,10 @@ GO_PREFIX := $(CURDIR)/target/prefix
 GO_ENV := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig
 
 .PHONY: help build lib header test test-rust test-duckdb test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv \
-	cc-backend cc-backend-stock test-cc-backend e2e-harness e2e e2e-short e2e-stock e2e-ccwal test-e2e
+	cc-backend cc-backend-stock test-cc-backend e2e-harness e2e e2e-short e2e-stock e2e-ccwal test-e2e soak
 help:
 	@echo "targets: build lib header test test-rust test-duckdb test-c test-go test-go-consumer go-prefix crash-test bench demo demo-files install clean fmt lint doc msrv"
-	@echo "         cc-backend cc-backend-stock test-cc-backend e2e SERVER=... e2e-short SERVER=... e2e-stock e2e-ccwal test-e2e"
+	@echo "         cc-backend cc-backend-stock test-cc-backend e2e SERVER=... e2e-short SERVER=... e2e-stock e2e-ccwal test-e2e soak MINUTES=60"
 
 build:
 	$(CARGO) build --release --all-targets
@@ -66,14 +66,14 @@ test-c: lib
 go-prefix:
 	$(MAKE) --no-print-directory install PREFIX=$(GO_PREFIX)
 
-# The Go binding (its own module, examples-go/ccwal) links libccwal.a
+# The Go binding (its own module, go/ccwal) links libccwal.a
 # through pkg-config, and libccwal.so with -tags ccwal_shared; the shim, the
 # demo and the interop module use it. Also under the race detector and the
 # strict cgo pointer checks.
 test-go: go-prefix
-	cd examples-go/ccwal && $(GO_ENV) go vet ./... && $(GO_ENV) go test -race -short -count=1 ./...
-	cd examples-go/ccwal && $(GO_ENV) GOEXPERIMENT=cgocheck2 go test -short -count=1 ./...
-	cd examples-go/ccwal && $(GO_ENV) go test -tags ccwal_shared -short -count=1 ./...
+	cd go/ccwal && $(GO_ENV) go vet ./... && $(GO_ENV) go test -race -short -count=1 ./...
+	cd go/ccwal && $(GO_ENV) GOEXPERIMENT=cgocheck2 go test -short -count=1 ./...
+	cd go/ccwal && $(GO_ENV) go test -tags ccwal_shared -short -count=1 ./...
 	cd examples-go && $(GO_ENV) go vet ./... && $(GO_ENV) go test -race -short -count=1 ./...
 	cd examples-go && $(GO_ENV) GOEXPERIMENT=cgocheck2 go test -short -count=1 ./...
 	cd examples-go/interop && $(GO_ENV) go vet . && $(GO_ENV) go test -race -count=1 .
@@ -125,15 +125,27 @@ e2e-stock: cc-backend-stock
 
 # The full suite against the server with ccwal inside, which must lose
 # nothing and get nothing wrong in every scenario.
-e2e-ccwal: cc-backend
-	$(MAKE) e2e SERVER=$(CCB_CCWAL) E2E_FLAGS=-expect-no-loss
+e2e-ccwal: cc-backend cc-backend-stock
+	$(MAKE) e2e SERVER=$(CCB_CCWAL) E2E_FLAGS="-expect-no-loss -stock $(CCB_STOCK) -ccwal target/release/ccwal"
 
 # Part of `make test`: the short run against the server with ccwal inside
 # (asserted: nothing lost or wrong), then against the stock server, which
 # loses samples by design (the table shows how many), so it is not asserted.
+# The swapped run also switches between the two servers on one directory
+# (after SIGTERM; after SIGKILL and `ccwal compact`; from stock to ccwal),
+# and both runs fill the checkpoint directory (a tmpfs: needs root, else
+# skipped with a loud message).
 test-e2e: cc-backend cc-backend-stock e2e-harness
-	$(E2E_BIN) -short -expect-no-loss -server $(CCB_CCWAL)
+	$(E2E_BIN) -short -expect-no-loss -server $(CCB_CCWAL) -stock $(CCB_STOCK) -ccwal target/release/ccwal
 	$(E2E_BIN) -short -server $(CCB_STOCK)
+
+# The soak against the server with ccwal inside: MINUTES of restarts by
+# SIGKILL and SIGTERM at random points, disk-full windows (a tmpfs: as
+# root), checkpoints and archive cleanup, every acknowledged sample checked
+# at each restart, resident memory and descriptors sampled (see e2e/README.md).
+MINUTES ?= 60
+soak: cc-backend e2e-harness
+	$(E2E_BIN) -soak $(MINUTES)m -server $(CCB_CCWAL)
 
 # The SIGKILL crash test (tests/crash.rs, also part of test-rust with 100
 # children per test) with N children per test, optimised: `make crash-test
@@ -183,10 +195,18 @@ fmt:
 	$(CARGO) fmt --all
 
 # Formatting, clippy and the API documentation, all with warnings as errors
-# (part of `make test`, so CI runs them).
+# (part of `make test`, so CI runs them). Clippy runs once per advertised
+# feature combination (none, each alone, all: the defaults), so code that
+# only one feature uses cannot rot unseen; the lint levels themselves are in
+# Cargo.toml's [lints].
+LINT_FEATURE_SETS := none cli archive cli,archive
 lint: doc
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	set -e; for features in $(LINT_FEATURE_SETS); do \
+		echo "clippy, features: $$features"; \
+		$(CARGO) clippy --all-targets --no-default-features \
+			$$(test $$features = none || echo --features $$features) -- -D warnings; \
+	done
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps

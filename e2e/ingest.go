@@ -52,6 +52,21 @@ func (g *Ledger) ack(pts []point) {
 	}
 }
 
+// ForgetBefore stops expecting the samples stamped before ts (the server
+// may have dropped them): found, they count as unacknowledged.
+func (g *Ledger) ForgetBefore(ts int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for sid := range g.ts {
+		for k, t := range g.ts[sid] {
+			if t != 0 && t < ts && g.acked[sid][k] {
+				g.acked[sid][k] = false
+				g.nAcked--
+			}
+		}
+	}
+}
+
 func (g *Ledger) Acked() int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -10,6 +10,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand"
@@ -33,7 +34,9 @@ func main() {
 	flag.StringVar(&c.WorkDir, "workdir", "", "where server directories go (default target/e2e/NAME, with -short target/e2e/NAME-short)")
 	short := flag.Bool("short", false, "the short run (for make test): small sizes, a 10s checkpoint interval for the checkpoint scenario")
 	expect := flag.Bool("expect-no-loss", false, "fail unless every scenario has 0 lost and 0 wrong samples, no failed requests and no dropped WAL messages")
-	only := flag.String("only", "", "comma-separated subset: kill-mid,kill-ack,checkpoint,sigterm,throughput,restart (default all)")
+	only := flag.String("only", "", "comma-separated subset: kill-mid,kill-ack,checkpoint,sigterm,switch,diskfull,throughput,restart (default all)")
+	stock := flag.String("stock", "", "the published cc-backend binary: with it, the switching scenarios run (-server then must be the one with ccwal inside)")
+	flag.StringVar(&c.CcwalTool, "ccwal", "", "the ccwal tool, which the switch after SIGKILL runs (`ccwal compact`) before the stock server starts (required with -stock)")
 	flag.IntVar(&c.Nodes, "nodes", 50, "nodes of the cluster (and per throughput client)")
 	flag.IntVar(&c.HWThreads, "hwthreads", 2, "hardware threads per node (3 hwthread metrics each; 5 node metrics)")
 	flag.StringVar(&c.CheckpointInterval, "checkpoint-interval", "1m", "metric-store checkpoint-interval of the scenarios")
@@ -50,7 +53,8 @@ func main() {
 	flag.BoolVar(&c.RestartVerify, "restart-verify", true, "read every series back after the restart measurement too")
 	flag.DurationVar(&c.StartTimeout, "start-timeout", 10*time.Minute, "how long a server may take to answer after its start")
 	flag.Int64Var(&c.Seed, "seed", 0, "seed of the random kill points (default: from the clock; printed)")
-	timeout := flag.Duration("timeout", 60*time.Minute, "the whole run's limit (servers are killed and the run fails past it)")
+	timeout := flag.Duration("timeout", 60*time.Minute, "the whole run's limit (servers are killed and the run fails past it; a soak gets its duration plus this)")
+	soak := flag.Duration("soak", 0, "run only the soak for this long: restarts (SIGKILL, SIGTERM) at random points, disk-full windows, checkpoints and archive cleanup, every acknowledged sample checked at each restart")
 	flag.Parse()
 
 	if *server == "" {
@@ -67,6 +71,17 @@ func main() {
 		os.Exit(2)
 	}
 	c.Bin = bin
+	c.ExpectNoLoss = *expect
+	if *stock != "" {
+		if c.Stock, err = filepath.Abs(*stock); err != nil || c.CcwalTool == "" {
+			fmt.Fprintln(os.Stderr, "e2e: -stock needs a path and -ccwal")
+			os.Exit(2)
+		}
+		if c.CcwalTool, err = filepath.Abs(c.CcwalTool); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			os.Exit(2)
+		}
+	}
 	if c.Seed == 0 {
 		c.Seed = time.Now().UnixNano()
 	}
@@ -149,12 +164,29 @@ func main() {
 		killAll()
 		os.Exit(130)
 	}()
-	time.AfterFunc(*timeout, func() {
+	time.AfterFunc(*timeout+*soak, func() {
 		logf("run exceeded -timeout %v: killing the servers", *timeout)
 		killAll()
 		os.Exit(3)
 	})
 	defer killAll()
+
+	if *soak > 0 {
+		cycles, err := c.Soak(*soak)
+		fmt.Print(SoakMarkdown(cycles))
+		if b, jerr := json.MarshalIndent(cycles, "", "  "); jerr == nil {
+			_ = os.WriteFile(filepath.Join(c.WorkDir, "soak.json"), append(b, '\n'), 0o644)
+		}
+		if err == nil {
+			err = SoakGrowth(cycles, SoakRetention)
+		}
+		killAll()
+		if err != nil {
+			logf("soak: %v", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	res := Results{Server: bin, Name: *name, Short: *short, Started: time.Now().UTC().Format(time.RFC3339), Config: c}
 	failed := false
@@ -163,15 +195,23 @@ func main() {
 		res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", what, err))
 		failed = true
 	}
-	scen := []struct {
+	type scenario struct {
 		key string
 		f   func() (Row, error)
-	}{
+	}
+	scen := []scenario{
 		{"kill-mid", c.KillMidIngest},
 		{"kill-ack", c.KillAfterAck},
 		{"checkpoint", c.CheckpointBackfill},
 		{"sigterm", func() (Row, error) { return c.Sigterm(false) }},
 		{"sigterm", func() (Row, error) { return c.Sigterm(true) }},
+		{"diskfull", c.DiskFull},
+	}
+	if c.Stock != "" {
+		scen = append(scen,
+			scenario{"switch", c.SwitchAfterSigterm},
+			scenario{"switch", c.SwitchAfterSigkill},
+			scenario{"switch", c.SwitchFromStock})
 	}
 	for _, sc := range scen {
 		if !run(sc.key) {
@@ -179,6 +219,11 @@ func main() {
 		}
 		t0 := time.Now()
 		row, err := sc.f()
+		var skipped errSkipped
+		if errors.As(err, &skipped) {
+			logf("*** %s %v ***", row.Scenario, err)
+			continue
+		}
 		logf("%s: %d acknowledged, %d restored, %d lost, %d wrong (%.1fs)", row.Scenario, row.Acked, row.Restored, row.Lost, row.Wrong, time.Since(t0).Seconds())
 		if err != nil {
 			fail(row.Scenario, err)

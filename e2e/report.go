@@ -49,14 +49,14 @@ func (r *Results) Markdown() string {
 	}
 	if len(r.Throughput) > 0 {
 		fmt.Fprintf(&b, "Ingest through /api/write, each client its own %d nodes, one request = one sample of each of its %d series, for %s:\n\n", c.Nodes, c.Nodes*(5+3*c.HWThreads), c.ThroughputFor)
-		b.WriteString("| clients | requests | accepted samples/s | failed requests | WAL messages dropped (logged) | lost after SIGKILL | wrong |\n")
-		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		b.WriteString("| clients | requests | accepted samples/s | server CPU ns per accepted sample | failed requests | WAL messages dropped (logged) | lost after SIGKILL | wrong |\n")
+		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, x := range r.Throughput {
 			drops := "0"
 			if x.WALDrops > 0 {
 				drops = fmt.Sprintf(">= %d", x.WALDrops)
 			}
-			fmt.Fprintf(&b, "| %d | %d | %.0f | %d | %s | %d of %d | %d |\n", x.Clients, x.Requests, x.PerSecond, x.Errors, drops, x.LostAfterKill, x.Accepted, x.WrongAfter)
+			fmt.Fprintf(&b, "| %d | %d | %.0f | %.0f | %d | %s | %d of %d | %d |\n", x.Clients, x.Requests, x.PerSecond, x.ServerCPUNsPerSample, x.Errors, drops, x.LostAfterKill, x.Accepted, x.WrongAfter)
 		}
 		b.WriteString("\n")
 	}

@@ -34,6 +34,9 @@ type Config struct {
 	RestartVerify      bool
 	StartTimeout       time.Duration
 	Seed               int64
+	Stock              string // the published server, for the switching scenarios
+	CcwalTool          string // the ccwal tool, for `ccwal compact` before switching
+	ExpectNoLoss       bool
 
 	rng *rand.Rand
 }
@@ -72,6 +75,17 @@ func (c *Config) restartAndVerify(s *Server, g *Ledger, row *Row) error {
 	cnt, err := Verify(s, g, 25)
 	row.Count = cnt
 	return err
+}
+
+// awaitCheckpoint waits for the log line of a finished checkpoint after
+// off (the checkpoint scenarios' interval, twice, and a minute).
+func (c *Config) awaitCheckpoint(s *Server, off int64) error {
+	interval, _ := time.ParseDuration(c.BackfillInterval)
+	limit := 2*interval + time.Minute
+	if _, ok := s.WaitLog(off, reCheckpointDone, limit); !ok {
+		return fmt.Errorf("no checkpoint finished within %v (log line %q)", limit, reCheckpointDone)
+	}
+	return nil
 }
 
 // checkpointBeforeKill notes whether the server logged a finished checkpoint
@@ -165,28 +179,11 @@ func writeLive(w *Writer, k int) error {
 // the next checkpoint to finish, then SIGKILL.
 func (c *Config) CheckpointBackfill() (Row, error) {
 	row := Row{Scenario: "checkpoint over backfill + live, then SIGKILL"}
-	l := NewLayout("e2e", "node", c.Nodes, c.HWThreads)
-	s, err := c.startFresh("checkpoint-backfill", l, c.BackfillInterval)
+	s, g, err := c.withCheckpointedBackfill("checkpoint-backfill", c.Bin)
 	if err != nil {
 		return row, err
 	}
-	g := NewLedger(l)
-	w := NewWriter(s, g)
-	base := alignedNow(l.Timestep) - int64(c.Steps+60)*l.Timestep
-	if failed := Backfill(w, 0, c.Steps, base, 0, 1, 0, nil); failed > 0 {
-		s.Kill()
-		return row, fmt.Errorf("%d backfill requests failed: %s", failed, w.LastErr())
-	}
-	if err := writeLive(w, c.Steps); err != nil {
-		s.Kill()
-		return row, err
-	}
-	off := s.LogSize()
-	interval, _ := time.ParseDuration(c.BackfillInterval)
-	if _, ok := s.WaitLog(off, reCheckpointDone, 2*interval+time.Minute); !ok {
-		s.Kill()
-		return row, fmt.Errorf("no checkpoint finished within %v (log line %q)", 2*interval+time.Minute, reCheckpointDone)
-	}
+	l := s.Layout
 	time.Sleep(c.Settle)
 	s.Kill()
 	row.Note = fmt.Sprintf("%d backfilled + %d live", int64(c.Steps)*int64(len(l.Series())), len(l.Series()))
@@ -232,16 +229,19 @@ func (c *Config) Sigterm(backfill bool) (Row, error) {
 
 // ThroughputRow is one line of the ingest table.
 type ThroughputRow struct {
-	Clients       int     `json:"clients"`
-	Seconds       float64 `json:"seconds"`
-	Requests      int64   `json:"requests"`
-	Accepted      int64   `json:"accepted_samples"`
-	PerSecond     float64 `json:"accepted_per_second"`
-	Errors        int64   `json:"errors"`
-	LastError     string  `json:"last_error,omitempty"`
-	WALDrops      int64   `json:"wal_drops_logged"` // -1: none logged
-	LostAfterKill int64   `json:"lost_after_kill"`
-	WrongAfter    int64   `json:"wrong_after_kill"`
+	Clients   int     `json:"clients"`
+	Seconds   float64 `json:"seconds"`
+	Requests  int64   `json:"requests"`
+	Accepted  int64   `json:"accepted_samples"`
+	PerSecond float64 `json:"accepted_per_second"`
+	// The server process's user + system CPU time during the ingest,
+	// divided by the accepted samples.
+	ServerCPUNsPerSample float64 `json:"server_cpu_ns_per_sample"`
+	Errors               int64   `json:"errors"`
+	LastError            string  `json:"last_error,omitempty"`
+	WALDrops             int64   `json:"wal_drops_logged"` // -1: none logged
+	LostAfterKill        int64   `json:"lost_after_kill"`
+	WrongAfter           int64   `json:"wrong_after_kill"`
 }
 
 // Throughput: `clients` concurrent clients, each writing its own 50 nodes
@@ -262,6 +262,7 @@ func (c *Config) Throughput(clients int) (ThroughputRow, error) {
 	const maxSteps = kMod - 100
 	base := alignedNow(l.Timestep) - int64(kMod)*l.Timestep
 	deadline := time.Now().Add(c.ThroughputFor)
+	cpu0 := s.cpuTime()
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	for cl := 0; cl < clients; cl++ {
@@ -280,6 +281,9 @@ func (c *Config) Throughput(clients int) (ThroughputRow, error) {
 	row.Requests = w.requests.Load()
 	row.Accepted = w.samplesOK.Load()
 	row.PerSecond = float64(row.Accepted) / el.Seconds()
+	if row.Accepted > 0 {
+		row.ServerCPUNsPerSample = float64(s.cpuTime()-cpu0) / float64(row.Accepted)
+	}
 	row.Errors = w.failed.Load()
 	row.LastError = w.LastErr()
 	time.Sleep(c.Settle)

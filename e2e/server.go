@@ -29,6 +29,7 @@ type Server struct {
 	// Config of the metric-store section.
 	CheckpointInterval string
 	Retention          string
+	CheckpointSubdir   string // below Dir; "" is var/checkpoints
 
 	cmd     *exec.Cmd
 	started time.Time
@@ -147,7 +148,7 @@ func (s *Server) config() map[string]any {
 		"metric-store": map[string]any{
 			"checkpoints": map[string]any{
 				"file-format": "wal",
-				"directory":   "./var/checkpoints",
+				"directory":   "./" + s.checkpointSubdir(),
 			},
 			"checkpoint-interval": s.CheckpointInterval,
 			"retention-in-memory": s.Retention,
@@ -157,7 +158,14 @@ func (s *Server) config() map[string]any {
 }
 
 // CheckpointDir is the metric store's root (WAL and snapshots).
-func (s *Server) CheckpointDir() string { return filepath.Join(s.Dir, "var", "checkpoints") }
+func (s *Server) CheckpointDir() string { return filepath.Join(s.Dir, s.checkpointSubdir()) }
+
+func (s *Server) checkpointSubdir() string {
+	if s.CheckpointSubdir == "" {
+		return filepath.Join("var", "checkpoints")
+	}
+	return s.CheckpointSubdir
+}
 
 // runOnce runs the binary to completion in the server directory (bounded).
 func (s *Server) runOnce(args ...string) ([]byte, error) {
@@ -377,3 +385,49 @@ func DirBytes(dir string) (int64, int) {
 	})
 	return total, files
 }
+
+// usage is the running server's resident memory (KiB) and open descriptors.
+func (s *Server) usage() (rssKiB int64, fds int) {
+	if s.cmd == nil {
+		return -1, -1
+	}
+	pid := s.cmd.Process.Pid
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				rssKiB, _ = strconv.ParseInt(f[1], 10, 64)
+			}
+		}
+	}
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err == nil {
+		fds = len(entries)
+	}
+	return rssKiB, fds
+}
+
+// cpuTime is the running server's user + system CPU time so far, in
+// nanoseconds (from /proc/PID/stat; 0 when it cannot be read).
+func (s *Server) cpuTime() time.Duration {
+	if s.cmd == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (in parentheses, which may hold
+	// spaces): utime and stime are the 14th and 15th of the line.
+	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on Linux
+// for every architecture Go runs on.
+const clockTicks = 100

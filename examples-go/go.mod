@@ -4,7 +4,7 @@ go 1.25.0
 
 require (
 	github.com/ClusterCockpit/cc-lib/v2 v2.12.0
-	github.com/ccwal/ccwal/examples-go/ccwal v0.0.0
+	github.com/ccwal/ccwal/go/ccwal v0.0.0
 )
 
 require (
@@ -13,4 +13,4 @@ require (
 	golang.org/x/sys v0.43.0 // indirect
 )
 
-replace github.com/ccwal/ccwal/examples-go/ccwal => ./ccwal
+replace github.com/ccwal/ccwal/go/ccwal => ../go/ccwal

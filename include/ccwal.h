@@ -15,6 +15,28 @@
  *   CCWAL_INVALID_ARGUMENT.
  * - Every entry point catches panics (CCWAL_PANIC); NULL handles give
  *   CCWAL_NULL_ARGUMENT; every _free function accepts NULL.
+ * - Output structs that can grow (stats, report totals and rows, restored
+ *   hosts, levels, metrics and chunks) begin with `size_t struct_size`:
+ *   set it to sizeof the struct before the call. ccwal fills that many
+ *   bytes (fields are only appended, so a program built against an older
+ *   header gets the fields it knows) and sets struct_size to the bytes it
+ *   filled; one smaller than the struct's first release gives
+ *   CCWAL_INVALID_ARGUMENT.
+ *
+ * ABI stability (see README.md, "ABI stability"):
+ * - Within one 0.x minor version (0.1.0 -> 0.1.1) the ABI only grows: new
+ *   functions, new result codes and constants appended (existing values
+ *   never change), new fields at the end of struct_size structs. A
+ *   program built against an older header keeps working.
+ * - A new 0.x minor version (0.1 -> 0.2) may change or remove functions
+ *   and struct layouts; it is listed in CHANGELOG.md. From 1.0 that takes a
+ *   new major version.
+ * - The shared library's SONAME is libccwal.so.MAJOR (libccwal.so.0 for
+ *   all of 0.x): the loader does not stop a 0.x program from loading a
+ *   later 0.y library, so rebuild against the header of the library you
+ *   ship; a SONAME bump (libccwal.so.1) marks an incompatible ABI, and
+ *   programs linked to the old SONAME keep loading the old library.
+ * - Compare ccwal_version() with CCWAL_VERSION_* to detect a mismatch.
  *
  * The durability contract:
  * - ccwal_store_flush returns CCWAL_OK only when every sample appended
@@ -94,7 +116,8 @@ typedef struct ccwal_checkpoint_report ccwal_checkpoint_report;
 
 /**
  * The detail of a failed call: its result code, a message naming what was
- * affected, and the OS error code behind an I/O error.
+ * affected, the file or directory concerned (when there is one), and the
+ * OS error code behind an I/O error.
  *
  * Ownership: created by ccwal on failure when the caller passed a non-NULL
  * `error_out`; owned by the caller, who frees it with `ccwal_error_free`.
@@ -161,6 +184,12 @@ typedef int32_t ccwal_result;
  */
 typedef struct {
   /**
+   * Set by the caller to `sizeof` this struct before the call; ccwal
+   * fills that many bytes and sets it to the bytes it filled (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
+  /**
    * Clusters that had snapshots older than the horizon.
    */
   size_t clusters;
@@ -210,6 +239,12 @@ typedef struct {
  * One cluster of an archive report; strings are owned by the report.
  */
 typedef struct {
+  /**
+   * Set by the caller to `sizeof` this struct before the call; ccwal
+   * fills that many bytes and sets it to the bytes it filled (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
   /**
    * The cluster's name.
    */
@@ -262,6 +297,12 @@ typedef int32_t ccwal_archive_host_outcome;
  * One host of an archive report; strings are owned by the report.
  */
 typedef struct {
+  /**
+   * Set by the caller to `sizeof` this struct before the call; ccwal
+   * fills that many bytes and sets it to the bytes it filled (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
   /**
    * The host's cluster.
    */
@@ -316,6 +357,12 @@ typedef struct {
  * Totals of a checkpoint report.
  */
 typedef struct {
+  /**
+   * Set by the caller to `sizeof` this struct before the call; ccwal
+   * fills that many bytes and sets it to the bytes it filled (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
   /**
    * Hosts added to the session.
    */
@@ -374,6 +421,12 @@ typedef int32_t ccwal_host_outcome;
  */
 typedef struct {
   /**
+   * Set by the caller to `sizeof` this struct before the call; ccwal
+   * fills that many bytes and sets it to the bytes it filled (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
+  /**
    * The cluster name, `cluster_len` bytes.
    */
   const uint8_t *cluster;
@@ -410,6 +463,11 @@ typedef struct {
    */
   size_t message_len;
 } ccwal_checkpoint_host;
+
+/**
+ * Which hosts `ccwal_compact` folds: one of the `CCWAL_COMPACT_*` values.
+ */
+typedef int32_t ccwal_compact_scope;
 
 /**
  * When written records are forced to disk: one of the
@@ -481,6 +539,12 @@ typedef struct {
  */
 typedef struct {
   /**
+   * Set by the caller to `sizeof` this struct before the call; ccwal
+   * fills that many bytes and sets it to the bytes it filled (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
+  /**
    * The cluster name, `cluster_len` bytes.
    */
   const uint8_t *cluster;
@@ -545,6 +609,12 @@ typedef struct {
  */
 typedef struct {
   /**
+   * Set by the caller to `sizeof` this struct before the call; ccwal
+   * fills that many bytes and sets it to the bytes it filled (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
+  /**
    * Path components below the host.
    */
   size_t depth;
@@ -558,6 +628,12 @@ typedef struct {
  * One metric of a level, with its chain of chunks (oldest first).
  */
 typedef struct {
+  /**
+   * Set by the caller to `sizeof` this struct before the call; ccwal
+   * fills that many bytes and sets it to the bytes it filled (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
   /**
    * The metric name, `name_len` bytes.
    */
@@ -578,6 +654,12 @@ typedef struct {
  * from snapshots (the host must not write them to a snapshot again).
  */
 typedef struct {
+  /**
+   * Set by the caller to `sizeof` this struct before the call; ccwal
+   * fills that many bytes and sets it to the bytes it filled (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
   /**
    * Unix seconds of the chunk's start.
    */
@@ -622,6 +704,12 @@ typedef struct {
  * Counters of the engine (see `ccwal_store_stats`).
  */
 typedef struct {
+  /**
+   * Set by the caller to `sizeof` this struct before the call; ccwal
+   * fills that many bytes and sets it to the bytes it filled (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
   /**
    * Samples accepted.
    */
@@ -795,6 +883,18 @@ typedef struct {
  * sealed segments stay.
  */
 #define CCWAL_HOST_FAILED 2
+
+/**
+ * Hosts whose WAL files hold records (reads only WAL files and snapshot
+ * headers of the others): what a clean stop needs.
+ */
+#define CCWAL_COMPACT_WAL 0
+
+/**
+ * Also hosts whose snapshots Go would refuse to load in order; damaged
+ * snapshots are moved aside. Reads every snapshot: for an offline repair.
+ */
+#define CCWAL_COMPACT_EVERYTHING 1
 
 /**
  * Handed to the OS every round; on disk at `ccwal_store_sync`.
@@ -983,6 +1083,34 @@ ccwal_result ccwal_cleanup(const uint8_t *root,
                            ccwal_error **error_out);
 
 /**
+ * Makes the root complete for the stock Go metricstore (cc-backend
+ * v1.5.4), which ignores sealed segments and refuses snapshots out of
+ * order: for each host whose WAL files hold records (and, with
+ * `CCWAL_COMPACT_EVERYTHING`, each whose snapshots Go would refuse to load
+ * in order), folds everything from the earliest such record on into one
+ * snapshot in place of those it replaces, removes the WAL records it
+ * holds, then renames the host's newest snapshot to the end of its data so that
+ * Go's selection takes it. A crash at any point loses nothing; calling it
+ * again finishes the work.
+ *
+ * Offline: no store may be open on `root` (call it after
+ * `ccwal_store_close`). `metrics` is the flat configuration of
+ * `ccwal_restore`. Writes the number of hosts folded, of newest snapshots
+ * renamed and of hosts that failed (their files stay as they were) to the
+ * `*_out`s; when a host failed, also returns that first host's error
+ * (naming `CLUSTER/HOST`). Blocks (uses worker threads). Any thread.
+ */
+ccwal_result ccwal_compact(const uint8_t *root,
+                           size_t root_len,
+                           const uint8_t *metrics,
+                           size_t metrics_len,
+                           ccwal_compact_scope scope,
+                           size_t *folded_out,
+                           size_t *published_out,
+                           size_t *failed_out,
+                           ccwal_error **error_out);
+
+/**
  * The result code of the failed call. Returns `CCWAL_NULL_ARGUMENT` for a
  * NULL `error`. Never blocks; any thread.
  */
@@ -997,6 +1125,15 @@ ccwal_result ccwal_error_code(const ccwal_error *error);
 ccwal_result ccwal_error_message(const ccwal_error *error,
                                  const uint8_t **message_out,
                                  size_t *len_out);
+
+/**
+ * The file or directory the error is about as `(ptr, len)`: the path's
+ * bytes, owned by `error`, valid until `ccwal_error_free`, also
+ * NUL-terminated; `len` 0 when the error concerns no one file. Writes
+ * nothing and returns `CCWAL_NULL_ARGUMENT` when any pointer is NULL.
+ * Never blocks; any thread.
+ */
+ccwal_result ccwal_error_path(const ccwal_error *error, const uint8_t **path_out, size_t *len_out);
 
 /**
  * The OS error number (errno) behind an I/O error; 0 when there is none or
@@ -1173,14 +1310,18 @@ ccwal_result ccwal_restore_chunk(const ccwal_restore_result *result,
                                  ccwal_error **error_out);
 
 /**
- * A problem of the root itself, apart from the hosts' own errors (a file
+ * A problem of the root itself, apart from the hosts' own errors, read as
+ * a host's error is (`ccwal_restore_host_error`): its result code in
+ * `*code_out` (`CCWAL_OK` when there was none, `CCWAL_FORMAT` for a file
  * where only cluster and host directories belong; under strict recovery
  * the scan stopped there, as Go's does, and the message says how many
- * hosts after it were not restored), as `(ptr, len)` owned by the result;
- * `len` 0 when there was none. Its result code:
- * `ccwal_restore_root_error_code`.
+ * hosts after it were not restored), the OS error number behind a
+ * `CCWAL_IO` in `*os_code_out` (0 otherwise), and its message as `(ptr,
+ * len)` owned by the result (`len` 0 when none).
  */
 ccwal_result ccwal_restore_root_error(const ccwal_restore_result *result,
+                                      ccwal_result *code_out,
+                                      int32_t *os_code_out,
                                       const uint8_t **message_out,
                                       size_t *len_out,
                                       ccwal_error **error_out);
@@ -1201,18 +1342,6 @@ ccwal_result ccwal_restore_host_error(const ccwal_restore_result *result,
                                       const uint8_t **message_out,
                                       size_t *len_out,
                                       ccwal_error **error_out);
-
-/**
- * The result code of the root's own problem (see
- * `ccwal_restore_root_error` for its message) in `*code_out`: `CCWAL_OK`
- * when there was none, `CCWAL_FORMAT` for a stray file where only
- * directories belong; the OS error number behind a `CCWAL_IO` in
- * `*os_code_out` (0 otherwise).
- */
-ccwal_result ccwal_restore_root_error_code(const ccwal_restore_result *result,
-                                           ccwal_result *code_out,
-                                           int32_t *os_code_out,
-                                           ccwal_error **error_out);
 
 /**
  * Frees a restore result and everything it handed out; NULL is ignored.

@@ -22,7 +22,7 @@
 #     without the declarations listed there (scripts/ccbackend-splice.go),
 #   - adds this repository's files under cc-backend/ (same layout as
 #     upstream) that declare them anew on top of ccwal,
-#   - and the build module requires the Go binding (examples-go/ccwal, by a
+#   - and the build module requires the Go binding (go/ccwal, by a
 #     replace to this checkout), linked through pkg-config: PKG_CONFIG_PATH
 #     must find ccwal.pc (`make go-prefix`, as `make cc-backend` does).
 # The web frontend (an npm build, not part of the Go module) is replaced
@@ -35,7 +35,7 @@ action=${2:-build}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 version=${CCBACKEND_VERSION:-v1.5.4}
 module=github.com/ClusterCockpit/cc-backend
-binding=github.com/ccwal/ccwal/examples-go/ccwal
+binding=github.com/ccwal/ccwal/go/ccwal
 case "$mode" in
   stock) out=${CCBACKEND_OUT:-$repo/target/cc-backend-stock/cc-backend} ;;
   ccwal) out=${CCBACKEND_OUT:-$repo/target/cc-backend/cc-backend} ;;
@@ -48,7 +48,7 @@ unset GOFLAGS
 export GOFLAGS=-buildvcs=false
 
 # 1. The build module, vendored (skipped when its inputs are unchanged).
-stamp="$version $mode $(cat "$repo/scripts/ccbackend-build.sh" "$repo/examples-go/ccwal/go.mod" | sha256sum | cut -c1-16)"
+stamp="$version $mode $(cat "$repo/scripts/ccbackend-build.sh" "$repo/go/ccwal/go.mod" | sha256sum | cut -c1-16)"
 if [ ! -f vendor/modules.txt ] || [ "$(cat .vendored 2>/dev/null)" != "$stamp" ]; then
   rm -rf vendor .vendored go.mod go.sum deps.go
   {
@@ -61,7 +61,7 @@ if [ ! -f vendor/modules.txt ] || [ "$(cat .vendored 2>/dev/null)" != "$stamp" ]
     echo "require $module $version"
     if [ "$mode" = ccwal ]; then
       echo "require $binding v0.0.0"
-      echo "replace $binding => $repo/examples-go/ccwal"
+      echo "replace $binding => $repo/go/ccwal"
     fi
   } > go.mod
   if [ "$mode" = ccwal ]; then
@@ -102,6 +102,12 @@ if [ "$mode" = ccwal ]; then
     rel=${file#"$repo/cc-backend/"}
     add "$vendored/$rel" "$file"
   done < <(find "$repo/cc-backend" -name '*.go' "${tests[@]}" | sort)
+  # The binding as it is in this checkout, not as it was vendored: its Go
+  # files over the vendored copy, which changes only with its go.mod.
+  for file in "$repo"/go/ccwal/*.go; do
+    case "$file" in *_test.go) continue ;; esac
+    add "$build/vendor/$binding/$(basename "$file")" "$file"
+  done
 fi
 if [ "$action" = test ]; then
   # Upstream's tests of pkg/metricstore (vendoring leaves _test.go files out).

@@ -14,8 +14,6 @@
 //! - [`archive`]: old snapshots to Parquet, as cc-backend's archive cleanup;
 //! - [`ffi`]: the C ABI, a thin layer over all of the above.
 
-#![warn(missing_docs)]
-
 /// cbindgen:ignore
 pub mod archive;
 /// cbindgen:ignore

@@ -32,7 +32,7 @@ use crate::layout::{
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(format!("fsync {}", dir.display()), &e))
+        .map_err(|e| Error::io_at("fsync", dir, &e))
 }
 
 /// Flushes every dirty page of the file system holding `path` with one
@@ -53,8 +53,7 @@ pub struct FileSystemSync {
 impl FileSystemSync {
     /// Opens the directory `path` (which must exist).
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let dir =
-            File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
+        let dir = File::open(path).map_err(|e| Error::io_at("open", path, &e))?;
         Ok(FileSystemSync {
             dir,
             path: path.to_path_buf(),
@@ -66,8 +65,9 @@ impl FileSystemSync {
     pub fn sync(&self) -> Result<(), Error> {
         // SAFETY: syncfs on a valid, open descriptor.
         if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&self.dir)) } != 0 {
-            return Err(Error::io(
-                format!("syncfs {}", self.path.display()),
+            return Err(Error::io_at(
+                "syncfs",
+                &self.path,
                 &io::Error::last_os_error(),
             ));
         }
@@ -120,10 +120,10 @@ pub struct Removal {
 }
 
 impl Removal {
-    /// Moves the outcome into a report's lists (errors as messages).
-    pub fn report_into(self, removed: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, String)>) {
+    /// Moves the outcome into a report's lists.
+    pub fn report_into(self, removed: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, Error)>) {
         removed.extend(self.removed);
-        errors.extend(self.errors.into_iter().map(|(p, e)| (p, e.to_string())));
+        errors.extend(self.errors);
     }
 }
 
@@ -182,7 +182,7 @@ impl HostDir {
                 SyncData::Now => file.sync_data(),
                 SyncData::Later => Ok(()),
             })
-            .map_err(|e| Error::io(format!("truncate {}", self.wal_path().display()), &e))
+            .map_err(|e| Error::io_at("truncate", &self.wal_path(), &e))
     }
 
     /// Empties current.wal, open as `file`, and writes `header` (what a
@@ -193,7 +193,7 @@ impl HostDir {
             .and_then(|()| file.write_all(header))
             .map_err(|e| {
                 let path = self.wal_path();
-                Error::io(format!("write header of {}", path.display()), &e)
+                Error::io_at("write header of", &path, &e)
             })
     }
 
@@ -202,7 +202,7 @@ impl HostDir {
         match list_host_files(&self.path) {
             Ok(listing) => Ok(listing),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(HostListing::default()),
-            Err(e) => Err(Error::io(format!("list {}", self.path.display()), &e)),
+            Err(e) => Err(Error::io_at("list", &self.path, &e)),
         }
     }
 
@@ -215,8 +215,7 @@ impl HostDir {
         }
         let cluster_dir = self.path.parent().expect("ROOT/CLUSTER/HOST");
         let cluster_existed = cluster_dir.is_dir();
-        fs::create_dir_all(&self.path)
-            .map_err(|e| Error::io(format!("create {}", self.path.display()), &e))?;
+        fs::create_dir_all(&self.path).map_err(|e| Error::io_at("create", &self.path, &e))?;
         let mut changed = vec![cluster_dir.to_path_buf()];
         if !cluster_existed {
             changed.extend(cluster_dir.parent().map(Path::to_path_buf));
@@ -241,7 +240,7 @@ impl HostDir {
             .map(|k| self.path.join(sealed_segment_name(label, k)))
             .find(|path| !path.exists())
             .expect("some k is free");
-        fs::rename(&wal, &target).map_err(|e| Error::io(format!("seal {}", wal.display()), &e))?;
+        fs::rename(&wal, &target).map_err(|e| Error::io_at("seal", &wal, &e))?;
         sync_dir(&self.path)?;
         Ok(Some(target))
     }
@@ -253,8 +252,7 @@ impl HostDir {
         let mut aside = name.to_os_string();
         aside.push(format!(".corrupt-{}", unix_nanos()));
         let aside = self.path.join(aside);
-        fs::rename(path, &aside)
-            .map_err(|e| Error::io(format!("move aside {}", path.display()), &e))?;
+        fs::rename(path, &aside).map_err(|e| Error::io_at("move aside", path, &e))?;
         sync_dir(&self.path)?;
         Ok(aside)
     }
@@ -276,7 +274,7 @@ impl HostDir {
         });
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
-            return Err(Error::io(format!("write {}", tmp.display()), &e));
+            return Err(Error::io_at("write", &tmp, &e));
         }
         Ok(tmp)
     }
@@ -287,8 +285,27 @@ impl HostDir {
     pub fn rename_into_place(&self, tmp: &Path, target: &Path) -> Result<(), Error> {
         fs::rename(tmp, target).map_err(|e| {
             let _ = fs::remove_file(tmp);
-            Error::io(format!("rename {} into place", tmp.display()), &e)
+            Error::io(format!("rename {} into place", tmp.display()), &e).with_path(tmp)
         })
+    }
+
+    /// Renames `from` to `to` (which must not exist) and fsyncs the
+    /// directory; on failure both stay as they were.
+    pub fn rename_durably(&self, from: &Path, to: &Path) -> Result<(), Error> {
+        if to.exists() {
+            return Err(Error::new(
+                crate::error::ErrorKind::InvalidArgument,
+                format!(
+                    "rename {} to {}: the target exists",
+                    from.display(),
+                    to.display()
+                ),
+            ));
+        }
+        fs::rename(from, to).map_err(|e| {
+            Error::io(format!("rename {} to {}", from.display(), to.display()), &e).with_path(from)
+        })?;
+        sync_dir(&self.path)
     }
 
     /// Replaces `target` by `bytes` atomically and durably: temporary file,
@@ -312,7 +329,7 @@ impl HostDir {
                 Ok(()) => removal.removed.push(path),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    let error = Error::io(format!("remove {}", path.display()), &e);
+                    let error = Error::io_at("remove", &path, &e);
                     removal.errors.push((path, error));
                 }
             }
@@ -344,7 +361,7 @@ pub fn create_dir_durably(dir: &Path) -> Result<(), Error> {
     if missing.is_empty() {
         return Ok(());
     }
-    fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), &e))?;
+    fs::create_dir_all(dir).map_err(|e| Error::io_at("create", dir, &e))?;
     for created in missing.iter().rev() {
         if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
@@ -379,8 +396,7 @@ impl StagedFile {
             ));
         }
         let tmp = dir.join(format!("{name}.tmp"));
-        let file =
-            open_new(&tmp).map_err(|e| Error::io(format!("create {}", tmp.display()), &e))?;
+        let file = open_new(&tmp).map_err(|e| Error::io_at("create", &tmp, &e))?;
         let staged = StagedFile {
             dir: dir.to_path_buf(),
             tmp,
@@ -401,7 +417,7 @@ impl StagedFile {
     /// removed and no file of the target name was made.
     pub fn commit(mut self, file: File) -> Result<PathBuf, Error> {
         file.sync_all()
-            .map_err(|e| Error::io(format!("fsync {}", self.tmp.display()), &e))?;
+            .map_err(|e| Error::io_at("fsync", &self.tmp, &e))?;
         drop(file);
         if self.target.exists() {
             return Err(Error::new(
@@ -412,8 +428,9 @@ impl StagedFile {
                 ),
             ));
         }
-        fs::rename(&self.tmp, &self.target)
-            .map_err(|e| Error::io(format!("rename {} into place", self.tmp.display()), &e))?;
+        fs::rename(&self.tmp, &self.target).map_err(|e| {
+            Error::io(format!("rename {} into place", self.tmp.display()), &e).with_path(&self.tmp)
+        })?;
         self.committed = true;
         // The name is in place: a failed directory fsync leaves it there
         // (it may not survive a crash, so the caller must not rely on it).
@@ -442,7 +459,7 @@ pub fn scan_root_or_empty(root: &Path) -> Result<Vec<HostDir>, Error> {
     match scan_root(root) {
         Ok(hosts) => Ok(hosts),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(format!("list {}", root.display()), &e)),
+        Err(e) => Err(Error::io_at("list", root, &e)),
     }
 }
 

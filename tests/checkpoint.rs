@@ -10,7 +10,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ccwal::checkpoint::{CheckpointSession, Outcome, cleanup, snapshot_builder, write_snapshot};
+use ccwal::checkpoint::{
+    CheckpointSession, CompactScope, CompactedHost, Outcome, cleanup, compact, snapshot_builder,
+    write_snapshot,
+};
 use ccwal::engine::{Store, StoreOptions};
 use ccwal::layout::sealed_segment_name;
 use ccwal::restore::{MetricConfig, RestoreOptions, restore};
@@ -115,6 +118,12 @@ fn restored_samples(root: &Path) -> BTreeMap<String, BTreeSet<i64>> {
         &RestoreOptions::default(),
     )
     .unwrap();
+    samples_by_host(restored)
+}
+
+/// The timestamps of metric "m" per host, each value checked to be its
+/// timestamp (as the tests write them).
+fn samples_by_host(restored: ccwal::restore::Restored) -> BTreeMap<String, BTreeSet<i64>> {
     let mut out = BTreeMap::new();
     for host in restored.hosts {
         assert_eq!(host.error, None);
@@ -425,7 +434,7 @@ fn compaction_folds_the_wal_into_a_snapshot_without_changing_the_data() {
     write_snapshot(root.path(), b"c", b"h", 900_000, &builder.into_inner()).unwrap();
     let before = restored_samples(root.path());
 
-    let hosts = ccwal::checkpoint::compact(root.path(), &MetricConfig::new([("m", 1)])).unwrap();
+    let hosts = compact(root.path(), &config(), CompactScope::Wal).unwrap();
     assert_eq!(hosts.len(), 1);
     assert_eq!(hosts[0].error, None);
     assert_eq!(
@@ -435,13 +444,209 @@ fn compaction_folds_the_wal_into_a_snapshot_without_changing_the_data() {
     );
     let dir = root.path().join("c/h");
     assert!(!dir.join("current.wal").exists() && !dir.join(sealed_segment_name(7, 0)).exists());
-    let snapshot = hosts[0].snapshot.clone().unwrap();
-    assert!(snapshot.exists());
+    // The older snapshot's window ends before the WAL's first record: it
+    // stays, and the fold comes after it, named for the end of its data.
+    assert!(dir.join("900000.bin").exists());
+    assert_eq!(hosts[0].snapshot, Some(dir.join("1001199.bin")));
     assert_eq!(restored_samples(root.path()), before);
-    // Nothing left to fold the second time.
-    let again = ccwal::checkpoint::compact(root.path(), &MetricConfig::new([("m", 1)])).unwrap();
+    assert_eq!(go_restored_samples(root.path(), 0), before);
+    // Nothing left to do the second time.
+    let again = compact(root.path(), &config(), CompactScope::Wal).unwrap();
     assert_eq!(
-        (again[0].snapshot.clone(), again[0].removed.len()),
-        (None, 0)
+        again[0],
+        CompactedHost {
+            cluster: b"c".to_vec(),
+            host: b"h".to_vec(),
+            ..Default::default()
+        }
+    );
+}
+
+fn config() -> MetricConfig {
+    MetricConfig::new([("m", 1)])
+}
+
+/// Every sample restored by Go's own rules (no sealed segment read, strict
+/// replay of current.wal, Go's snapshot selection for `horizon`), after
+/// checking that Go would load the snapshots in their order at all.
+fn go_restored_samples(root: &Path, horizon: i64) -> BTreeMap<String, BTreeSet<i64>> {
+    for host in ccwal::storage::scan_root(root).unwrap() {
+        assert_go_accepts_the_order(&host.path);
+        let files = ccwal::storage::list_host_files(&host.path).unwrap();
+        assert!(
+            files.sealed.is_empty(),
+            "Go reads no sealed segment: {files:?}"
+        );
+    }
+    let options = RestoreOptions {
+        selection: ccwal::restore::Selection::GoExact,
+        recovery: ccwal::restore::Recovery::Strict,
+        ..RestoreOptions::default()
+    };
+    samples_by_host(restore(root, horizon, &config(), &options).unwrap())
+}
+
+/// Go's `loadFile` refuses (and stock cc-backend does not start) when a
+/// snapshot loaded later, by number, starts a metric's buffer before one
+/// loaded earlier.
+fn assert_go_accepts_the_order(dir: &Path) {
+    let mut files = ccwal::storage::list_host_files(dir).unwrap().snapshots;
+    files.sort_by_key(|s| s.number);
+    let mut newest = None;
+    for file in files {
+        let (snapshot, _) =
+            ccwal::codec::snapshot::decode_snapshot(&fs::read(&file.path).unwrap()).unwrap();
+        for metric in &snapshot.root.metrics {
+            if let Some(previous) = newest {
+                assert!(
+                    metric.start >= previous,
+                    "{}: Go refuses its start {} after {previous}",
+                    file.path.display(),
+                    metric.start
+                );
+            }
+            newest = Some(metric.start);
+        }
+    }
+}
+
+/// The swapped server's clean stop: checkpoints kept backfilled, late and
+/// future records in sealed segments, which Go ignores. Compaction puts
+/// them into snapshots that Go loads in order, so Go's own rules restore
+/// every sample, also for a horizon inside the newest window.
+#[test]
+fn after_compaction_the_go_rules_restore_every_sample() {
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreOptions::new(root.path())).unwrap();
+    let memory: Memory = Arc::default();
+    let mut windows = Vec::new();
+    for (round, from) in [1_003_600i64, 1_003_700, 1_003_800].into_iter().enumerate() {
+        let to = from + 100;
+        for ts in from..from + 60 {
+            write_sample(&store, &memory, "h", ts);
+        }
+        // Backfill older than every window, a bit more each round.
+        for ts in 1_000_000 + round as i64 * 50..1_000_000 + round as i64 * 50 + 40 {
+            write_sample(&store, &memory, "h", ts);
+        }
+        store.sync().unwrap();
+        let session = CheckpointSession::begin(&store, from, to, 1, 1).unwrap();
+        snapshot_window(&session, &memory, from, to - 1);
+        let report = session.finish();
+        assert!(report.records_kept > 0, "{report:?}");
+        windows.push((from, to));
+    }
+    store.close().unwrap();
+    let expected: BTreeSet<i64> = memory.lock().unwrap()["h"].iter().copied().collect();
+    // Before: Go restores the snapshots' windows only.
+    assert!(go_restored_samples_unchecked(root.path()) < expected.len());
+
+    let hosts = compact(root.path(), &config(), CompactScope::Wal).unwrap();
+    assert_eq!(hosts[0].error, None, "{hosts:?}");
+    assert_eq!(hosts[0].replaced.len(), 2, "{hosts:?}");
+    assert_eq!(go_restored_samples(root.path(), 0)["h"], expected);
+    assert_eq!(restored_samples(root.path())["h"], expected);
+    // A horizon inside the newest window: Go's selection still takes it.
+    let horizon = 1_003_850;
+    let wanted: BTreeSet<i64> = expected
+        .iter()
+        .copied()
+        .filter(|&ts| ts >= horizon)
+        .collect();
+    let got: BTreeSet<i64> = go_restored_samples(root.path(), horizon)["h"]
+        .iter()
+        .copied()
+        .filter(|&ts| ts >= horizon)
+        .collect();
+    assert_eq!(got, wanted);
+}
+
+/// How many samples Go's rules restore, without the order check (the root
+/// before compaction has sealed segments).
+fn go_restored_samples_unchecked(root: &Path) -> usize {
+    let options = RestoreOptions {
+        selection: ccwal::restore::Selection::GoExact,
+        recovery: ccwal::restore::Recovery::Strict,
+        ..RestoreOptions::default()
+    };
+    let dir = root.join("c/h");
+    let hidden = dir.join("hidden");
+    fs::create_dir_all(&hidden).unwrap();
+    let sealed = ccwal::storage::list_host_files(&dir).unwrap().sealed;
+    for segment in &sealed {
+        fs::rename(segment, hidden.join(segment.file_name().unwrap())).unwrap();
+    }
+    let restored = restore(root, 0, &config(), &options).unwrap();
+    for segment in &sealed {
+        fs::rename(hidden.join(segment.file_name().unwrap()), segment).unwrap();
+    }
+    fs::remove_dir(hidden).unwrap();
+    let chains = restored.hosts[0]
+        .root
+        .metrics
+        .get(&b"m"[..])
+        .cloned()
+        .unwrap_or_default();
+    chains
+        .iter()
+        .flat_map(|c| &c.values)
+        .filter(|v| !v.is_nan())
+        .count()
+}
+
+/// A root whose newest snapshot starts before an older one (what `ccwal
+/// compact` wrote before it knew Go's order rule) stops stock cc-backend
+/// from starting; the thorough scope folds the two.
+#[test]
+fn compaction_repairs_snapshots_go_refuses_to_load_in_order() {
+    let root = tempfile::tempdir().unwrap();
+    let write = |number: i64, start: i64, len: i64| {
+        let mut builder = snapshot_builder(number, start + len);
+        let values: Vec<f64> = (start..start + len).map(|ts| ts as f32 as f64).collect();
+        builder.metric(b"m", 1, start, &values).unwrap();
+        builder.finish().unwrap();
+        write_snapshot(root.path(), b"c", b"h", number, &builder.into_inner()).unwrap();
+    };
+    write(1_000, 1_000, 100);
+    write(2_000, 2_000, 100);
+    write(3_000, 1_500, 50); // starts before 2000.bin's buffer
+    let before = restored_samples(root.path());
+
+    let quick = compact(root.path(), &config(), CompactScope::Wal).unwrap();
+    assert_eq!(quick[0].snapshot, None, "the quick scope reads no snapshot");
+    let hosts = compact(root.path(), &config(), CompactScope::Everything).unwrap();
+    assert_eq!(hosts[0].error, None, "{hosts:?}");
+    assert!(
+        root.path().join("c/h/1000.bin").exists(),
+        "the file before stays"
+    );
+    assert_eq!(go_restored_samples(root.path(), 0), before);
+}
+
+/// Records of a metric the configuration does not name cannot go into a
+/// snapshot: they stay in their WAL file, everything else is folded.
+#[test]
+fn compaction_keeps_records_it_cannot_fold() {
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreOptions::new(root.path())).unwrap();
+    for ts in 1_000_000..1_000_010 {
+        store.append(b"c", b"h", b"m", NONE, ts as f64, ts).unwrap();
+        store.append(b"c", b"h", b"other", NONE, 1.0, ts).unwrap();
+    }
+    store.close().unwrap();
+    let hosts = compact(root.path(), &config(), CompactScope::Wal).unwrap();
+    assert_eq!(hosts[0].kept, vec![root.path().join("c/h/current.wal")]);
+    let wal = fs::read(root.path().join("c/h/current.wal")).unwrap();
+    let start = ccwal::codec::wal::check_file_header(&wal).unwrap();
+    let metrics: BTreeSet<Vec<u8>> = ccwal::codec::wal::WalReader::new(&wal, start, false)
+        .map(|item| match item {
+            ccwal::codec::wal::WalItem::Record { record, .. } => record.metric.to_vec(),
+            damaged => panic!("{damaged:?}"),
+        })
+        .collect();
+    assert_eq!(metrics, BTreeSet::from([b"other".to_vec()]));
+    assert_eq!(
+        go_restored_samples(root.path(), 0)["h"],
+        (1_000_000..1_000_010).collect()
     );
 }

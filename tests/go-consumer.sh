@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Go binding as a dependency of another module: installs ccwal into a
 # temporary prefix, creates a consumer module in a temporary directory
-# outside the repository that requires github.com/ccwal/ccwal/examples-go/ccwal
+# outside the repository that requires github.com/ccwal/ccwal/go/ccwal
 # (a replace to this checkout), vendors it, and builds and runs the vendored
 # copy against the prefix: statically (the default) and with -tags
 # ccwal_shared. Run by `make test-go-consumer` (part of `make test`).
@@ -22,9 +22,9 @@ module example.com/ccwalconsumer
 
 go 1.22
 
-require github.com/ccwal/ccwal/examples-go/ccwal v0.0.0
+require github.com/ccwal/ccwal/go/ccwal v0.0.0
 
-replace github.com/ccwal/ccwal/examples-go/ccwal => $repo/examples-go/ccwal
+replace github.com/ccwal/ccwal/go/ccwal => $repo/go/ccwal
 MOD
 cat > main.go <<'GO'
 // A consumer of the ccwal binding: writes, flushes and closes a store, then
@@ -35,7 +35,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 func main() {
@@ -76,18 +76,22 @@ GO
 go mod vendor
 # Only the binding is vendored: it needs nothing beyond the standard library.
 packages=$(grep -v '^#' vendor/modules.txt)
-[ "$packages" = github.com/ccwal/ccwal/examples-go/ccwal ] ||
+[ "$packages" = github.com/ccwal/ccwal/go/ccwal ] ||
   { echo "vendored packages besides the binding:" >&2; cat vendor/modules.txt >&2; exit 1; }
-dir=$(go list -mod=vendor -f '{{.Dir}}' github.com/ccwal/ccwal/examples-go/ccwal)
-[ "$dir" = "$work/consumer/vendor/github.com/ccwal/ccwal/examples-go/ccwal" ] ||
+dir=$(go list -mod=vendor -f '{{.Dir}}' github.com/ccwal/ccwal/go/ccwal)
+[ "$dir" = "$work/consumer/vendor/github.com/ccwal/ccwal/go/ccwal" ] ||
   { echo "the binding builds from $dir, not from vendor/" >&2; exit 1; }
 
 go build -mod=vendor -o consumer-static .
 ./consumer-static "$work/root-static"
-if ldd consumer-static | grep -q libccwal; then echo "static build links libccwal.so" >&2; exit 1; fi
+# ldd into a file: with pipefail, `ldd | grep -q` fails whenever grep quits
+# before ldd has written everything (SIGPIPE).
+ldd consumer-static > ldd-static.txt
+if grep -q libccwal ldd-static.txt; then echo "static build links libccwal.so" >&2; exit 1; fi
 
 go build -mod=vendor -tags ccwal_shared -o consumer-shared .
-ldd consumer-shared | grep -q "$work/prefix/lib/libccwal.so" ||
-  { echo "shared build does not use the prefix's libccwal.so:" >&2; ldd consumer-shared >&2; exit 1; }
+ldd consumer-shared > ldd-shared.txt
+grep -q "$work/prefix/lib/libccwal.so" ldd-shared.txt ||
+  { echo "shared build does not use the prefix's libccwal.so:" >&2; cat ldd-shared.txt >&2; exit 1; }
 ./consumer-shared "$work/root-shared"
 echo "go-consumer: vendored binding built and ran against $work/prefix (static and shared)"

@@ -11,7 +11,7 @@ import (
 
 	gostore "github.com/ClusterCockpit/cc-backend/pkg/metricstore"
 	"github.com/ClusterCockpit/cc-lib/v2/schema"
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 	pq "github.com/parquet-go/parquet-go"
 )
 

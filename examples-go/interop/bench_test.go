@@ -14,8 +14,8 @@ import (
 
 	gostore "github.com/ClusterCockpit/cc-backend/pkg/metricstore"
 	"github.com/ClusterCockpit/cc-lib/v2/schema"
-	"github.com/ccwal/ccwal/examples-go/ccwal"
 	"github.com/ccwal/ccwal/examples-go/shim"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // Side by side in one run (go test -run '^$' -bench . -benchtime 1x):

@@ -30,7 +30,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/ssooidc v1.36.0 // indirect
 	github.com/aws/aws-sdk-go-v2/service/sts v1.42.1 // indirect
 	github.com/aws/smithy-go v1.26.0 // indirect
-	github.com/ccwal/ccwal/examples-go/ccwal v0.0.0
+	github.com/ccwal/ccwal/go/ccwal v0.0.0
 	github.com/fsnotify/fsnotify v1.10.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/klauspost/compress v1.18.6 // indirect
@@ -50,4 +50,4 @@ require (
 
 replace github.com/ccwal/ccwal/examples-go => ../
 
-replace github.com/ccwal/ccwal/examples-go/ccwal => ../ccwal
+replace github.com/ccwal/ccwal/go/ccwal => ../../go/ccwal

@@ -16,7 +16,7 @@ import (
 // shim, the commands, the interop tests and the binding package, ccwal
 // (its test files are not checked).
 func TestExportedIdentifiersHaveDocComments(t *testing.T) {
-	dirs := []string{".", "../cmd", "../interop", "../ccwal"}
+	dirs := []string{".", "../cmd", "../interop", "../../go/ccwal"}
 	fset := token.NewFileSet()
 	for _, dir := range dirs {
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/ClusterCockpit/cc-lib/v2/schema"
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // WALMessage is one sample for the WAL, as in cc-backend.

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/ClusterCockpit/cc-lib/v2/schema"
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // stopAndRestore stops the staging, waits until it has closed the store and

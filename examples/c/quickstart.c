@@ -188,7 +188,7 @@ int main(int argc, char **argv) {
   if (failed("ccwal_checkpoint_finish", rc, error)) {
     return 1;
   }
-  ccwal_checkpoint_totals totals;
+  ccwal_checkpoint_totals totals = {.struct_size = sizeof(ccwal_checkpoint_totals)};
   rc = ccwal_checkpoint_report_totals(report, &totals, &error);
   if (failed("ccwal_checkpoint_report_totals", rc, error)) {
     return 1;
@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
   }
   size_t samples = 0;
   for (size_t h = 0; h < hosts; h++) {
-    ccwal_restored_host host;
+    ccwal_restored_host host = {.struct_size = sizeof(ccwal_restored_host)};
     if (failed("ccwal_restore_host",
                ccwal_restore_host(restored, h, &host, &error), error)) {
       return 1;
@@ -249,20 +249,20 @@ int main(int argc, char **argv) {
            host.error_len > 0 ? ", error: " : "", (int)host.error_len,
            (const char *)host.error);
     for (size_t l = 0; l < host.level_count; l++) {
-      ccwal_restored_level level;
+      ccwal_restored_level level = {.struct_size = sizeof(ccwal_restored_level)};
       if (failed("ccwal_restore_level",
                  ccwal_restore_level(restored, h, l, &level, &error), error)) {
         return 1;
       }
       for (size_t i = 0; i < level.metric_count; i++) {
-        ccwal_restored_metric metric;
+        ccwal_restored_metric metric = {.struct_size = sizeof(ccwal_restored_metric)};
         if (failed("ccwal_restore_metric",
                    ccwal_restore_metric(restored, h, l, i, &metric, &error),
                    error)) {
           return 1;
         }
         for (size_t c = 0; c < metric.chunk_count; c++) {
-          ccwal_chunk chunk;
+          ccwal_chunk chunk = {.struct_size = sizeof(ccwal_chunk)};
           if (failed("ccwal_restore_chunk",
                      ccwal_restore_chunk(restored, h, l, i, c, &chunk, &error),
                      error)) {

@@ -77,7 +77,7 @@ pub struct HostReport {
     pub deleted: Vec<PathBuf>,
     /// Archived snapshots that could not be deleted (they stay, and a later
     /// run archives them again).
-    pub delete_errors: Vec<(PathBuf, String)>,
+    pub delete_errors: Vec<(PathBuf, Error)>,
 }
 
 /// One cluster that had snapshots older than the horizon.
@@ -166,8 +166,7 @@ fn load(files: &[(PathBuf, SnapshotFormat)]) -> Result<Vec<ArchiveLevel>, Error>
     files
         .iter()
         .map(|(path, format)| {
-            let bytes = std::fs::read(path)
-                .map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
+            let bytes = std::fs::read(path).map_err(|e| Error::io_at("read", path, &e))?;
             let tree = match format {
                 SnapshotFormat::Binary => rows::load_binary(&bytes),
                 SnapshotFormat::Json => rows::load_json(&bytes),

@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use super::SEGMENT_REWRITE;
-use super::session::{Trimmed, trim_segment};
-use crate::error::Error;
+use super::session::{Trimmed, trim_records};
+use crate::error::{Error, ErrorKind};
 use crate::storage;
 
 /// What a cleanup did.
@@ -20,7 +20,7 @@ pub struct CleanupReport {
     pub deleted: Vec<PathBuf>,
     /// Hosts or files that could not be cleaned (e.g. a snapshot name that
     /// is not a number makes Go skip the host; so does this).
-    pub errors: Vec<(PathBuf, String)>,
+    pub errors: Vec<(PathBuf, Error)>,
 }
 
 /// Deletes old snapshots below `root`. Fails only when `root` cannot be
@@ -33,15 +33,17 @@ pub fn cleanup(root: &Path, horizon: i64) -> Result<CleanupReport, Error> {
         let files = match host.list() {
             Ok(files) => files,
             Err(e) => {
-                report.errors.push((host.path, e.to_string()));
+                report.errors.push((host.path, e));
                 continue;
             }
         };
         if let Some(bad) = files.bad_names.first() {
-            report.errors.push((
-                bad.clone(),
-                "snapshot name is not a number; host skipped".to_string(),
-            ));
+            let error = Error::new(
+                ErrorKind::Format,
+                "snapshot name is not a number; host skipped",
+            )
+            .with_path(bad);
+            report.errors.push((bad.clone(), error));
             continue;
         }
         let old_snapshots = files
@@ -59,10 +61,10 @@ pub fn cleanup(root: &Path, horizon: i64) -> Result<CleanupReport, Error> {
             .chain(files.segment_temporaries)
             .collect();
         for segment in files.sealed {
-            match trim_segment(&host, &segment, |ts| ts >= horizon) {
+            match trim_records(&host, &segment, |record| record.ts >= horizon) {
                 Ok(Trimmed::Empty) => doomed.push(segment),
                 Ok(Trimmed::Unchanged | Trimmed::Kept(_)) => {}
-                Err(error) => report.errors.push((segment, error)),
+                Ok(Trimmed::Damaged(error)) | Err(error) => report.errors.push((segment, error)),
             }
         }
         host.remove(doomed)

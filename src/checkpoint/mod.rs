@@ -16,7 +16,7 @@ mod session;
 use std::path::{Path, PathBuf};
 
 pub use cleanup::{CleanupReport, cleanup};
-pub use compact::{CompactedHost, compact};
+pub use compact::{CompactScope, CompactedHost, compact};
 pub use pool::{HostOutcome, Outcome, SnapshotWriterPool};
 pub use session::{CheckpointReport, CheckpointSession};
 

@@ -43,7 +43,7 @@ pub struct CheckpointReport {
     pub records_kept: u64,
     /// Segments that could not be settled (they stay whole; restore
     /// replays them).
-    pub delete_errors: Vec<(PathBuf, String)>,
+    pub delete_errors: Vec<(PathBuf, Error)>,
     /// How long the session took, from begin to finish.
     pub duration: Duration,
 }
@@ -154,7 +154,7 @@ impl CheckpointSession {
                 Ok(dir) => settle_segments(&dir, segments, from, to, &mut report),
                 Err(e) => report
                     .delete_errors
-                    .extend(segments.into_iter().map(|p| (p, e.to_string()))),
+                    .extend(segments.into_iter().map(|p| (p, e.clone()))),
             }
         }
         report.duration = started.elapsed();
@@ -173,51 +173,59 @@ fn settle_segments(
 ) {
     let mut covered = Vec::new();
     for segment in segments {
-        match trim_segment(dir, &segment, |ts| ts < from || ts > to) {
+        match trim_records(dir, &segment, |record| record.ts < from || record.ts > to) {
             Ok(Trimmed::Empty) => covered.push(segment),
             Ok(Trimmed::Unchanged) => {}
             Ok(Trimmed::Kept(records)) => {
                 report.records_kept += records;
                 report.segments_trimmed.push(segment);
             }
-            Err(error) => report.delete_errors.push((segment, error)),
+            Ok(Trimmed::Damaged(error)) | Err(error) => report.delete_errors.push((segment, error)),
         }
     }
     dir.remove(covered)
         .report_into(&mut report.segments_deleted, &mut report.delete_errors);
 }
 
-/// What [`trim_segment`] did to a sealed segment.
+/// What [`trim_records`] did to a WAL file.
 pub(crate) enum Trimmed {
-    /// No record is to be kept: the caller removes the segment.
+    /// No record is to be kept: the caller removes the file.
     Empty,
-    /// Every record is kept: the segment is left as it is.
+    /// Every record is kept (or the file is gone): it is left as it is.
     Unchanged,
     /// Replaced by a copy holding this many records.
     Kept(u64),
+    /// Left whole because it cannot be read whole (the damage, as a
+    /// `Corrupt` error): nothing is dropped that nobody has seen.
+    Damaged(Error),
 }
 
-/// Cuts a sealed segment down to the records whose timestamp `keep`
-/// accepts, replacing it atomically. A segment that cannot be read whole
-/// (damage) is left alone: nothing is dropped that nobody has seen.
-pub(crate) fn trim_segment(
+/// Cuts a WAL file (a sealed segment or an idle `current.wal`) down to the
+/// records `keep` accepts, replacing it atomically.
+pub(crate) fn trim_records(
     dir: &HostDir,
-    segment: &std::path::Path,
-    keep: impl Fn(i64) -> bool,
-) -> Result<Trimmed, String> {
-    let content = match fs::read(segment) {
+    file: &std::path::Path,
+    keep: impl Fn(&wal::Record<'_>) -> bool,
+) -> Result<Trimmed, Error> {
+    let content = match fs::read(file) {
         Ok(content) => content,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Trimmed::Unchanged),
-        Err(e) => return Err(Error::io(format!("read {}", segment.display()), &e).to_string()),
+        Err(e) => return Err(Error::io_at("read", file, &e)),
     };
-    let filtered = wal::filter_records(&content, |record| keep(record.ts))
-        .map_err(|e| format!("{}: {e}; kept whole", segment.display()))?;
+    let filtered = match wal::filter_records(&content, keep) {
+        Ok(filtered) => filtered,
+        Err(e) => {
+            let reason = format!("{}: {e}; kept whole", file.display());
+            return Ok(Trimmed::Damaged(
+                Error::new(ErrorKind::Corrupt, reason).with_path(file),
+            ));
+        }
+    };
     match (filtered.kept, filtered.dropped) {
         (0, _) => Ok(Trimmed::Empty),
         (_, 0) => Ok(Trimmed::Unchanged),
         (kept, _) => {
-            dir.replace(segment, &filtered.file)
-                .map_err(|e| e.to_string())?;
+            dir.replace(file, &filtered.file)?;
             Ok(Trimmed::Kept(kept))
         }
     }

@@ -89,6 +89,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 pub use batch::{Batch, ENTRY_HEADER_LEN};
+#[cfg(feature = "test-hooks")]
 pub use files::{FaultInjector, WriteFault};
 pub use stats::{ErrorCount, Event, EventHook, EventLevel, Stats};
 
@@ -151,7 +152,9 @@ pub struct StoreOptions {
     pub backpressure: Backpressure,
     /// Receives events from the writer threads (see [`EventHook`]).
     pub event_hook: Option<Arc<EventHook>>,
-    /// For tests of the error paths: makes chosen appends fail.
+    /// For tests of the error paths (feature `test-hooks`, not part of the
+    /// API otherwise): makes chosen appends fail.
+    #[cfg(feature = "test-hooks")]
     pub fault_injector: Option<Arc<FaultInjector>>,
 }
 
@@ -168,6 +171,7 @@ impl StoreOptions {
             max_wal_bytes: 0,
             backpressure: Backpressure::Block { timeout: None },
             event_hook: None,
+            #[cfg(feature = "test-hooks")]
             fault_injector: None,
         }
     }
@@ -281,7 +285,10 @@ impl Store {
             sync_on_close: options.durability != Durability::None,
             coalesce: options.durability != Durability::Always,
             event_hook: options.event_hook.clone(),
+            #[cfg(feature = "test-hooks")]
             fault_injector: options.fault_injector.clone(),
+            #[cfg(not(feature = "test-hooks"))]
+            fault_injector: None,
         });
         let mut store = Store {
             root: options.root.clone(),

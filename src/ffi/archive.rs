@@ -10,6 +10,7 @@ use super::{
     CCWAL_OK, Failure, bytes, ccwal_result, error_codes, free_handle, handle, into_handle, item_at,
     out_ptr, result_of,
 };
+use super::{sized_out, sized_outputs};
 use crate::archive::{ArchiveReport, HostOutcome};
 
 /// What an archive run did: per cluster (the archive written) and per host
@@ -40,6 +41,10 @@ pub const CCWAL_ARCHIVE_HOST_FAILED: ccwal_archive_host_outcome = 1;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ccwal_archive_totals {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// Clusters that had snapshots older than the horizon.
     pub clusters: usize,
     /// Archives written (durably).
@@ -68,6 +73,10 @@ pub struct ccwal_archive_totals {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_archive_cluster {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// The cluster's name.
     pub cluster: *const u8,
     /// Its length.
@@ -94,6 +103,10 @@ pub struct ccwal_archive_cluster {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_archive_host {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// The host's cluster.
     pub cluster: *const u8,
     /// Its length.
@@ -123,6 +136,12 @@ pub struct ccwal_archive_host {
 fn path_of(bytes: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(bytes))
 }
+
+sized_outputs!(
+    ccwal_archive_totals: duration_micros: u64,
+    ccwal_archive_cluster: message_len: usize,
+    ccwal_archive_host: message_len: usize,
+);
 
 /// Archives every snapshot below `root` numbered ≤ `horizon` (and not 0)
 /// into `to/<cluster>/<horizon>.parquet` (cc-backend v1.5.4's archive:
@@ -189,9 +208,10 @@ pub extern "C" fn ccwal_archive_report_totals(
     guard(error_out, || {
         // SAFETY: live handle and writable output, as documented.
         let report = &unsafe { handle(report, "report") }?.report;
-        let out = unsafe { out_ptr(totals_out, "totals_out") }?;
+        let out = unsafe { sized_out(totals_out, "totals_out") }?;
         let hosts_failed = report.hosts_failed();
         out.write(ccwal_archive_totals {
+            struct_size: 0,
             clusters: report.clusters.len(),
             archives: report
                 .clusters
@@ -223,12 +243,13 @@ pub extern "C" fn ccwal_archive_report_cluster(
     guard(error_out, || {
         // SAFETY: live handle and writable output, as documented.
         let handle = unsafe { handle(report, "report") }?;
-        let out = unsafe { out_ptr(cluster_out, "cluster_out") }?;
+        let out = unsafe { sized_out(cluster_out, "cluster_out") }?;
         let cluster = item_at(&handle.report.clusters, index, "cluster")?;
         let archive = &handle.archive_paths[index];
         let message = cluster.error.as_ref().map_or("", |e| e.message());
         let (code, _) = error_codes(cluster.error.as_ref());
         out.write(ccwal_archive_cluster {
+            struct_size: 0,
             cluster: cluster.cluster.as_ptr(),
             cluster_len: cluster.cluster.len(),
             archive: archive.as_ptr(),
@@ -255,7 +276,7 @@ pub extern "C" fn ccwal_archive_report_host(
     guard(error_out, || {
         // SAFETY: live handle and writable output, as documented.
         let handle = unsafe { handle(report, "report") }?;
-        let out = unsafe { out_ptr(host_out, "host_out") }?;
+        let out = unsafe { sized_out(host_out, "host_out") }?;
         let host = item_at(&handle.report.hosts, index, "host")?;
         let message = &handle.host_messages[index];
         let (outcome, code) = match &host.outcome {
@@ -263,6 +284,7 @@ pub extern "C" fn ccwal_archive_report_host(
             HostOutcome::Failed(e) => (CCWAL_ARCHIVE_HOST_FAILED, result_of(e.kind())),
         };
         out.write(ccwal_archive_host {
+            struct_size: 0,
             cluster: host.cluster.as_ptr(),
             cluster_len: host.cluster.len(),
             host: host.host.as_ptr(),
@@ -287,14 +309,13 @@ pub extern "C" fn ccwal_archive_report_free(report: *mut ccwal_archive_report) {
     guard_void(|| unsafe { free_handle(report) })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "archive"))]
 mod tests {
     use super::super::test_util::take_error;
     use super::super::{CCWAL_INVALID_ARGUMENT, CCWAL_NULL_ARGUMENT};
     use super::*;
 
     #[test]
-    #[cfg(feature = "archive")]
     fn archives_nothing_from_an_empty_root_and_checks_arguments() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
@@ -312,7 +333,10 @@ mod tests {
             &mut error,
         );
         assert_eq!(rc, CCWAL_OK);
-        let mut totals = ccwal_archive_totals::default();
+        let mut totals = ccwal_archive_totals {
+            struct_size: size_of::<ccwal_archive_totals>(),
+            ..Default::default()
+        };
         assert_eq!(
             ccwal_archive_report_totals(report, &mut totals, std::ptr::null_mut()),
             CCWAL_OK

@@ -5,7 +5,8 @@ use super::guard::{guard, guard_void};
 use super::snapshot::ccwal_snapshot_builder;
 use super::store::ccwal_store;
 use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, item_at, out_ptr};
-use crate::checkpoint::{CheckpointReport, CheckpointSession, Outcome};
+use super::{sized_out, sized_outputs};
+use crate::checkpoint::{CheckpointReport, CheckpointSession, CompactScope, Outcome};
 
 /// A checkpoint of `[from, to]` in progress: the WAL of every host was
 /// sealed when it began (appends go on), snapshots added are written by a
@@ -49,6 +50,10 @@ pub const CCWAL_HOST_FAILED: ccwal_host_outcome = 2;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ccwal_checkpoint_totals {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// Hosts added to the session.
     pub hosts: usize,
     /// Snapshots written.
@@ -79,6 +84,10 @@ pub struct ccwal_checkpoint_totals {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_checkpoint_host {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// The cluster name, `cluster_len` bytes.
     pub cluster: *const u8,
     /// Length of `cluster`.
@@ -98,6 +107,11 @@ pub struct ccwal_checkpoint_host {
     /// Length of `message`.
     pub message_len: usize,
 }
+
+sized_outputs!(
+    ccwal_checkpoint_totals: duration_micros: u64,
+    ccwal_checkpoint_host: message_len: usize,
+);
 
 /// Seals the WAL of every host below the store's root and starts `workers`
 /// snapshot writers behind a queue of `queue` snapshots. Blocks until the
@@ -200,8 +214,9 @@ pub extern "C" fn ccwal_checkpoint_report_totals(
     guard(error_out, || {
         // SAFETY: live handle and writable output, as documented.
         let report = &unsafe { handle(report, "report") }?.report;
-        let out = unsafe { out_ptr(totals_out, "totals_out") }?;
+        let out = unsafe { sized_out(totals_out, "totals_out") }?;
         let mut totals = ccwal_checkpoint_totals {
+            struct_size: 0,
             hosts: report.hosts.len(),
             segments_deleted: report.segments_deleted.len(),
             segments_trimmed: report.segments_trimmed.len(),
@@ -237,7 +252,7 @@ pub extern "C" fn ccwal_checkpoint_report_host(
     guard(error_out, || {
         // SAFETY: live handle and writable output, as documented.
         let report = &unsafe { handle(report, "report") }?.report;
-        let out = unsafe { out_ptr(host_out, "host_out") }?;
+        let out = unsafe { sized_out(host_out, "host_out") }?;
         let host = item_at(&report.hosts, index, "host")?;
         let (outcome, bytes, message) = match &host.outcome {
             Outcome::Written { bytes, .. } => (CCWAL_HOST_WRITTEN, *bytes, ""),
@@ -245,6 +260,7 @@ pub extern "C" fn ccwal_checkpoint_report_host(
             Outcome::Failed(e) => (CCWAL_HOST_FAILED, 0, e.message()),
         };
         out.write(ccwal_checkpoint_host {
+            struct_size: 0,
             cluster: host.cluster.as_ptr(),
             cluster_len: host.cluster.len(),
             host: host.host.as_ptr(),
@@ -295,5 +311,87 @@ pub extern "C" fn ccwal_cleanup(
         deleted.write(report.deleted.len());
         problems.write(report.errors.len());
         Ok(())
+    })
+}
+
+/// Which hosts `ccwal_compact` folds: one of the `CCWAL_COMPACT_*` values.
+pub type ccwal_compact_scope = i32;
+/// Hosts whose WAL files hold records (reads only WAL files and snapshot
+/// headers of the others): what a clean stop needs.
+pub const CCWAL_COMPACT_WAL: ccwal_compact_scope = 0;
+/// Also hosts whose snapshots Go would refuse to load in order; damaged
+/// snapshots are moved aside. Reads every snapshot: for an offline repair.
+pub const CCWAL_COMPACT_EVERYTHING: ccwal_compact_scope = 1;
+
+/// Makes the root complete for the stock Go metricstore (cc-backend
+/// v1.5.4), which ignores sealed segments and refuses snapshots out of
+/// order: for each host whose WAL files hold records (and, with
+/// `CCWAL_COMPACT_EVERYTHING`, each whose snapshots Go would refuse to load
+/// in order), folds everything from the earliest such record on into one
+/// snapshot in place of those it replaces, removes the WAL records it
+/// holds, then renames the host's newest snapshot to the end of its data so that
+/// Go's selection takes it. A crash at any point loses nothing; calling it
+/// again finishes the work.
+///
+/// Offline: no store may be open on `root` (call it after
+/// `ccwal_store_close`). `metrics` is the flat configuration of
+/// `ccwal_restore`. Writes the number of hosts folded, of newest snapshots
+/// renamed and of hosts that failed (their files stay as they were) to the
+/// `*_out`s; when a host failed, also returns that first host's error
+/// (naming `CLUSTER/HOST`). Blocks (uses worker threads). Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_compact(
+    root: *const u8,
+    root_len: usize,
+    metrics: *const u8,
+    metrics_len: usize,
+    scope: ccwal_compact_scope,
+    folded_out: *mut usize,
+    published_out: *mut usize,
+    failed_out: *mut usize,
+    error_out: *mut *mut ccwal_error,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: (ptr, len) pairs and writable outputs, as documented.
+        let root = unsafe { bytes(root, root_len, "root") }?;
+        let config = super::restore::parse_metric_config(unsafe {
+            bytes(metrics, metrics_len, "metrics")
+        }?)?;
+        let (folded, published, failed) = unsafe {
+            (
+                out_ptr(folded_out, "folded_out")?,
+                out_ptr(published_out, "published_out")?,
+                out_ptr(failed_out, "failed_out")?,
+            )
+        };
+        let path = std::path::Path::new(
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(root),
+        );
+        let scope = match scope {
+            CCWAL_COMPACT_WAL => CompactScope::Wal,
+            CCWAL_COMPACT_EVERYTHING => CompactScope::Everything,
+            other => {
+                return Err(Failure::unknown_value(
+                    "scope",
+                    other,
+                    &[
+                        ("CCWAL_COMPACT_WAL", CCWAL_COMPACT_WAL),
+                        ("CCWAL_COMPACT_EVERYTHING", CCWAL_COMPACT_EVERYTHING),
+                    ],
+                ));
+            }
+        };
+        let hosts = crate::checkpoint::compact(path, &config, scope)?;
+        folded.write(hosts.iter().filter(|h| h.snapshot.is_some()).count());
+        published.write(hosts.iter().filter(|h| h.published.is_some()).count());
+        failed.write(hosts.iter().filter(|h| h.error.is_some()).count());
+        match hosts.iter().find_map(|h| h.error.as_ref().map(|e| (h, e))) {
+            Some((host, error)) => Err(Failure::from(error.clone().with_context(format_args!(
+                "host {}/{}",
+                String::from_utf8_lossy(&host.cluster),
+                String::from_utf8_lossy(&host.host)
+            )))),
+            None => Ok(()),
+        }
     })
 }

@@ -1,12 +1,14 @@
 //! `ccwal_error`: the detailed error object handed out through `error_out`.
 
 use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
 
 use super::guard::{guard_value, guard_void};
 use super::{CCWAL_NULL_ARGUMENT, CCWAL_OK, CCWAL_PANIC, Failure, ccwal_result, description};
 
 /// The detail of a failed call: its result code, a message naming what was
-/// affected, and the OS error code behind an I/O error.
+/// affected, the file or directory concerned (when there is one), and the
+/// OS error code behind an I/O error.
 ///
 /// Ownership: created by ccwal on failure when the caller passed a non-NULL
 /// `error_out`; owned by the caller, who frees it with `ccwal_error_free`.
@@ -15,6 +17,8 @@ pub struct ccwal_error {
     code: ccwal_result,
     /// The message followed by a NUL byte, so C can also print it directly.
     message: Vec<u8>,
+    /// The path's bytes followed by a NUL byte; just the NUL when none.
+    path: Vec<u8>,
     os_code: i32,
 }
 
@@ -23,9 +27,15 @@ impl ccwal_error {
         let text = failure.error.message().replace('\0', "\\0");
         let mut message = text.into_bytes();
         message.push(0);
+        let mut path = failure
+            .error
+            .path()
+            .map_or_else(Vec::new, |p| p.as_os_str().as_bytes().to_vec());
+        path.push(0);
         ccwal_error {
             code: failure.code,
             message,
+            path,
             os_code: failure.error.os_code().unwrap_or(0),
         }
     }
@@ -51,20 +61,46 @@ pub extern "C" fn ccwal_error_message(
     message_out: *mut *const u8,
     len_out: *mut usize,
 ) -> ccwal_result {
+    write_text(error, |e| &e.message, message_out, len_out)
+}
+
+/// Writes one of the error's NUL-terminated texts as `(ptr, len)`, the NUL
+/// not counted; `CCWAL_NULL_ARGUMENT` when any pointer is NULL.
+fn write_text(
+    error: *const ccwal_error,
+    text: impl FnOnce(&ccwal_error) -> &[u8],
+    ptr_out: *mut *const u8,
+    len_out: *mut usize,
+) -> ccwal_result {
     guard_value(CCWAL_PANIC, || {
         // SAFETY: each pointer is NULL or valid, as documented; the outputs
         // may hold anything, so they are seen as MaybeUninit (see out_ptr).
-        let (Some(error), Some(message), Some(len)) = (
+        let (Some(error), Some(ptr), Some(len)) = (
             unsafe { error.as_ref() },
-            unsafe { message_out.cast::<MaybeUninit<*const u8>>().as_mut() },
+            unsafe { ptr_out.cast::<MaybeUninit<*const u8>>().as_mut() },
             unsafe { len_out.cast::<MaybeUninit<usize>>().as_mut() },
         ) else {
             return CCWAL_NULL_ARGUMENT;
         };
-        message.write(error.message.as_ptr());
-        len.write(error.message.len() - 1);
+        let text = text(error);
+        ptr.write(text.as_ptr());
+        len.write(text.len() - 1);
         CCWAL_OK
     })
+}
+
+/// The file or directory the error is about as `(ptr, len)`: the path's
+/// bytes, owned by `error`, valid until `ccwal_error_free`, also
+/// NUL-terminated; `len` 0 when the error concerns no one file. Writes
+/// nothing and returns `CCWAL_NULL_ARGUMENT` when any pointer is NULL.
+/// Never blocks; any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ccwal_error_path(
+    error: *const ccwal_error,
+    path_out: *mut *const u8,
+    len_out: *mut usize,
+) -> ccwal_result {
+    write_text(error, |e| &e.path, path_out, len_out)
 }
 
 /// The OS error number (errno) behind an I/O error; 0 when there is none or
@@ -108,6 +144,39 @@ mod tests {
         unsafe { CStr::from_ptr(ccwal_result_description(code)) }
             .to_str()
             .unwrap()
+    }
+
+    fn path_of(error: *const ccwal_error) -> Vec<u8> {
+        let (mut ptr, mut len) = (std::ptr::null(), usize::MAX);
+        assert_eq!(ccwal_error_path(error, &mut ptr, &mut len), CCWAL_OK);
+        // SAFETY: `len` bytes and a NUL owned by the live error.
+        let with_nul = unsafe { std::slice::from_raw_parts(ptr, len + 1) };
+        assert_eq!(with_nul[len], 0);
+        with_nul[..len].to_vec()
+    }
+
+    #[test]
+    fn an_error_hands_out_its_path_and_os_code() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let failure = Failure::from(crate::Error::io_at(
+            "write",
+            std::path::Path::new("/r/c/h/current.wal"),
+            &io,
+        ));
+        let error = Box::into_raw(Box::new(ccwal_error::from_failure(failure)));
+        assert_eq!(path_of(error), b"/r/c/h/current.wal");
+        assert_eq!(ccwal_error_os_code(error), libc::ENOSPC);
+        assert_eq!(ccwal_error_code(error), super::super::CCWAL_IO);
+        assert_eq!(
+            ccwal_error_path(error, std::ptr::null_mut(), std::ptr::null_mut()),
+            CCWAL_NULL_ARGUMENT
+        );
+        ccwal_error_free(error);
+
+        let failure = Failure::invalid("no file involved");
+        let error = Box::into_raw(Box::new(ccwal_error::from_failure(failure)));
+        assert_eq!(path_of(error), b"");
+        ccwal_error_free(error);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::error::ccwal_error;
-use super::{CCWAL_OK, CCWAL_PANIC, Failure, ccwal_result};
+use super::{CCWAL_OK, Failure, ccwal_result};
 use crate::{Error, ErrorKind};
 
 fn panic_failure(payload: Box<dyn Any + Send>) -> Failure {
@@ -14,13 +14,10 @@ fn panic_failure(payload: Box<dyn Any + Send>) -> Failure {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_string());
-    Failure {
-        code: CCWAL_PANIC,
-        error: Error::new(
-            ErrorKind::InvalidArgument,
-            format!("ccwal panicked (a bug): {what}"),
-        ),
-    }
+    Failure::from(Error::new(
+        ErrorKind::Panic,
+        format!("ccwal panicked (a bug): {what}"),
+    ))
 }
 
 /// Runs a fallible entry point: `CCWAL_OK` on success; on failure (or
@@ -54,4 +51,24 @@ pub(crate) fn guard_value<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
 /// Runs an entry point that returns nothing (the `_free` functions).
 pub(crate) fn guard_void(body: impl FnOnce()) {
     let _ = catch_unwind(AssertUnwindSafe(body));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr::null_mut;
+
+    use super::*;
+    use crate::ffi::CCWAL_PANIC;
+    use crate::ffi::test_util::take_error;
+
+    #[test]
+    fn a_panic_becomes_its_own_code_and_kind() {
+        let mut error = null_mut();
+        let rc = guard(&mut error, || panic!("boom at {}", 42));
+        assert_eq!(rc, CCWAL_PANIC);
+        let (code, message) = take_error(error);
+        assert_eq!(code, CCWAL_PANIC);
+        assert_eq!(message, "ccwal panicked (a bug): boom at 42");
+        assert_eq!(panic_failure(Box::new("x")).error.kind(), ErrorKind::Panic);
+    }
 }

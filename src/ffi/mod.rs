@@ -32,6 +32,8 @@ pub mod restore;
 pub mod snapshot;
 pub mod store;
 pub mod version;
+#[cfg(test)]
+mod wire_tests;
 
 use crate::{Error, ErrorKind};
 
@@ -70,6 +72,24 @@ pub const CCWAL_PANIC: ccwal_result = 7209;
 /// belong, chunks out of order).
 pub const CCWAL_FORMAT: ccwal_result = 7210;
 
+/// Converts an enumeration value taken from C: `value` must be one of the
+/// listed constants, each mapped to its Rust value; any other fails with
+/// `CCWAL_INVALID_ARGUMENT` and a message naming `what`, the value and
+/// every constant. The one place such conversions are written.
+macro_rules! checked_enum {
+    ($what:expr, $value:expr, { $($constant:ident => $rust:expr),+ $(,)? }) => {
+        match $value {
+            $($constant => Ok($rust),)+
+            other => Err($crate::ffi::Failure::unknown_value(
+                $what,
+                other,
+                &[$((stringify!($constant), $constant)),+],
+            )),
+        }
+    };
+}
+pub(crate) use checked_enum;
+
 /// Item `index` of a report's list, or `CCWAL_INVALID_ARGUMENT` naming
 /// the list's length.
 pub(crate) fn item_at<'a, T>(items: &'a [T], index: usize, what: &str) -> Result<&'a T, Failure> {
@@ -96,6 +116,7 @@ pub(crate) fn result_of(kind: ErrorKind) -> ccwal_result {
         ErrorKind::Io => CCWAL_IO,
         ErrorKind::Corrupt => CCWAL_CORRUPT,
         ErrorKind::Format => CCWAL_FORMAT,
+        ErrorKind::Panic => CCWAL_PANIC,
     }
 }
 
@@ -200,6 +221,90 @@ pub(crate) unsafe fn out_ptr<'a, T>(
     // SAFETY: the caller promises NULL or memory writable as a `T`, which
     // is valid as a `MaybeUninit<T>` whatever it holds.
     unsafe { out.cast::<std::mem::MaybeUninit<T>>().as_mut() }.ok_or_else(|| Failure::null(what))
+}
+
+/// An output struct that can grow: its first field is `size_t
+/// struct_size`, which the caller sets to `sizeof` the struct as its
+/// header declares it before the call. ccwal fills only that many bytes
+/// (fields are only ever appended, so an older caller gets the fields it
+/// knows and a newer caller's extra fields stay as they were) and sets
+/// `struct_size` to the bytes it filled.
+///
+/// # Safety
+/// `struct_size` must be a `usize` at offset 0 (checked by
+/// [`sized_outputs!`]).
+pub(crate) unsafe trait SizedOutput: Sized {
+    /// The struct's size in the release that introduced it: the least
+    /// `struct_size` a caller may pass.
+    const FIRST_SIZE: usize;
+}
+
+/// Marks output structs as [`SizedOutput`] after checking, at compile
+/// time, that `struct_size` comes first. Each names the last field of its
+/// first release (`ccwal_stats: backlog_bytes: u64`): a field added later
+/// goes after it, and callers built before it keep working.
+macro_rules! sized_outputs {
+    ($($t:ident: $last:ident: $last_type:ty),+ $(,)?) => {
+        $(
+            const _: () = assert!(std::mem::offset_of!($t, struct_size) == 0);
+            // SAFETY: `struct_size: usize` is at offset 0, asserted above.
+            unsafe impl $crate::ffi::SizedOutput for $t {
+                const FIRST_SIZE: usize =
+                    std::mem::offset_of!($t, $last) + std::mem::size_of::<$last_type>();
+            }
+        )+
+    };
+}
+pub(crate) use sized_outputs;
+
+/// A checked output struct (see [`SizedOutput`]), ready to be written.
+pub(crate) struct SizedOut<T> {
+    out: *mut T,
+    /// Bytes of `T` the caller has room for.
+    len: usize,
+}
+
+impl<T: SizedOutput> SizedOut<T> {
+    /// Writes the first `len` bytes of `value`, with `struct_size` set to
+    /// them.
+    pub(crate) fn write(self, value: T) {
+        let value = std::mem::ManuallyDrop::new(value);
+        let source: *const T = &*value;
+        // SAFETY: `out` has room for `len` ≤ size_of::<T>() bytes (checked
+        // in sized_out); `struct_size` is the usize at offset 0.
+        unsafe {
+            std::ptr::copy_nonoverlapping(source.cast::<u8>(), self.out.cast::<u8>(), self.len);
+            self.out.cast::<usize>().write_unaligned(self.len);
+        }
+    }
+}
+
+/// Checks an output struct: not NULL, and its `struct_size` (set by the
+/// caller) covers at least the fields of its first release.
+///
+/// # Safety
+/// `out` must be NULL or valid for writes of `struct_size` bytes, with
+/// `struct_size` initialised.
+pub(crate) unsafe fn sized_out<T: SizedOutput>(
+    out: *mut T,
+    what: &str,
+) -> Result<SizedOut<T>, Failure> {
+    let first_size = T::FIRST_SIZE;
+    if out.is_null() {
+        return Err(Failure::null(what));
+    }
+    // SAFETY: non-NULL, with struct_size initialised by the caller.
+    let caller = unsafe { out.cast::<usize>().read_unaligned() };
+    if caller < first_size {
+        return Err(Failure::invalid(format!(
+            "{what}->struct_size is {caller}, less than the {first_size} bytes of its first \
+             version: set it to sizeof the struct"
+        )));
+    }
+    Ok(SizedOut {
+        out,
+        len: caller.min(std::mem::size_of::<T>()),
+    })
 }
 
 /// Hands a new object to C as an owned handle.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
-use super::{Failure, bytes, ccwal_result, free_handle, into_handle, out_ptr};
+use super::{Failure, bytes, ccwal_result, checked_enum, free_handle, into_handle, out_ptr};
 use crate::engine::{Backpressure, Durability, Event, EventLevel, StoreOptions};
 
 /// Options for `ccwal_store_open`, with the defaults of the Rust API.
@@ -195,27 +195,15 @@ pub extern "C" fn ccwal_options_set_durability(
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
     with_options(options, error_out, |o| {
-        o.durability = match durability {
+        let durability = checked_enum!("durability", durability, {
             CCWAL_DURABILITY_NONE => Durability::None,
+            CCWAL_DURABILITY_INTERVAL => Durability::Interval(Duration::from_millis(interval_ms)),
             CCWAL_DURABILITY_ALWAYS => Durability::Always,
-            CCWAL_DURABILITY_INTERVAL if interval_ms > 0 => {
-                Durability::Interval(Duration::from_millis(interval_ms))
-            }
-            CCWAL_DURABILITY_INTERVAL => {
-                return Err(Failure::invalid("the durability interval must be > 0"));
-            }
-            other => {
-                return Err(Failure::unknown_value(
-                    "durability",
-                    other,
-                    &[
-                        ("CCWAL_DURABILITY_NONE", CCWAL_DURABILITY_NONE),
-                        ("CCWAL_DURABILITY_INTERVAL", CCWAL_DURABILITY_INTERVAL),
-                        ("CCWAL_DURABILITY_ALWAYS", CCWAL_DURABILITY_ALWAYS),
-                    ],
-                ));
-            }
-        };
+        })?;
+        if durability == Durability::Interval(Duration::ZERO) {
+            return Err(Failure::invalid("the durability interval must be > 0"));
+        }
+        o.durability = durability;
         Ok(())
     })
 }
@@ -277,22 +265,12 @@ pub extern "C" fn ccwal_options_set_backpressure(
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
     with_options(options, error_out, |o| {
-        o.backpressure = match policy {
-            CCWAL_BACKPRESSURE_REJECT => Backpressure::Reject,
+        o.backpressure = checked_enum!("backpressure policy", policy, {
             CCWAL_BACKPRESSURE_BLOCK => Backpressure::Block {
                 timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
             },
-            other => {
-                return Err(Failure::unknown_value(
-                    "backpressure policy",
-                    other,
-                    &[
-                        ("CCWAL_BACKPRESSURE_BLOCK", CCWAL_BACKPRESSURE_BLOCK),
-                        ("CCWAL_BACKPRESSURE_REJECT", CCWAL_BACKPRESSURE_REJECT),
-                    ],
-                ));
-            }
-        };
+            CCWAL_BACKPRESSURE_REJECT => Backpressure::Reject,
+        })?;
         Ok(())
     })
 }

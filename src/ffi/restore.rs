@@ -2,6 +2,7 @@
 //! levels, each level's metrics, each metric's chunks.
 
 use std::ffi::OsStr;
+use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use super::guard::{guard, guard_void};
 use super::{
     Failure, bytes, ccwal_result, error_codes, free_handle, handle, into_handle, item_at, out_ptr,
 };
+use super::{SizedOutput, checked_enum, sized_out, sized_outputs};
 use crate::Error;
 use crate::restore::{self, Chunk, HostReport, MetricConfig, Recovery, RestoreOptions, Selection};
 
@@ -70,6 +72,10 @@ pub struct ccwal_restore_result {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_restored_host {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// The cluster name, `cluster_len` bytes.
     pub cluster: *const u8,
     /// Length of `cluster`.
@@ -106,6 +112,10 @@ pub struct ccwal_restored_host {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_restored_level {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// Path components below the host.
     pub depth: usize,
     /// Metrics of the level.
@@ -116,6 +126,10 @@ pub struct ccwal_restored_level {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_restored_metric {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// The metric name, `name_len` bytes.
     pub name: *const u8,
     /// Length of `name`.
@@ -130,6 +144,10 @@ pub struct ccwal_restored_metric {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_chunk {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// Unix seconds of the chunk's start.
     pub start: i64,
     /// Seconds between two values.
@@ -146,7 +164,12 @@ pub struct ccwal_chunk {
 
 /// Reads a flat metric configuration: per metric `u16 name_len | name |
 /// i64 frequency` (little-endian).
-fn parse_metric_config(bytes: &[u8]) -> Result<MetricConfig, Failure> {
+pub(super) fn parse_metric_config(bytes: &[u8]) -> Result<MetricConfig, Failure> {
+    parse_metric_list(bytes).map(MetricConfig::new)
+}
+
+/// The (name, frequency) pairs of a flat metric configuration, in order.
+pub(super) fn parse_metric_list(bytes: &[u8]) -> Result<Vec<(&[u8], i64)>, Failure> {
     let mut metrics = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
@@ -172,8 +195,15 @@ fn parse_metric_config(bytes: &[u8]) -> Result<MetricConfig, Failure> {
         metrics.push((name, frequency));
         pos += 10 + len;
     }
-    Ok(MetricConfig::new(metrics))
+    Ok(metrics)
 }
+
+sized_outputs!(
+    ccwal_restored_host: damaged_ranges: usize,
+    ccwal_restored_level: metric_count: usize,
+    ccwal_restored_metric: chunk_count: usize,
+    ccwal_chunk: len: usize,
+);
 
 /// Restores every `ROOT/CLUSTER/HOST` as the Go metricstore would, for the
 /// retention horizon `from` (unix seconds). `metrics` is the configuration
@@ -202,34 +232,14 @@ pub extern "C" fn ccwal_restore(
         // SAFETY: NULL or a readable options struct, as documented.
         if let Some(o) = unsafe { options.as_ref() } {
             rust_options.workers = o.workers;
-            rust_options.selection = match o.selection {
+            rust_options.selection = checked_enum!("options->selection", o.selection, {
                 CCWAL_SELECTION_COVERING => Selection::Covering,
                 CCWAL_SELECTION_GO_EXACT => Selection::GoExact,
-                other => {
-                    return Err(Failure::unknown_value(
-                        "options->selection",
-                        other,
-                        &[
-                            ("CCWAL_SELECTION_COVERING", CCWAL_SELECTION_COVERING),
-                            ("CCWAL_SELECTION_GO_EXACT", CCWAL_SELECTION_GO_EXACT),
-                        ],
-                    ));
-                }
-            };
-            rust_options.recovery = match o.recovery {
+            })?;
+            rust_options.recovery = checked_enum!("options->recovery", o.recovery, {
                 CCWAL_RECOVERY_SALVAGE => Recovery::Salvage,
                 CCWAL_RECOVERY_STRICT => Recovery::Strict,
-                other => {
-                    return Err(Failure::unknown_value(
-                        "options->recovery",
-                        other,
-                        &[
-                            ("CCWAL_RECOVERY_SALVAGE", CCWAL_RECOVERY_SALVAGE),
-                            ("CCWAL_RECOVERY_STRICT", CCWAL_RECOVERY_STRICT),
-                        ],
-                    ));
-                }
-            };
+            })?;
         }
         let restored = restore::restore(
             Path::new(OsStr::from_bytes(root)),
@@ -304,6 +314,23 @@ fn read<T>(
     })
 }
 
+/// [`read`] for an output struct that can grow (see `SizedOutput`).
+fn read_sized<T: SizedOutput>(
+    result: *const ccwal_restore_result,
+    out: *mut T,
+    what: &str,
+    error_out: *mut *mut ccwal_error,
+    get: impl FnOnce(&ccwal_restore_result) -> Result<T, Failure>,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and writable output, as documented.
+        let result = unsafe { handle(result, "result") }?;
+        let out = unsafe { sized_out(out, what) }?;
+        out.write(get(result)?);
+        Ok(())
+    })
+}
+
 /// Number of hosts (sorted by cluster, then host).
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_restore_host_count(
@@ -322,11 +349,12 @@ pub extern "C" fn ccwal_restore_host(
     host_out: *mut ccwal_restored_host,
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
-    read(result, host_out, error_out, |r| {
+    read_sized(result, host_out, "host_out", error_out, |r| {
         let host = host_at(r, h)?;
         let error = host.error.as_ref().map_or("", Error::message);
         let report = &host.report;
         Ok(ccwal_restored_host {
+            struct_size: 0,
             cluster: host.cluster.as_ptr(),
             cluster_len: host.cluster.len(),
             host: host.host.as_ptr(),
@@ -354,9 +382,10 @@ pub extern "C" fn ccwal_restore_level(
     level_out: *mut ccwal_restored_level,
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
-    read(result, level_out, error_out, |r| {
+    read_sized(result, level_out, "level_out", error_out, |r| {
         let level = level_at(r, h, l)?;
         Ok(ccwal_restored_level {
+            struct_size: 0,
             depth: level.path.len(),
             metric_count: level.metrics.len(),
         })
@@ -399,9 +428,10 @@ pub extern "C" fn ccwal_restore_metric(
     metric_out: *mut ccwal_restored_metric,
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
-    read(result, metric_out, error_out, |r| {
+    read_sized(result, metric_out, "metric_out", error_out, |r| {
         let (name, chain) = metric_at(r, h, l, m)?;
         Ok(ccwal_restored_metric {
+            struct_size: 0,
             name: name.as_ptr(),
             name_len: name.len(),
             chunk_count: chain.len(),
@@ -421,12 +451,13 @@ pub extern "C" fn ccwal_restore_chunk(
     chunk_out: *mut ccwal_chunk,
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
-    read(result, chunk_out, error_out, |r| {
+    read_sized(result, chunk_out, "chunk_out", error_out, |r| {
         let (_, chain) = metric_at(r, h, l, m)?;
         let chunk = chain
             .get(c)
             .ok_or_else(|| Failure::invalid(format!("chunk index {c} of {}", chain.len())))?;
         Ok(ccwal_chunk {
+            struct_size: 0,
             start: chunk.start,
             frequency: chunk.frequency,
             capacity: chunk.capacity,
@@ -437,31 +468,70 @@ pub extern "C" fn ccwal_restore_chunk(
     })
 }
 
-/// A problem of the root itself, apart from the hosts' own errors (a file
+/// The outputs of an error read from a result: its result code, OS error
+/// number and message.
+struct ErrorOutputs<'a> {
+    code: &'a mut MaybeUninit<ccwal_result>,
+    os_code: &'a mut MaybeUninit<i32>,
+    message: &'a mut MaybeUninit<*const u8>,
+    len: &'a mut MaybeUninit<usize>,
+}
+
+impl<'a> ErrorOutputs<'a> {
+    /// Checks the outputs for NULL.
+    ///
+    /// # Safety
+    /// Each must be NULL or writable.
+    unsafe fn new(
+        code_out: *mut ccwal_result,
+        os_code_out: *mut i32,
+        message_out: *mut *const u8,
+        len_out: *mut usize,
+    ) -> Result<Self, Failure> {
+        // SAFETY: NULL or writable, as the caller promises.
+        unsafe {
+            Ok(ErrorOutputs {
+                code: out_ptr(code_out, "code_out")?,
+                os_code: out_ptr(os_code_out, "os_code_out")?,
+                message: out_ptr(message_out, "message_out")?,
+                len: out_ptr(len_out, "len_out")?,
+            })
+        }
+    }
+
+    /// Writes `error` (`CCWAL_OK`, 0 and an empty message for none).
+    fn write(self, error: Option<&Error>) {
+        let (code, os_code) = error_codes(error);
+        let text = error.map_or("", Error::message);
+        self.code.write(code);
+        self.os_code.write(os_code);
+        self.message.write(text.as_ptr());
+        self.len.write(text.len());
+    }
+}
+
+/// A problem of the root itself, apart from the hosts' own errors, read as
+/// a host's error is (`ccwal_restore_host_error`): its result code in
+/// `*code_out` (`CCWAL_OK` when there was none, `CCWAL_FORMAT` for a file
 /// where only cluster and host directories belong; under strict recovery
 /// the scan stopped there, as Go's does, and the message says how many
-/// hosts after it were not restored), as `(ptr, len)` owned by the result;
-/// `len` 0 when there was none. Its result code:
-/// `ccwal_restore_root_error_code`.
+/// hosts after it were not restored), the OS error number behind a
+/// `CCWAL_IO` in `*os_code_out` (0 otherwise), and its message as `(ptr,
+/// len)` owned by the result (`len` 0 when none).
 #[unsafe(no_mangle)]
 pub extern "C" fn ccwal_restore_root_error(
     result: *const ccwal_restore_result,
+    code_out: *mut ccwal_result,
+    os_code_out: *mut i32,
     message_out: *mut *const u8,
     len_out: *mut usize,
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
     guard(error_out, || {
-        // SAFETY: live handle and writable outputs, as documented.
+        // SAFETY: live handle and NULL or writable outputs, as documented.
         let r = unsafe { handle(result, "result") }?;
-        let (message, len) = unsafe {
-            (
-                out_ptr(message_out, "message_out")?,
-                out_ptr(len_out, "len_out")?,
-            )
-        };
-        let error = r.error.as_ref().map_or("", Error::message);
-        message.write(error.as_ptr());
-        len.write(error.len());
+        let outputs = unsafe { ErrorOutputs::new(code_out, os_code_out, message_out, len_out) }?;
+        outputs.write(r.error.as_ref());
         Ok(())
     })
 }
@@ -484,51 +554,10 @@ pub extern "C" fn ccwal_restore_host_error(
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
     guard(error_out, || {
-        // SAFETY: live handle and writable outputs, as documented.
+        // SAFETY: live handle and NULL or writable outputs, as documented.
         let r = unsafe { handle(result, "result") }?;
-        let (code, os_code, message, len) = unsafe {
-            (
-                out_ptr(code_out, "code_out")?,
-                out_ptr(os_code_out, "os_code_out")?,
-                out_ptr(message_out, "message_out")?,
-                out_ptr(len_out, "len_out")?,
-            )
-        };
-        let error = host_at(r, h)?.error.as_ref();
-        let (result, os) = error_codes(error);
-        code.write(result);
-        os_code.write(os);
-        let text = error.map_or("", Error::message);
-        message.write(text.as_ptr());
-        len.write(text.len());
-        Ok(())
-    })
-}
-
-/// The result code of the root's own problem (see
-/// `ccwal_restore_root_error` for its message) in `*code_out`: `CCWAL_OK`
-/// when there was none, `CCWAL_FORMAT` for a stray file where only
-/// directories belong; the OS error number behind a `CCWAL_IO` in
-/// `*os_code_out` (0 otherwise).
-#[unsafe(no_mangle)]
-pub extern "C" fn ccwal_restore_root_error_code(
-    result: *const ccwal_restore_result,
-    code_out: *mut ccwal_result,
-    os_code_out: *mut i32,
-    error_out: *mut *mut ccwal_error,
-) -> ccwal_result {
-    guard(error_out, || {
-        // SAFETY: live handle and writable outputs, as documented.
-        let r = unsafe { handle(result, "result") }?;
-        let (code, os_code) = unsafe {
-            (
-                out_ptr(code_out, "code_out")?,
-                out_ptr(os_code_out, "os_code_out")?,
-            )
-        };
-        let (result, os) = error_codes(r.error.as_ref());
-        code.write(result);
-        os_code.write(os);
+        let outputs = unsafe { ErrorOutputs::new(code_out, os_code_out, message_out, len_out) }?;
+        outputs.write(host_at(r, h)?.error.as_ref());
         Ok(())
     })
 }

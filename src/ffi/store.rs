@@ -6,6 +6,7 @@ use super::options::ccwal_options;
 use super::{
     Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr, parse_host_list,
 };
+use super::{sized_out, sized_outputs};
 use crate::engine::Store;
 use crate::error::Error;
 use crate::names::{MAX_SELECTOR_DEPTH, NameError};
@@ -36,6 +37,10 @@ pub struct ccwal_bytes {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ccwal_stats {
+    /// Set by the caller to `sizeof` this struct before the call; ccwal
+    /// fills that many bytes and sets it to the bytes it filled (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// Samples accepted.
     pub appended: u64,
     /// Records handed to the OS.
@@ -81,6 +86,10 @@ pub struct ccwal_stats {
     /// Bytes of those records.
     pub backlog_bytes: u64,
 }
+
+sized_outputs!(
+    ccwal_stats: backlog_bytes: u64,
+);
 
 /// Starts the engine with `options` (not consumed). Never touches a file
 /// until the first append. May block briefly (thread start).
@@ -262,9 +271,10 @@ pub extern "C" fn ccwal_store_stats(
     guard(error_out, || {
         // SAFETY: live handle and writable output, as documented.
         let store = unsafe { handle(store, "store") }?;
-        let out = unsafe { out_ptr(stats_out, "stats_out") }?;
+        let out = unsafe { sized_out(stats_out, "stats_out") }?;
         let s = store.inner.stats();
         out.write(ccwal_stats {
+            struct_size: 0,
             appended: s.appended,
             written: s.written,
             bytes_written: s.bytes_written,
@@ -314,4 +324,94 @@ pub extern "C" fn ccwal_store_close(
 pub extern "C" fn ccwal_store_free(store: *mut ccwal_store) {
     // SAFETY: NULL or a live store, not used afterwards, as documented.
     guard_void(|| unsafe { free_handle(store) })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of;
+    use std::ptr::null_mut;
+
+    use super::*;
+    use crate::ffi::options::{ccwal_options_free, ccwal_options_new};
+    use crate::ffi::test_util::take_error;
+    use crate::ffi::{CCWAL_INVALID_ARGUMENT, CCWAL_OK};
+
+    /// A caller built against a newer header: its ccwal_stats has a field
+    /// this library does not know.
+    #[repr(C)]
+    struct NewerStats {
+        known: ccwal_stats,
+        added_later: u64,
+    }
+
+    #[test]
+    fn stats_fill_as_many_bytes_as_the_caller_has_and_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().as_os_str().as_encoded_bytes();
+        let (mut options, mut store) = (null_mut(), null_mut());
+        assert_eq!(
+            ccwal_options_new(root.as_ptr(), root.len(), &mut options, null_mut()),
+            CCWAL_OK
+        );
+        assert_eq!(ccwal_store_open(options, &mut store, null_mut()), CCWAL_OK);
+        ccwal_options_free(options);
+        let sample = b"c";
+        assert_eq!(
+            ccwal_store_append(
+                store,
+                sample.as_ptr(),
+                1,
+                sample.as_ptr(),
+                1,
+                sample.as_ptr(),
+                1,
+                std::ptr::null(),
+                0,
+                1.0,
+                60,
+                null_mut()
+            ),
+            CCWAL_OK
+        );
+
+        let mut stats = ccwal_stats {
+            struct_size: size_of::<ccwal_stats>(),
+            ..Default::default()
+        };
+        assert_eq!(ccwal_store_stats(store, &mut stats, null_mut()), CCWAL_OK);
+        assert_eq!(
+            (stats.struct_size, stats.appended),
+            (size_of::<ccwal_stats>(), 1)
+        );
+
+        let mut newer = NewerStats {
+            known: ccwal_stats {
+                struct_size: size_of::<NewerStats>(),
+                ..Default::default()
+            },
+            added_later: 0xdead_beef,
+        };
+        assert_eq!(
+            ccwal_store_stats(store, &mut newer.known, null_mut()),
+            CCWAL_OK
+        );
+        assert_eq!(newer.known.struct_size, size_of::<ccwal_stats>());
+        assert_eq!(newer.known.appended, 1);
+        assert_eq!(newer.added_later, 0xdead_beef, "untouched");
+
+        for too_small in [0, 8, size_of::<ccwal_stats>() - 1] {
+            let mut stats = ccwal_stats {
+                struct_size: too_small,
+                appended: 77,
+                ..Default::default()
+            };
+            let mut error = null_mut();
+            let rc = ccwal_store_stats(store, &mut stats, &mut error);
+            assert_eq!(rc, CCWAL_INVALID_ARGUMENT, "{too_small}");
+            let (_, message) = take_error(error);
+            assert!(message.contains("stats_out->struct_size"), "{message}");
+            assert_eq!((stats.struct_size, stats.appended), (too_small, 77));
+        }
+        ccwal_store_free(store);
+    }
 }

@@ -79,6 +79,11 @@ impl MetricConfig {
     fn lookup(&self, name: &[u8]) -> Option<usize> {
         self.index.get(name).copied()
     }
+
+    /// Whether the configuration names this metric.
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.index.contains_key(name)
+    }
 }
 
 /// What to do with damaged data.
@@ -314,6 +319,16 @@ struct WorkerState {
     series_hint: usize,
 }
 
+impl WorkerState {
+    fn new(config: &MetricConfig) -> Self {
+        WorkerState {
+            content: Vec::new(),
+            levels: Levels::new(config.names.len()),
+            series_hint: 0,
+        }
+    }
+}
+
 /// The last occurrence of each name, in file order: Go reads a level into
 /// maps, where a repeated name replaces the earlier one.
 fn last_of_each<T>(items: &[T], name: impl Fn(&T) -> &[u8]) -> impl Iterator<Item = &T> {
@@ -342,10 +357,9 @@ struct HostRestore<'a> {
 impl HostRestore<'_> {
     fn read(&mut self, path: &Path) -> Result<(), Error> {
         self.content.clear();
-        let mut file =
-            fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), &e))?;
+        let mut file = fs::File::open(path).map_err(|e| Error::io_at("open", path, &e))?;
         file.read_to_end(self.content)
-            .map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
+            .map_err(|e| Error::io_at("read", path, &e))?;
         Ok(())
     }
 
@@ -537,7 +551,7 @@ impl HostRestore<'_> {
     fn run(&mut self) -> Option<Error> {
         let files = match storage::list_host_files(self.dir) {
             Ok(files) => files,
-            Err(e) => return Some(Error::io(format!("list {}", self.dir.display()), &e)),
+            Err(e) => return Some(Error::io_at("list", self.dir, &e)),
         };
         if let Some(bad) = files.bad_names.first() {
             let message = format!("{}: snapshot name is not a number", bad.display());
@@ -588,6 +602,17 @@ fn restore_host(
     }
 }
 
+/// Restores one host directory on the calling thread (`options.workers` and
+/// `options.only` do not apply).
+pub(crate) fn restore_one(
+    dir: &HostDir,
+    from: i64,
+    config: &MetricConfig,
+    options: &RestoreOptions,
+) -> RestoredHost {
+    restore_host(dir, from, config, options, &mut WorkerState::new(config))
+}
+
 /// Restores every `ROOT/CLUSTER/HOST` (or only `options.only`) with
 /// `options.workers` threads. One host's failure is reported in its
 /// `error` and does not stop the others. Fails only when ROOT cannot be
@@ -598,8 +623,8 @@ pub fn restore(
     config: &MetricConfig,
     options: &RestoreOptions,
 ) -> Result<Restored, Error> {
-    let (mut hosts, strays) = storage::scan_root_strays(root)
-        .map_err(|e| Error::io(format!("list {}", root.display()), &e))?;
+    let (mut hosts, strays) =
+        storage::scan_root_strays(root).map_err(|e| Error::io_at("list", root, &e))?;
     // Go's scan stops at the first file where only directories belong;
     // under `Strict` so does this one (the hosts before it are restored).
     let wanted = |h: &HostDir| {
@@ -634,11 +659,7 @@ pub fn restore(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let init = || WorkerState {
-        content: Vec::new(),
-        levels: Levels::new(config.names.len()),
-        series_hint: 0,
-    };
+    let init = || WorkerState::new(config);
     let hosts = crate::parallel::map_with(&hosts, workers, init, |state, dir| {
         let host = restore_host(dir, from, config, options, state);
         if state.content.capacity() > KEEP_READ_BUFFER {

@@ -58,7 +58,7 @@ static ccwal_archive_report *archive(const char *root, const char *to) {
 static void check_host(const ccwal_archive_report *report, size_t index, const char *cluster, const char *host,
                        ccwal_archive_host_outcome outcome, uint64_t rows, size_t files, size_t deleted,
                        ccwal_result code) {
-  ccwal_archive_host h;
+  ccwal_archive_host h = {.struct_size = sizeof(ccwal_archive_host)};
   CHECK_RESULT(CCWAL_OK, ccwal_archive_report_host(report, index, &h, NULL));
   if (h.code != code) {
     fprintf(stderr, "host %zu: code %d, expected %d: %.*s\n", index, (int)h.code, (int)code, (int)h.message_len,
@@ -98,7 +98,7 @@ int main(void) {
   write_host(root, "fritz", "f01", T0);
 
   ccwal_archive_report *report = archive(root, to);
-  ccwal_archive_totals totals;
+  ccwal_archive_totals totals = {.struct_size = sizeof(ccwal_archive_totals)};
   CHECK_RESULT(CCWAL_OK, ccwal_archive_report_totals(report, &totals, NULL));
   CHECK(totals.clusters == 2 && totals.archives == 2 && totals.cluster_errors == 0);
   CHECK(totals.hosts == 3 && totals.hosts_archived == 2 && totals.hosts_failed == 1);
@@ -108,7 +108,7 @@ int main(void) {
   const uint64_t cluster_rows[] = {36, 18};
   uint64_t bytes = 0;
   for (size_t i = 0; i < 2; i++) {
-    ccwal_archive_cluster c;
+    ccwal_archive_cluster c = {.struct_size = sizeof(ccwal_archive_cluster)};
     CHECK_RESULT(CCWAL_OK, ccwal_archive_report_cluster(report, i, &c, NULL));
     snprintf(archive_path, sizeof archive_path, "%s/%s/%d.parquet", to, clusters[i], T0);
     CHECK(equals(c.cluster, c.cluster_len, clusters[i]));
@@ -124,7 +124,7 @@ int main(void) {
   check_host(report, 0, "alex", "a01", CCWAL_ARCHIVE_HOST_ARCHIVED, 36, 2, 2, CCWAL_OK);
   check_host(report, 1, "alex", "a02", CCWAL_ARCHIVE_HOST_FAILED, 0, 2, 0, CCWAL_CORRUPT);
   check_host(report, 2, "fritz", "f01", CCWAL_ARCHIVE_HOST_ARCHIVED, 18, 1, 1, CCWAL_OK);
-  ccwal_archive_host damaged;
+  ccwal_archive_host damaged = {.struct_size = sizeof(ccwal_archive_host)};
   CHECK_RESULT(CCWAL_OK, ccwal_archive_report_host(report, 1, &damaged, NULL));
   snprintf(path, sizeof path, "%d.bin", T0);
   CHECK(contains(damaged.message, damaged.message_len, path));
@@ -137,8 +137,8 @@ int main(void) {
 
   /* Indexes out of range and NULL outputs or handles. */
   ccwal_error *error = NULL;
-  ccwal_archive_host h;
-  ccwal_archive_cluster c;
+  ccwal_archive_host h = {.struct_size = sizeof(ccwal_archive_host)};
+  ccwal_archive_cluster c = {.struct_size = sizeof(ccwal_archive_cluster)};
   CHECK_RESULT(CCWAL_INVALID_ARGUMENT, ccwal_archive_report_host(report, 3, &h, &error));
   check_error(error, CCWAL_INVALID_ARGUMENT, "host index 3 of 3");
   CHECK_RESULT(CCWAL_INVALID_ARGUMENT, ccwal_archive_report_cluster(report, 2, &c, &error));

@@ -42,7 +42,8 @@ int main() {
   CHECK_RESULT(CCWAL_OK, ccwal_restore(reinterpret_cast<const uint8_t *>(root.get()), std::strlen(root.get()), 0,
                                        config.bytes, config.len, nullptr, &raw, nullptr));
   std::unique_ptr<ccwal_restore_result, ResultDeleter> result(raw);
-  ccwal_chunk chunk;
+  ccwal_chunk chunk{};
+  chunk.struct_size = sizeof chunk;
   CHECK_RESULT(CCWAL_OK, ccwal_restore_chunk(result.get(), 0, 0, 0, 0, &chunk, nullptr));
   CHECK(chunk.len == 3 && chunk.values[2] == 1.0);
   batch_free(&config);

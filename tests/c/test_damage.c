@@ -37,13 +37,13 @@ static void check_host_error(const char *root, ccwal_result code, int32_t os_cod
             (int)os_code, (int)message_len, (const char *)message);
     exit(1);
   }
-  ccwal_restored_host host;
+  ccwal_restored_host host = {.struct_size = sizeof(ccwal_restored_host)};
   CHECK_RESULT(CCWAL_OK, ccwal_restore_host(result, 0, &host, NULL));
   CHECK(host.error_len == message_len && (message_len == 0 || host.error == message));
   CHECK(needle == NULL ? message_len == 0 : contains(message, message_len, needle));
   /* No root error here; a host index out of range is refused. */
-  CHECK_RESULT(CCWAL_OK, ccwal_restore_root_error_code(result, &got, &got_os, NULL));
-  CHECK(got == CCWAL_OK && got_os == 0);
+  CHECK_RESULT(CCWAL_OK, ccwal_restore_root_error(result, &got, &got_os, &message, &message_len, NULL));
+  CHECK(got == CCWAL_OK && got_os == 0 && message_len == 0);
   ccwal_error *error = NULL;
   CHECK_RESULT(CCWAL_INVALID_ARGUMENT,
                ccwal_restore_host_error(result, 1, &got, &got_os, &message, &message_len, &error));
@@ -59,7 +59,7 @@ static size_t restored_values(const char *root, ccwal_recovery recovery, size_t 
   ccwal_restore_options options = {CCWAL_SELECTION_COVERING, recovery, 1};
   ccwal_restore_result *result = NULL;
   CHECK_RESULT(CCWAL_OK, ccwal_restore(STR(root), 0, config.bytes, config.len, &options, &result, NULL));
-  ccwal_restored_host host;
+  ccwal_restored_host host = {.struct_size = sizeof(ccwal_restored_host)};
   CHECK_RESULT(CCWAL_OK, ccwal_restore_host(result, 0, &host, NULL));
   *damaged = host.damaged_ranges;
   size_t applied = (size_t)host.records_applied;
@@ -104,7 +104,7 @@ int main(void) {
   ccwal_restore_options strict = {CCWAL_SELECTION_COVERING, CCWAL_RECOVERY_STRICT, 1};
   ccwal_restore_result *result = NULL;
   CHECK_RESULT(CCWAL_OK, ccwal_restore(STR(root), 0, config.bytes, config.len, &strict, &result, NULL));
-  ccwal_restored_host host;
+  ccwal_restored_host host = {.struct_size = sizeof(ccwal_restored_host)};
   CHECK_RESULT(CCWAL_OK, ccwal_restore_host(result, 0, &host, NULL));
   CHECK(host.error_len > 0 && host.records_applied == 0);
   ccwal_restore_result_free(result);
@@ -137,11 +137,10 @@ int main(void) {
   CHECK_RESULT(CCWAL_OK, ccwal_restore(STR(root), 0, config.bytes, config.len, &strict, &result, NULL));
   const uint8_t *message = NULL;
   size_t message_len = 0;
-  CHECK_RESULT(CCWAL_OK, ccwal_restore_root_error(result, &message, &message_len, NULL));
-  CHECK(contains(message, message_len, "0-stray.bin"));
   ccwal_result code = CCWAL_OK;
   int32_t os_code = -1;
-  CHECK_RESULT(CCWAL_OK, ccwal_restore_root_error_code(result, &code, &os_code, NULL));
+  CHECK_RESULT(CCWAL_OK, ccwal_restore_root_error(result, &code, &os_code, &message, &message_len, NULL));
+  CHECK(contains(message, message_len, "0-stray.bin"));
   CHECK(code == CCWAL_FORMAT && os_code == 0);
   CHECK(strlen(ccwal_result_description(CCWAL_FORMAT)) > 0);
   size_t hosts = 7;

@@ -141,6 +141,14 @@ static void expect_io(const char *what, ccwal_result r, ccwal_error *error, int 
     size_t len = 0;
     EXPECT(error != NULL && ccwal_error_message(error, &message, &len) == CCWAL_OK && len > 0,
            "%s: an error message", what);
+    /* The error names the WAL file that failed, as a path of its own. */
+    const uint8_t *path = NULL;
+    size_t path_len = 0;
+    const char *suffix = "/current.wal";
+    EXPECT(error != NULL && ccwal_error_path(error, &path, &path_len) == CCWAL_OK &&
+               path_len > strlen(suffix) && path[path_len] == 0 &&
+               strcmp((const char *)path + path_len - strlen(suffix), suffix) == 0,
+           "%s: the error's path is a WAL file", what);
   }
   ccwal_error_free(error);
 }
@@ -173,7 +181,7 @@ static void check_restore(const char *root) {
   size_t hosts = 0;
   CHECK_RESULT(CCWAL_OK, ccwal_restore_host_count(result, &hosts, NULL));
   for (size_t hi = 0; hi < hosts; hi++) {
-    ccwal_restored_host host;
+    ccwal_restored_host host = {.struct_size = sizeof(ccwal_restored_host)};
     CHECK_RESULT(CCWAL_OK, ccwal_restore_host(result, hi, &host, NULL));
     EXPECT(host.error_len == 0, "restore: host error %.*s", (int)host.error_len, (const char *)host.error);
     int h = -1;
@@ -182,13 +190,13 @@ static void check_restore(const char *root) {
     }
     EXPECT(h >= 0, "restore: an unknown host %.*s", (int)host.host_len, (const char *)host.host);
     if (h < 0) continue;
-    ccwal_restored_level level;
+    ccwal_restored_level level = {.struct_size = sizeof(ccwal_restored_level)};
     CHECK_RESULT(CCWAL_OK, ccwal_restore_level(result, hi, 0, &level, NULL));
     if (level.metric_count == 0) continue;
-    ccwal_restored_metric metric;
+    ccwal_restored_metric metric = {.struct_size = sizeof(ccwal_restored_metric)};
     CHECK_RESULT(CCWAL_OK, ccwal_restore_metric(result, hi, 0, 0, &metric, NULL));
     for (size_t c = 0; c < metric.chunk_count; c++) {
-      ccwal_chunk chunk;
+      ccwal_chunk chunk = {.struct_size = sizeof(ccwal_chunk)};
       CHECK_RESULT(CCWAL_OK, ccwal_restore_chunk(result, hi, 0, 0, c, &chunk, NULL));
       for (size_t k = 0; k < chunk.len; k++) {
         if (chunk.values[k] != chunk.values[k]) continue; /* NaN: no sample */

@@ -80,10 +80,15 @@ int main(void) {
   expect_error(ccwal_store_rotate(store, hosts, 5, &error), CCWAL_INVALID_ARGUMENT, error, "host list");
 
   /* Stats, then calls after close. */
-  ccwal_stats stats;
+  ccwal_stats stats = {.struct_size = sizeof(ccwal_stats)};
   CHECK_RESULT(CCWAL_NULL_ARGUMENT, ccwal_store_stats(store, NULL, NULL));
   CHECK_RESULT(CCWAL_OK, ccwal_store_stats(store, &stats, NULL));
-  CHECK(stats.appended == 1);
+  CHECK(stats.appended == 1 && stats.struct_size == sizeof stats);
+  /* A struct_size below the struct's first release is refused, the
+   * struct untouched. */
+  ccwal_stats unsized = {.struct_size = 8, .appended = 77};
+  expect_error(ccwal_store_stats(store, &unsized, &error), CCWAL_INVALID_ARGUMENT, error, "struct_size");
+  CHECK(unsized.struct_size == 8 && unsized.appended == 77);
   CHECK_RESULT(CCWAL_OK, ccwal_store_close(store, NULL));
   CHECK_RESULT(CCWAL_OK, ccwal_store_close(store, NULL));
   expect_error(ccwal_store_append(store, STR("c"), STR("h"), STR("m"), NULL, 0, 1, 1, &error), CCWAL_CLOSED,
@@ -135,9 +140,9 @@ int main(void) {
   CHECK(count == 7); /* outputs are written only on success */
   CHECK_RESULT(CCWAL_OK, ccwal_restore_host_count(result, &count, NULL));
   CHECK(count == 1);
-  ccwal_restored_host host;
+  ccwal_restored_host host = {.struct_size = sizeof(ccwal_restored_host)};
   expect_error(ccwal_restore_host(result, 5, &host, &error), CCWAL_INVALID_ARGUMENT, error, "host index");
-  ccwal_chunk chunk;
+  ccwal_chunk chunk = {.struct_size = sizeof(ccwal_chunk)};
   CHECK_RESULT(CCWAL_INVALID_ARGUMENT, ccwal_restore_chunk(result, 0, 0, 0, 0, &chunk, NULL));
   ccwal_restore_result_free(result);
   ccwal_restore_result_free(NULL);

@@ -37,7 +37,7 @@ int main(void) {
   }
   CHECK_RESULT(CCWAL_OK, ccwal_store_append_batch(store, batch.bytes, batch.len, NULL));
   CHECK_RESULT(CCWAL_OK, ccwal_store_sync(store, NULL));
-  ccwal_stats stats;
+  ccwal_stats stats = {.struct_size = sizeof(ccwal_stats)};
   CHECK_RESULT(CCWAL_OK, ccwal_store_stats(store, &stats, NULL));
   CHECK(stats.appended == 20 && stats.written == 20 && stats.fsyncs >= 1 && stats.failed == 0);
 
@@ -56,11 +56,11 @@ int main(void) {
   CHECK_RESULT(CCWAL_OK, ccwal_checkpoint_add(checkpoint, STR("fritz"), STR("f0101"), builder, NULL));
   ccwal_checkpoint_report *report = NULL;
   CHECK_RESULT(CCWAL_OK, ccwal_checkpoint_finish(checkpoint, &report, NULL));
-  ccwal_checkpoint_totals totals;
+  ccwal_checkpoint_totals totals = {.struct_size = sizeof(ccwal_checkpoint_totals)};
   CHECK_RESULT(CCWAL_OK, ccwal_checkpoint_report_totals(report, &totals, NULL));
   CHECK(totals.hosts == 1 && totals.written == 1 && totals.failed == 0 && totals.bytes > 0);
   CHECK(totals.segments_deleted == 1);
-  ccwal_checkpoint_host host_report;
+  ccwal_checkpoint_host host_report = {.struct_size = sizeof(ccwal_checkpoint_host)};
   CHECK_RESULT(CCWAL_OK, ccwal_checkpoint_report_host(report, 0, &host_report, NULL));
   CHECK(host_report.outcome == CCWAL_HOST_WRITTEN && host_report.host_len == 5);
   CHECK_RESULT(CCWAL_INVALID_ARGUMENT, ccwal_checkpoint_report_host(report, 1, &host_report, NULL));
@@ -83,21 +83,21 @@ int main(void) {
   size_t hosts = 0;
   CHECK_RESULT(CCWAL_OK, ccwal_restore_host_count(result, &hosts, NULL));
   CHECK(hosts == 2);
-  ccwal_restored_host host;
+  ccwal_restored_host host = {.struct_size = sizeof(ccwal_restored_host)};
   CHECK_RESULT(CCWAL_OK, ccwal_restore_host(result, 0, &host, NULL));
   CHECK(host.host_len == 5 && memcmp(host.host, "f0101", 5) == 0 && host.error_len == 0);
   CHECK(host.level_count == 2);
-  ccwal_restored_level level;
+  ccwal_restored_level level = {.struct_size = sizeof(ccwal_restored_level)};
   CHECK_RESULT(CCWAL_OK, ccwal_restore_level(result, 0, 1, &level, NULL));
   CHECK(level.depth == 1 && level.metric_count == 1);
   const uint8_t *path = NULL;
   size_t path_len = 0;
   CHECK_RESULT(CCWAL_OK, ccwal_restore_level_path(result, 0, 1, 0, &path, &path_len, NULL));
   CHECK(path_len == 4 && memcmp(path, "cpu3", 4) == 0);
-  ccwal_restored_metric metric;
+  ccwal_restored_metric metric = {.struct_size = sizeof(ccwal_restored_metric)};
   CHECK_RESULT(CCWAL_OK, ccwal_restore_metric(result, 0, 1, 0, &metric, NULL));
   CHECK(metric.name_len == 5 && metric.chunk_count == 2);
-  ccwal_chunk chunk;
+  ccwal_chunk chunk = {.struct_size = sizeof(ccwal_chunk)};
   CHECK_RESULT(CCWAL_OK, ccwal_restore_chunk(result, 0, 1, 0, 0, &chunk, NULL));
   CHECK(chunk.archived && chunk.len == 10 && chunk.capacity == 10 && chunk.start == 1700000000);
   CHECK(chunk.values[3] == 4.5 && isnan(chunk.values[4]));

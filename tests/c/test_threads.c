@@ -62,14 +62,14 @@ int main(void) {
   CHECK_RESULT(CCWAL_OK, ccwal_restore_host_count(result, &hosts, NULL));
   CHECK(hosts == THREADS);
   for (size_t h = 0; h < hosts; h++) {
-    ccwal_restored_host host;
+    ccwal_restored_host host = {.struct_size = sizeof(ccwal_restored_host)};
     CHECK_RESULT(CCWAL_OK, ccwal_restore_host(result, h, &host, NULL));
     CHECK(host.records_applied == SAMPLES && host.error_len == 0);
-    ccwal_restored_metric metric;
+    ccwal_restored_metric metric = {.struct_size = sizeof(ccwal_restored_metric)};
     CHECK_RESULT(CCWAL_OK, ccwal_restore_metric(result, h, 0, 0, &metric, NULL));
     size_t seen = 0;
     for (size_t c = 0; c < metric.chunk_count; c++) {
-      ccwal_chunk chunk;
+      ccwal_chunk chunk = {.struct_size = sizeof(ccwal_chunk)};
       CHECK_RESULT(CCWAL_OK, ccwal_restore_chunk(result, h, 0, 0, c, &chunk, NULL));
       for (size_t i = 0; i < chunk.len; i++) {
         CHECK(chunk.values[i] == (double)(chunk.start + (int64_t)i - 1700000000));

@@ -15,7 +15,7 @@ import (
 
 	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
 	"github.com/ClusterCockpit/cc-lib/v2/schema"
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // checkpointMu runs one checkpoint at a time (the periodic one and the

@@ -6,7 +6,7 @@ package metricstore
 import (
 	"fmt"
 
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // CleanupCheckpoints deletes (or, deleteInstead false, archives to Parquet

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // Checkpoints configures the persistence of the in-memory metric data

@@ -12,7 +12,7 @@ import (
 	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
 	"github.com/ClusterCockpit/cc-lib/v2/schema"
 	"github.com/ClusterCockpit/cc-line-protocol/v2/lineprotocol"
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // walBatchLimit: a request's samples go to ccwal in batches of at most
@@ -52,7 +52,7 @@ func DecodeLine(dec *lineprotocol.Decoder, ms *MemoryStore, clusterDefault strin
 	err := decodeLines(dec, ms, clusterDefault, batch)
 	if batch != nil && batch.Len() > 0 {
 		if werr := walStore.WriteBatch(batch); werr != nil {
-			return fmt.Errorf("%w: %v", ErrWALWrite, werr)
+			return fmt.Errorf("%w: %w", ErrWALWrite, werr)
 		}
 	}
 	return err
@@ -191,7 +191,7 @@ func decodeLines(dec *lineprotocol.Decoder, ms *MemoryStore, clusterDefault stri
 		}
 		if batch != nil && batch.Len() >= walBatchLimit {
 			if err := walStore.WriteBatch(batch); err != nil {
-				return fmt.Errorf("%w: %v", ErrWALWrite, err)
+				return fmt.Errorf("%w: %w", ErrWALWrite, err)
 			}
 			batch.Reset()
 		}

@@ -9,7 +9,7 @@ import (
 
 	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
 	"github.com/ClusterCockpit/cc-lib/v2/schema"
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // FromCheckpointFiles loads the data of every ROOT/CLUSTER/HOST newer than
@@ -30,11 +30,7 @@ func (m *MemoryStore) FromCheckpointFiles(dir string, from int64) (int, error) {
 		cclog.Debugf("[METRICSTORE]> %#v Directory created successfully", dir)
 	}
 
-	frequencies := make(map[string]int64, len(m.Metrics))
-	for name, config := range m.Metrics {
-		frequencies[name] = config.Frequency
-	}
-	restored, err := ccwal.Restore(dir, from, frequencies, ccwal.RestoreOptions{Workers: Keys.NumWorkers})
+	restored, err := ccwal.Restore(dir, from, m.frequencies(), ccwal.RestoreOptions{Workers: Keys.NumWorkers})
 	if err != nil {
 		return 0, err
 	}
@@ -126,4 +122,13 @@ func bufferChain(chunks []ccwal.Chunk) *buffer {
 		head = b
 	}
 	return head
+}
+
+// frequencies is the metric configuration as ccwal takes it.
+func (m *MemoryStore) frequencies() map[string]int64 {
+	frequencies := make(map[string]int64, len(m.Metrics))
+	for name, config := range m.Metrics {
+		frequencies[name] = config.Frequency
+	}
+	return frequencies
 }

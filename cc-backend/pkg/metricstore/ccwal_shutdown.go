@@ -6,6 +6,8 @@ package metricstore
 import (
 	"time"
 
+	"github.com/ccwal/ccwal/go/ccwal"
+
 	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
 )
 
@@ -14,7 +16,10 @@ import (
 // checkpoint session of the data since the last checkpoint (records outside
 // it stay in the WAL), and closes ccwal's engine, which writes and syncs
 // everything it still holds and reports what it could not. Nothing queued
-// is discarded. Idempotent.
+// is discarded. Last, ccwal's compaction folds what the WAL still holds
+// (backfilled or late records outside every checkpoint's window) into
+// snapshots, so that the stock server, which reads no sealed segment,
+// restores everything from the directory left behind. Idempotent.
 func Shutdown() {
 	totalStart := time.Now()
 
@@ -29,9 +34,9 @@ func Shutdown() {
 	cclog.Infof("[METRICSTORE]> Background workers cancelled (%v)", time.Since(totalStart))
 
 	wal := Keys.Checkpoints.FileFormat == "wal"
+	drainStart := time.Now()
+	store := closeWAL() // read under walMu; nil unless the WAL engine ran
 	if wal {
-		drainStart := time.Now()
-		closeWAL()
 		cclog.Infof("[METRICSTORE]> WAL staging goroutines exited (%v)", time.Since(drainStart))
 	}
 
@@ -49,12 +54,13 @@ func Shutdown() {
 	lastCheckpointMu.Unlock()
 
 	if wal {
-		if store := walStore; store != nil {
+		if store != nil {
 			files, err = ms.checkpointWithSession(store, from.Unix(), time.Now().Unix())
 			if closeErr := store.Close(); closeErr != nil {
 				cclog.Errorf("[METRICSTORE]> WAL: closing ccwal: %v (its records stay in the WAL files written so far)", closeErr)
 			} else {
 				cclog.Infof("[METRICSTORE]> WAL: ccwal closed, every record written and synced")
+				compactForStock(ms)
 			}
 		}
 	} else {
@@ -65,4 +71,17 @@ func Shutdown() {
 		cclog.Errorf("[METRICSTORE]> Writing checkpoint failed: %s", err.Error())
 	}
 	cclog.Infof("[METRICSTORE]> Done! (%d files written in %v, total shutdown: %v)", files, time.Since(checkpointStart), time.Since(totalStart))
+}
+
+// compactForStock folds the WAL records left after the final checkpoint
+// into snapshots (see ccwal.Compact). A failure loses nothing: the records
+// stay in the WAL, which this server restores; only a stock server started
+// on the directory would miss them (`ccwal compact` finishes the work).
+func compactForStock(ms *MemoryStore) {
+	start := time.Now()
+	done, err := ccwal.Compact(Keys.Checkpoints.RootDir, ms.frequencies(), ccwal.CompactWAL)
+	if err != nil {
+		cclog.Errorf("[METRICSTORE]> WAL: compacting for the stock server: %d hosts failed, first: %v (their WAL stays; run `ccwal compact` before starting a stock server here)", done.Failed, err)
+	}
+	cclog.Infof("[METRICSTORE]> WAL: %d hosts' remaining WAL records folded into snapshots, %d newest snapshots renamed for the stock selection (%v)", done.Folded, done.Published, time.Since(start))
 }

@@ -6,6 +6,7 @@ package metricstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -52,6 +53,18 @@ func ccwalReadAt(t *testing.T, ms *MemoryStore, s ccwalSample) float64 {
 	return float64(data[0])
 }
 
+// ccwalRestoreGlobals puts Keys and the WAL's globals back when the test
+// ends.
+func ccwalRestoreGlobals(t *testing.T) {
+	saved := Keys
+	t.Cleanup(func() {
+		Keys = saved
+		walMu.Lock()
+		walStore, walCommits, walClosed = nil, nil, false
+		walMu.Unlock()
+	})
+}
+
 func ccwalIngest(t *testing.T, ms *MemoryStore, samples []ccwalSample) {
 	t.Helper()
 	var body []byte
@@ -70,13 +83,7 @@ func ccwalIngest(t *testing.T, ms *MemoryStore, samples []ccwalSample) {
 // one at exactly the window's end, a checkpoint session in between, then a
 // restore into a fresh store: every sample reads back as it did live.
 func TestCcwalIngestCheckpointRestore(t *testing.T) {
-	saved := Keys
-	t.Cleanup(func() {
-		Keys = saved
-		walMu.Lock()
-		walStore, walCommits, walClosed = nil, nil, false
-		walMu.Unlock()
-	})
+	ccwalRestoreGlobals(t)
 	root := t.TempDir()
 	Keys.NumWorkers = 2
 	Keys.Checkpoints = Checkpoints{FileFormat: "wal", RootDir: root}
@@ -128,13 +135,7 @@ func TestCcwalIngestCheckpointRestore(t *testing.T) {
 // are in the WAL when they return, and the store refuses writes once
 // closed.
 func TestCcwalGroupCommit(t *testing.T) {
-	saved := Keys
-	t.Cleanup(func() {
-		Keys = saved
-		walMu.Lock()
-		walStore, walCommits, walClosed = nil, nil, false
-		walMu.Unlock()
-	})
+	ccwalRestoreGlobals(t)
 	root := t.TempDir()
 	Keys.NumWorkers = 2
 	Keys.Checkpoints = Checkpoints{FileFormat: "wal", RootDir: root, Durability: "sync"}
@@ -170,5 +171,33 @@ func TestCcwalGroupCommit(t *testing.T) {
 				t.Errorf("%+v: restored %v", s, got)
 			}
 		}
+	}
+}
+
+// Shutdown stops the group-commit goroutine: a commit joined before it is
+// answered, a later one fails at once with ErrWALWrite, and the goroutine
+// has exited when closeWAL returns.
+func TestCcwalCommitterStopsAtShutdown(t *testing.T) {
+	ccwalRestoreGlobals(t)
+	Keys.Checkpoints = Checkpoints{FileFormat: "wal", RootDir: t.TempDir()}
+	var wg sync.WaitGroup
+	WALStaging(&wg, context.Background())
+	ms := ccwalTestStore()
+	ccwalIngest(t, ms, []ccwalSample{{"h0", "cpu_load", "", 1_700_000_000, 1}})
+	commits := walCommits
+	store := closeWAL()
+	select {
+	case <-commits.exited:
+	default:
+		t.Fatal("the committer goroutine is still running after closeWAL")
+	}
+	if err := WALCommit(); !errors.Is(err, ErrWALWrite) {
+		t.Fatalf("commit after shutdown: %v", err)
+	}
+	if err := commits.wait(); !errors.Is(err, errCommitStopped) {
+		t.Fatalf("a stopped committer answered %v", err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -27,7 +27,7 @@ import (
 	"sync"
 
 	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // ErrWALWrite wraps the errors of handing samples to the WAL: the samples
@@ -124,7 +124,7 @@ func WALCommit() error {
 		return fmt.Errorf("%w: the WAL is not running", ErrWALWrite)
 	}
 	if err := commits.wait(); err != nil {
-		return fmt.Errorf("%w: %v", ErrWALWrite, err)
+		return fmt.Errorf("%w: %w", ErrWALWrite, err)
 	}
 	return nil
 }
@@ -153,27 +153,46 @@ func RotateWALFiles(hostDirs []string) {
 	}
 }
 
-// closeWAL stops new writes, waits for those in flight and returns the
-// engine, which the caller closes after the final checkpoint (nil when the
-// WAL was not running).
+// closeWAL stops new writes, waits for those in flight, answers the
+// commits already waiting and stops the committer, and returns the engine,
+// which the caller closes after the final checkpoint (nil when the WAL was
+// not running). Later WALCommit calls fail with ErrWALWrite.
 func closeWAL() *ccwal.Store {
 	walMu.Lock()
 	defer walMu.Unlock()
 	walClosed = true
+	if walCommits != nil {
+		walCommits.stop()
+		walCommits = nil
+	}
 	return walStore
 }
+
+// errCommitStopped answers a WALCommit that comes after shutdown began.
+var errCommitStopped = errors.New("the WAL is shutting down")
 
 // groupCommit makes concurrent WALCommit calls share flushes: a caller
 // joins the pending round and wakes the committer; the committer takes the
 // round, flushes (or syncs) once, and answers everyone in it. A round
 // starts its flush only after every caller in it joined, so the flush
 // covers everything they handed over before calling.
+//
+// Why here, above the engine's own group commit: ccwal's flush and sync
+// already let concurrent callers share a round of its writer threads, but
+// each call still asks every writer thread on its own and holds an OS
+// thread (a blocked cgo call) for as long as it waits. With hundreds of
+// HTTP handlers committing at once that is hundreds of blocked threads and
+// requests; here they wait on a Go channel, and one goroutine makes one
+// call for all of them.
 type groupCommit struct {
-	store  *ccwal.Store
-	sync   bool
-	mu     sync.Mutex
-	next   *commitRound
-	wakeup chan struct{}
+	store   *ccwal.Store
+	sync    bool
+	mu      sync.Mutex
+	next    *commitRound
+	stopped bool
+	wakeup  chan struct{}
+	quit    chan struct{} // closed by stop
+	exited  chan struct{} // closed when run returns
 }
 
 type commitRound struct {
@@ -182,13 +201,18 @@ type commitRound struct {
 }
 
 func newGroupCommit(store *ccwal.Store, sync bool) *groupCommit {
-	g := &groupCommit{store: store, sync: sync, wakeup: make(chan struct{}, 1)}
+	g := &groupCommit{store: store, sync: sync, wakeup: make(chan struct{}, 1),
+		quit: make(chan struct{}), exited: make(chan struct{})}
 	go g.run()
 	return g
 }
 
 func (g *groupCommit) wait() error {
 	g.mu.Lock()
+	if g.stopped {
+		g.mu.Unlock()
+		return errCommitStopped
+	}
 	round := g.next
 	if round == nil {
 		round = &commitRound{done: make(chan struct{})}
@@ -204,19 +228,43 @@ func (g *groupCommit) wait() error {
 }
 
 func (g *groupCommit) run() {
-	for range g.wakeup {
-		g.mu.Lock()
-		round := g.next
-		g.next = nil
-		g.mu.Unlock()
-		if round == nil {
-			continue
+	defer close(g.exited)
+	for {
+		select {
+		case <-g.wakeup:
+			g.commit()
+		case <-g.quit:
+			g.commit() // a round joined before stop is answered, not dropped
+			return
 		}
-		if g.sync {
-			round.err = g.store.Sync()
-		} else {
-			round.err = g.store.Flush()
-		}
-		close(round.done)
 	}
+}
+
+// commit flushes (or syncs) for the pending round, if there is one, and
+// answers its callers.
+func (g *groupCommit) commit() {
+	g.mu.Lock()
+	round := g.next
+	g.next = nil
+	g.mu.Unlock()
+	if round == nil {
+		return
+	}
+	if g.sync {
+		round.err = g.store.Sync()
+	} else {
+		round.err = g.store.Flush()
+	}
+	close(round.done)
+}
+
+// stop refuses new commits, answers the round already joined, and returns
+// once the committer goroutine has exited. Call it before closing the
+// store, once.
+func (g *groupCommit) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
+	close(g.quit)
+	<-g.exited
 }

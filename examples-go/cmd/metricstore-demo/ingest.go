@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // runStore is the store process: ingest, sync and acknowledge, checkpoint,

@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // childEnv marks the store process (so a test binary can play it too).

@@ -92,9 +92,14 @@ enum Command {
         #[arg(long)]
         values: bool,
     },
-    /// Fold each host's WAL into a new snapshot, then delete the folded WAL
-    /// files (offline: no store may be writing to ROOT); one line per host,
-    /// then a closing total.
+    /// Make ROOT complete for the stock Go metricstore (cc-backend v1.5.4),
+    /// offline (no server may be running on ROOT): fold each host's WAL
+    /// (sealed segments, current.wal) and any snapshots Go would refuse to
+    /// load in order into one snapshot in place of the ones it replaces,
+    /// move damaged snapshots aside, and rename each host's newest snapshot
+    /// to the end of its data so that Go's selection takes it. Safe to run
+    /// again; a crash in between loses nothing. One line per host, then a
+    /// closing total; exit 1 if a host failed (its files stay).
     Compact {
         /// The checkpoint root (ROOT/CLUSTER/HOST/...).
         root: PathBuf,

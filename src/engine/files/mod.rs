@@ -359,7 +359,7 @@ impl HostFiles {
         {
             Ok(file) => file,
             Err(e) => {
-                let error = Error::io(format!("open {}", dir.wal_path().display()), &e);
+                let error = Error::io_at("open", &dir.wal_path(), &e);
                 if e.kind() == io::ErrorKind::NotFound {
                     // Its directory went away: start over at the next attempt.
                     self.hosts[host].checked = false;
@@ -519,7 +519,7 @@ impl HostFiles {
             Err(e) => {
                 h.must_cut = h.dir.cut_wal(file, h.len, SyncData::Later).is_err();
                 let path = h.dir.wal_path();
-                Err(Error::io(format!("append to {}", path.display()), &e))
+                Err(Error::io_at("append to", &path, &e))
             }
         }
     }

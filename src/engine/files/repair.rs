@@ -69,7 +69,7 @@ pub(super) fn check_wal(
     let path = dir.wal_path();
     let size = file
         .metadata()
-        .map_err(|e| Error::io(format!("stat {}", path.display()), &e))?
+        .map_err(|e| Error::io_at("stat", &path, &e))?
         .len();
     if size > 2 * TAIL_CHECK_BYTES {
         if let Some(len) = check_tail(dir, file, size, report)? {
@@ -78,7 +78,7 @@ pub(super) fn check_wal(
     }
     let mut content = Vec::new();
     file.read_to_end(&mut content)
-        .map_err(|e| Error::io(format!("read {}", path.display()), &e))?;
+        .map_err(|e| Error::io_at("read", &path, &e))?;
     let start = match wal::check_file_header(&content) {
         Ok(0) => {
             // Cut whatever a failed header write left, then write it.
@@ -91,7 +91,7 @@ pub(super) fn check_wal(
             report(Repair::MovedAside { error, aside });
             *file = dir
                 .open_wal(WalOpen::CreateNew)
-                .map_err(|e| Error::io(format!("create {}", path.display()), &e))?;
+                .map_err(|e| Error::io_at("create", &path, &e))?;
             return check_wal(dir, file, report);
         }
     };
@@ -121,7 +121,7 @@ fn check_tail(
     size: u64,
     report: &mut dyn FnMut(Repair),
 ) -> Result<Option<u64>, Error> {
-    let read_error = |e: io::Error| Error::io(format!("read {}", dir.wal_path().display()), &e);
+    let read_error = |e: io::Error| Error::io_at("read", &dir.wal_path(), &e);
     let mut header = [0u8; wal::FILE_HEADER_LEN];
     file.read_exact_at(&mut header, 0).map_err(read_error)?;
     if wal::check_file_header(&header).is_err() {

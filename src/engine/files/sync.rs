@@ -155,7 +155,7 @@ impl HostFiles {
             None => match self.descriptors.open_with_eviction(|| File::open(&path)) {
                 Ok(file) => file.sync_data(),
                 // The data is still in the page cache: retry the sync later.
-                Err(e) => return Err(Error::io(format!("open {}", path.display()), &e)),
+                Err(e) => return Err(Error::io_at("open", &path, &e)),
             },
         };
         bump(&self.counters.fsyncs, 1);
@@ -165,7 +165,7 @@ impl HostFiles {
                 Ok(())
             }
             Err(e) => {
-                let error = Error::io(format!("fdatasync {}", path.display()), &e);
+                let error = Error::io_at("fdatasync", &path, &e);
                 self.rewrite_after_failed_sync(host);
                 self.fail(host, error.clone());
                 self.publish_gauges();

@@ -174,7 +174,7 @@ func (c *Checkpoint) Finish() (CheckpointReport, error) {
 	}
 	c.session = nil
 	defer C.ccwal_checkpoint_report_free(report)
-	var totals C.ccwal_checkpoint_totals
+	totals := C.ccwal_checkpoint_totals{struct_size: C.sizeof_ccwal_checkpoint_totals}
 	if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_checkpoint_report_totals(report, &totals, e) }); err != nil {
 		return CheckpointReport{}, err
 	}
@@ -190,7 +190,7 @@ func (c *Checkpoint) Finish() (CheckpointReport, error) {
 		Duration:        time.Duration(totals.duration_micros) * time.Microsecond,
 	}
 	for i := 0; i < int(totals.hosts); i++ {
-		var h C.ccwal_checkpoint_host
+		h := C.ccwal_checkpoint_host{struct_size: C.sizeof_ccwal_checkpoint_host}
 		if err := call(func(e **C.ccwal_error) C.ccwal_result {
 			return C.ccwal_checkpoint_report_host(report, C.size_t(i), &h, e)
 		}); err != nil {

@@ -6,9 +6,7 @@ package ccwal
 import "C"
 
 import (
-	"encoding/binary"
 	"runtime"
-	"sort"
 	"unsafe"
 )
 
@@ -83,21 +81,11 @@ type Restored struct {
 // the retention horizon `from`, with `metrics` mapping each configured
 // metric to its frequency in seconds.
 func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions) (*Restored, error) {
-	names := make([]string, 0, len(metrics))
-	for name := range metrics {
-		names = append(names, name)
+	config, err := metricConfig(metrics)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(names)
-	var config []byte
-	for _, name := range names {
-		config = binary.LittleEndian.AppendUint16(config, uint16(len(name)))
-		config = append(config, name...)
-		config = binary.LittleEndian.AppendUint64(config, uint64(metrics[name]))
-	}
-	var configPtr *C.uint8_t
-	if len(config) > 0 {
-		configPtr = (*C.uint8_t)(unsafe.Pointer(&config[0]))
-	}
+	configPtr, configLen := byteSlice(config)
 	options := C.ccwal_restore_options{selection: C.CCWAL_SELECTION_COVERING, recovery: C.CCWAL_RECOVERY_SALVAGE,
 		workers: C.size_t(o.Workers)}
 	if o.GoExact {
@@ -108,8 +96,8 @@ func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions
 	}
 	r, rLen := str(root)
 	out := &Restored{}
-	err := call(func(e **C.ccwal_error) C.ccwal_result {
-		return C.ccwal_restore(r, rLen, C.int64_t(from), configPtr, C.size_t(len(config)), &options, &out.result, e)
+	err = call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore(r, rLen, C.int64_t(from), configPtr, configLen, &options, &out.result, e)
 	})
 	runtime.KeepAlive(root)
 	runtime.KeepAlive(config)
@@ -121,10 +109,7 @@ func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions
 	var code C.ccwal_result
 	var osCode C.int32_t
 	if err := call(func(e **C.ccwal_error) C.ccwal_result {
-		if rc := C.ccwal_restore_root_error(out.result, &message, &messageLen, e); rc != C.CCWAL_OK {
-			return rc
-		}
-		return C.ccwal_restore_root_error_code(out.result, &code, &osCode, e)
+		return C.ccwal_restore_root_error(out.result, &code, &osCode, &message, &messageLen, e)
 	}); err != nil {
 		out.Close()
 		return nil, err
@@ -138,7 +123,7 @@ func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions
 		return nil, err
 	}
 	for i := 0; i < int(count); i++ {
-		var h C.ccwal_restored_host
+		h := C.ccwal_restored_host{struct_size: C.sizeof_ccwal_restored_host}
 		if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_restore_host(out.result, C.size_t(i), &h, e) }); err != nil {
 			out.Close()
 			return nil, err
@@ -167,7 +152,7 @@ func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions
 // Level returns the path (selector below the host) and metric count of
 // level l of host h.
 func (r *Restored) Level(h, l int) (path []string, metrics int, err error) {
-	var level C.ccwal_restored_level
+	level := C.ccwal_restored_level{struct_size: C.sizeof_ccwal_restored_level}
 	if err := call(func(e **C.ccwal_error) C.ccwal_result {
 		return C.ccwal_restore_level(r.result, C.size_t(h), C.size_t(l), &level, e)
 	}); err != nil {
@@ -189,14 +174,14 @@ func (r *Restored) Level(h, l int) (path []string, metrics int, err error) {
 // Metric returns metric m of level l of host h with its chunks, oldest
 // first, copied into Go slices.
 func (r *Restored) Metric(h, l, m int) (name string, chunks []Chunk, err error) {
-	var metric C.ccwal_restored_metric
+	metric := C.ccwal_restored_metric{struct_size: C.sizeof_ccwal_restored_metric}
 	if err := call(func(e **C.ccwal_error) C.ccwal_result {
 		return C.ccwal_restore_metric(r.result, C.size_t(h), C.size_t(l), C.size_t(m), &metric, e)
 	}); err != nil {
 		return "", nil, err
 	}
 	for c := 0; c < int(metric.chunk_count); c++ {
-		var chunk C.ccwal_chunk
+		chunk := C.ccwal_chunk{struct_size: C.sizeof_ccwal_chunk}
 		if err := call(func(e **C.ccwal_error) C.ccwal_result {
 			return C.ccwal_restore_chunk(r.result, C.size_t(h), C.size_t(l), C.size_t(m), C.size_t(c), &chunk, e)
 		}); err != nil {
@@ -216,4 +201,52 @@ func (r *Restored) Metric(h, l, m int) (name string, chunks []Chunk, err error) 
 func (r *Restored) Close() {
 	C.ccwal_restore_result_free(r.result)
 	r.result = nil
+}
+
+// CompactScope says which hosts Compact folds.
+type CompactScope int
+
+const (
+	// CompactWAL folds the hosts whose WAL files hold records: what a
+	// clean stop needs (reads only WAL files and snapshot headers of the
+	// others).
+	CompactWAL CompactScope = C.CCWAL_COMPACT_WAL
+	// CompactEverything also folds hosts whose snapshots the stock server
+	// would refuse to load in order and moves damaged snapshots aside;
+	// reads every snapshot (an offline repair).
+	CompactEverything CompactScope = C.CCWAL_COMPACT_EVERYTHING
+)
+
+// CompactResult counts what Compact did.
+type CompactResult struct {
+	// Folded is the number of hosts whose WAL (and out-of-order
+	// snapshots) went into one new snapshot.
+	Folded int
+	// Published is the number of hosts whose newest snapshot was renamed
+	// to the end of its data, so that the stock server's selection takes it.
+	Published int
+	// Failed is the number of hosts left as they were because of an error
+	// (the returned error names the first).
+	Failed int
+}
+
+// Compact makes root complete for the stock cc-backend v1.5.4 metricstore,
+// which restores only snapshots and current.wal, in an order it accepts:
+// see ccwal_compact in ccwal.h. Offline: no Store may be open on root.
+// Blocks.
+func Compact(root string, metrics map[string]int64, scope CompactScope) (CompactResult, error) {
+	config, err := metricConfig(metrics)
+	if err != nil {
+		return CompactResult{}, err
+	}
+	configPtr, configLen := byteSlice(config)
+	r, rLen := str(root)
+	var folded, published, failed C.size_t
+	err = call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_compact(r, rLen, configPtr, configLen, C.ccwal_compact_scope(scope),
+			&folded, &published, &failed, e)
+	})
+	runtime.KeepAlive(root)
+	runtime.KeepAlive(config)
+	return CompactResult{Folded: int(folded), Published: int(published), Failed: int(failed)}, err
 }

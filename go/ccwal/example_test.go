@@ -5,7 +5,7 @@ import (
 	"log"
 	"os"
 
-	"github.com/ccwal/ccwal/examples-go/ccwal"
+	"github.com/ccwal/ccwal/go/ccwal"
 )
 
 // Example writes samples to the WAL, checkpoints them into a snapshot,

@@ -99,7 +99,7 @@ func Archive(root, to string, horizon int64) (*ArchiveReport, error) {
 		return nil, err
 	}
 	defer C.ccwal_archive_report_free(handle)
-	var totals C.ccwal_archive_totals
+	totals := C.ccwal_archive_totals{struct_size: C.sizeof_ccwal_archive_totals}
 	if err := call(func(e **C.ccwal_error) C.ccwal_result {
 		return C.ccwal_archive_report_totals(handle, &totals, e)
 	}); err != nil {
@@ -115,7 +115,7 @@ func Archive(root, to string, horizon int64) (*ArchiveReport, error) {
 		Duration:      time.Duration(totals.duration_micros) * time.Microsecond,
 	}
 	for i := 0; i < int(totals.clusters); i++ {
-		var c C.ccwal_archive_cluster
+		c := C.ccwal_archive_cluster{struct_size: C.sizeof_ccwal_archive_cluster}
 		if err := call(func(e **C.ccwal_error) C.ccwal_result {
 			return C.ccwal_archive_report_cluster(handle, C.size_t(i), &c, e)
 		}); err != nil {
@@ -134,7 +134,7 @@ func Archive(root, to string, horizon int64) (*ArchiveReport, error) {
 		report.Clusters = append(report.Clusters, cluster)
 	}
 	for i := 0; i < int(totals.hosts); i++ {
-		var h C.ccwal_archive_host
+		h := C.ccwal_archive_host{struct_size: C.sizeof_ccwal_archive_host}
 		if err := call(func(e **C.ccwal_error) C.ccwal_result {
 			return C.ccwal_archive_report_host(handle, C.size_t(i), &h, e)
 		}); err != nil {

@@ -22,6 +22,7 @@ import "C"
 
 import (
 	"fmt"
+	"syscall"
 	"unsafe"
 )
 
@@ -59,9 +60,12 @@ func (c Code) String() string {
 	return C.GoString(C.ccwal_result_description(C.ccwal_result(c)))
 }
 
-// Error is a failed ccwal call: its code, the library's message and, for I/O
-// errors, the OS error number. Compare codes with errors.Is against the
-// sentinel errors (ErrQueueFull, ErrClosed, ...) or read Code directly.
+// Error is a failed ccwal call: its code, the library's message, the file
+// concerned and, for I/O errors, the OS error number. Compare codes with
+// errors.Is against the sentinel errors (ErrQueueFull, ErrClosed, ...) or
+// read Code directly; the OS error unwraps to a syscall.Errno, so
+// errors.Is(err, syscall.ENOSPC) and errors.Is(err, fs.ErrPermission) work
+// too.
 type Error struct {
 	// Code is the result code of the failed call; never CodeOK.
 	Code Code
@@ -72,6 +76,9 @@ type Error struct {
 	// Errno is the OS error number (errno) behind an I/O error; 0 when
 	// there is none.
 	Errno int
+	// Path is the file or directory the error is about; empty when it
+	// concerns no one file.
+	Path string
 }
 
 // Error returns the message prefixed with "ccwal: ".
@@ -84,6 +91,15 @@ func (e *Error) Error() string {
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code && t.Message == ""
+}
+
+// Unwrap returns the OS error behind an I/O error as a syscall.Errno, nil
+// when there is none.
+func (e *Error) Unwrap() error {
+	if e.Errno == 0 {
+		return nil
+	}
+	return syscall.Errno(e.Errno)
 }
 
 // Sentinels for errors.Is.
@@ -112,6 +128,10 @@ func toError(rc C.ccwal_result, detail *C.ccwal_error) error {
 		var n C.size_t
 		if C.ccwal_error_message(detail, &msg, &n) == C.CCWAL_OK {
 			err.Message = C.GoStringN((*C.char)(unsafe.Pointer(msg)), C.int(n))
+		}
+		var path *C.uint8_t
+		if C.ccwal_error_path(detail, &path, &n) == C.CCWAL_OK && n > 0 {
+			err.Path = C.GoStringN((*C.char)(unsafe.Pointer(path)), C.int(n))
 		}
 		err.Errno = int(C.ccwal_error_os_code(detail))
 		C.ccwal_error_free(detail)

@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -84,6 +85,15 @@ type Store struct {
 // str passes a Go string to C for the duration of one call, without a copy.
 func str(s string) (*C.uint8_t, C.size_t) {
 	return (*C.uint8_t)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
+}
+
+// byteSlice passes a Go byte slice to C for the duration of one call,
+// without a copy (NULL when empty); keep b alive until the call returns.
+func byteSlice(b []byte) (*C.uint8_t, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&b[0])), C.size_t(len(b))
 }
 
 func call(f func(errOut **C.ccwal_error) C.ccwal_result) error {
@@ -175,6 +185,10 @@ type Batch struct {
 	cluster, host string
 }
 
+// maxPathComponent is the longest cluster or host name (one directory
+// name on Linux).
+const maxPathComponent = 255
+
 // sampleHeader is the fixed part of a sample: ts, value, the three name
 // lengths and the selector count.
 const sampleHeader = 8 + 8 + 2 + 2 + 2 + 1
@@ -184,19 +198,16 @@ const sampleHeader = 8 + 8 + 2 + 2 + 2 + 1
 // checked here too so that one bad sample never spoils a whole batch), and
 // remembers a valid one in *valid.
 func checkNewPathName(field, name string, valid *string) error {
-	why := ""
-	switch {
-	case len(name) > 255:
-		why = field + " is longer than 255 bytes"
-	case name == "" || name == "." || strings.Contains(name, "..") || strings.ContainsAny(name, "/\\\x00"):
-		why = field + " must be a single directory name: not empty or \".\", without \"..\", \"/\", \"\\\" or NUL"
-	default:
-		// Written only when the name changes: a pointer store costs a
-		// write barrier check.
-		*valid = name
-		return nil
+	if err := fitsLength(field, name, maxPathComponent); err != nil {
+		return err
 	}
-	return &Error{Code: CodeInvalidName, Message: why}
+	if name == "" || name == "." || strings.Contains(name, "..") || strings.ContainsAny(name, "/\\\x00") {
+		return &Error{Code: CodeInvalidName, Message: field + " must be a single directory name: not empty or \".\", without \"..\", \"/\", \"\\\" or NUL"}
+	}
+	// Written only when the name changes: a pointer store costs a write
+	// barrier check.
+	*valid = name
+	return nil
 }
 
 // checkPathName is checkNewPathName, skipped (and inlined) when name is
@@ -218,16 +229,16 @@ func (b *Batch) checkNames(cluster, host, metric string, selector []string) (int
 	if err := checkPathName("host", host, &b.host); err != nil {
 		return 0, err
 	}
-	if len(metric) > math.MaxUint16 {
-		return 0, &Error{Code: CodeInvalidName, Message: "the metric name is longer than 65535 bytes"}
+	if err := fitsLength("metric name", metric, math.MaxUint16); err != nil {
+		return 0, err
 	}
 	if len(selector) > math.MaxUint8 {
-		return 0, &Error{Code: CodeInvalidName, Message: "a selector has more than 255 components"}
+		return 0, &Error{Code: CodeInvalidName, Message: fmt.Sprintf("selector has %d components, at most %d fit", len(selector), math.MaxUint8)}
 	}
 	size := len(selector)
-	for _, component := range selector {
-		if len(component) > math.MaxUint8 {
-			return 0, &Error{Code: CodeInvalidName, Message: "a selector component is longer than 255 bytes"}
+	for i, component := range selector {
+		if len(component) > math.MaxUint8 { // the field name is formatted only for the error
+			return 0, fitsLength(fmt.Sprintf("selector[%d]", i), component, math.MaxUint8)
 		}
 		size += len(component)
 	}
@@ -324,12 +335,9 @@ type Host struct {
 // Rotate closes and deletes current.wal of each host, after every sample
 // of that host written before the call (the Go metricstore's rotation).
 func (s *Store) Rotate(hosts []Host) error {
-	var list []byte
-	for _, h := range hosts {
-		list = binary.LittleEndian.AppendUint16(list, uint16(len(h.Cluster)))
-		list = binary.LittleEndian.AppendUint16(list, uint16(len(h.Host)))
-		list = append(list, h.Cluster...)
-		list = append(list, h.Host...)
+	list, err := hostList(hosts)
+	if err != nil {
+		return err
 	}
 	if len(list) == 0 {
 		return nil
@@ -373,8 +381,8 @@ type Stats struct {
 	// Flushes counts the rounds in which a writer handed its queue to the
 	// OS.
 	Flushes uint64
-	// MaxFlushMicro is the longest such round, in microseconds.
-	MaxFlushMicro uint64
+	// MaxFlushMicros is the longest such round, in microseconds.
+	MaxFlushMicros uint64
 	// Rotations counts the WAL files rotated (closed and deleted).
 	Rotations uint64
 	// SizeRotations counts the rotations because a file reached
@@ -391,7 +399,7 @@ type Stats struct {
 
 // Stats returns the engine's counters.
 func (s *Store) Stats() (Stats, error) {
-	var c C.ccwal_stats
+	c := C.ccwal_stats{struct_size: C.sizeof_ccwal_stats}
 	if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_store_stats(s.store, &c, e) }); err != nil {
 		return Stats{}, err
 	}

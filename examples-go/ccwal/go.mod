@@ -1,3 +1,0 @@
-module github.com/ccwal/ccwal/examples-go/ccwal
-
-go 1.22

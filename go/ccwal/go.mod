@@ -1,0 +1,3 @@
+module github.com/ccwal/ccwal/go/ccwal
+
+go 1.22
