@@ -172,7 +172,7 @@ fn earliest_record(files: &[PathBuf], config: &MetricConfig) -> Result<Option<i6
         let content = match std::fs::read(path) {
             Ok(content) => content,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io_at("read", &path, &e)),
+            Err(e) => return Err(Error::io_at("read", path, &e)),
         };
         let Ok(start) = wal::check_file_header(&content) else {
             continue;
@@ -231,7 +231,7 @@ fn metric_starts(
     path: &Path,
     format: SnapshotFormat,
 ) -> Result<Option<Vec<(SeriesKey, i64)>>, Error> {
-    let content = std::fs::read(path).map_err(|e| Error::io_at("read", &path, &e))?;
+    let content = std::fs::read(path).map_err(|e| Error::io_at("read", path, &e))?;
     fn walk<V>(level: &Level<V>, path: &mut Vec<Vec<u8>>, out: &mut Vec<(SeriesKey, i64)>) {
         for metric in &level.metrics {
             out.push(((path.clone(), metric.name.clone()), metric.start));
