@@ -10,7 +10,8 @@
 //!   [`HostDir`];
 //! - [`backlog`]: records accepted but not written yet, with the total
 //!   they hold, and the pool of emptied buffers;
-//! - [`sync`]: the copy of every byte not yet fdatasynced, fdatasync or
+//! - [`sync`]: what the next sync must make durable (the copy of every
+//!   byte not yet fdatasynced, new directory entries), fdatasync or
 //!   syncfs, and the rewrite from that copy after a failed one;
 //! - here: appends that never leave a partial record, coalescing,
 //!   retries, rotation and sealing.
@@ -34,7 +35,7 @@ mod descriptors;
 mod repair;
 mod sync;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
 use std::ops::Range;
@@ -47,11 +48,11 @@ use super::stats::{Counters, Event, EventHook, EventLevel, WriteErrorKind, bump}
 use super::tunables::{COALESCE_BYTES, COALESCE_DELAY};
 use crate::codec::wal;
 use crate::error::Error;
-use crate::storage::{FileSystemSync, HostDir, SyncData, WalOpen};
+use crate::storage::{HostDir, SyncData, WalOpen};
 use backlog::{Backlog, BufferPool};
 use descriptors::Descriptors;
 use repair::{Checked, Repair};
-use sync::UnsyncedCopies;
+use sync::Unsynced;
 
 /// What a round of writes may leave in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +153,7 @@ pub(crate) struct HostFiles {
     index: HashMap<Vec<u8>, usize>,
     descriptors: Descriptors,
     backlog: Backlog,
-    unsynced: UnsyncedCopies,
+    unsynced: Unsynced,
     pool: BufferPool,
     /// Hosts with ranges waiting in this round.
     dirty: Vec<usize>,
@@ -162,13 +163,6 @@ pub(crate) struct HostFiles {
     /// when the first of them began to wait.
     coalescing: Vec<usize>,
     coalescing_since: Option<Instant>,
-    /// Directories with new entries (files, sub-directories) not yet
-    /// fsynced: synced with the records, so a durability of `None` costs
-    /// no fsync at all until `sync`.
-    dirs_to_sync: BTreeSet<PathBuf>,
-    /// The root's file system, for syncs of many files at once; opened
-    /// with the first file, before anything is written.
-    file_system: Option<FileSystemSync>,
 }
 
 impl HostFiles {
@@ -180,14 +174,12 @@ impl HostFiles {
             hosts: Vec::new(),
             index: HashMap::new(),
             backlog: Backlog::default(),
-            unsynced: UnsyncedCopies::default(),
+            unsynced: Unsynced::default(),
             pool: BufferPool::default(),
             dirty: Vec::new(),
             failing: Vec::new(),
             coalescing: Vec::new(),
             coalescing_since: None,
-            dirs_to_sync: BTreeSet::new(),
-            file_system: None,
         }
     }
 
@@ -328,7 +320,7 @@ impl HostFiles {
     }
 
     pub fn has_unsynced(&self) -> bool {
-        self.unsynced.any_waiting() || !self.dirs_to_sync.is_empty()
+        self.unsynced.any_waiting()
     }
 
     fn publish_gauges(&self) {
@@ -357,12 +349,9 @@ impl HostFiles {
             // The new directories' entries become durable with the next
             // sync, together with the records.
             let created = self.hosts[host].dir.create()?;
-            self.dirs_to_sync.extend(created);
+            self.unsynced.add_dirs(created);
         }
-        if self.file_system.is_none() {
-            // Without it every sync is one fdatasync per file.
-            self.file_system = FileSystemSync::open(&self.settings.root).ok();
-        }
+        self.unsynced.open_file_system(&self.settings.root);
         let dir = &self.hosts[host].dir;
         let mut file = match self
             .descriptors
@@ -382,7 +371,8 @@ impl HostFiles {
             // The file may be new (or was made by an open whose first write
             // failed): its entry becomes durable with the next sync,
             // together with the records.
-            self.dirs_to_sync.insert(self.hosts[host].dir.path.clone());
+            let dir = self.hosts[host].dir.path.clone();
+            self.unsynced.add_dirs([dir]);
             self.check_existing(host, &mut file)?;
         }
         self.descriptors.insert(host, file);

@@ -4,27 +4,38 @@
 //! have dropped the dirty pages and cleared the error, so a failed sync is
 //! never retried as if the data were safe).
 
+use std::collections::BTreeSet;
 use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use super::HostFiles;
 use super::backlog::BufferPool;
 use crate::engine::stats::bump;
 use crate::engine::tunables::SYNCFS_MIN_FILES;
 use crate::error::Error;
-use crate::storage;
+use crate::storage::{self, FileSystemSync};
 
-/// Each host's bytes written since its last good fdatasync (from its synced
-/// length to its length), the hosts that have some, and their total.
+/// What the next sync must make durable: each host's bytes written since
+/// its last good fdatasync (from its synced length to its length), kept as
+/// a copy, with the hosts that have some and their total, and the
+/// directories with new entries.
 #[derive(Default)]
-pub(super) struct UnsyncedCopies {
+pub(super) struct Unsynced {
     copies: Vec<Vec<u8>>,
     /// Hosts whose copy is not empty (and possibly some whose copy was
     /// emptied since: they are skipped).
     waiting: Vec<usize>,
     bytes: usize,
+    /// Directories with new entries (files, sub-directories) not yet
+    /// fsynced: synced with the records, so a durability of `None` costs
+    /// no fsync at all until `sync`.
+    dirs: BTreeSet<PathBuf>,
+    /// The root's file system, for syncs of many files at once; opened
+    /// with the first file, before anything is written.
+    file_system: Option<FileSystemSync>,
 }
 
-impl UnsyncedCopies {
+impl Unsynced {
     /// Makes room for the next host (hosts are numbered from 0 in order).
     pub fn add_host(&mut self) {
         self.copies.push(Vec::new());
@@ -39,9 +50,22 @@ impl UnsyncedCopies {
         self.bytes
     }
 
-    /// Whether some host has bytes to sync.
+    /// Whether a sync has anything to do.
     pub fn any_waiting(&self) -> bool {
-        !self.waiting.is_empty()
+        !self.waiting.is_empty() || !self.dirs.is_empty()
+    }
+
+    /// Directories that gained an entry, to be fsynced with the records.
+    pub fn add_dirs(&mut self, dirs: impl IntoIterator<Item = PathBuf>) {
+        self.dirs.extend(dirs);
+    }
+
+    /// Opens the file system holding `root` for syncfs, unless it is open.
+    /// Without it every sync is one fdatasync per file.
+    pub fn open_file_system(&mut self, root: &Path) {
+        if self.file_system.is_none() {
+            self.file_system = FileSystemSync::open(root).ok();
+        }
     }
 
     /// Appends what was just written to the host's file, given as
@@ -100,7 +124,7 @@ impl HostFiles {
     /// syncfs instead when [`SYNCFS_MIN_FILES`] or more files wait. A host
     /// whose fdatasync fails is rewritten from its copy at the next retry.
     pub fn sync(&mut self) -> Result<(), Error> {
-        if self.unsynced.waiting.len() >= SYNCFS_MIN_FILES && self.file_system.is_some() {
+        if self.unsynced.waiting.len() >= SYNCFS_MIN_FILES && self.unsynced.file_system.is_some() {
             return self.sync_file_system();
         }
         let mut first_error = self.sync_dirs().err();
@@ -188,11 +212,11 @@ impl HostFiles {
 
     pub(super) fn sync_dirs(&mut self) -> Result<(), Error> {
         let mut first_error = None;
-        for dir in std::mem::take(&mut self.dirs_to_sync) {
+        for dir in std::mem::take(&mut self.unsynced.dirs) {
             bump(&self.counters.fsyncs, 1);
             if let Err(e) = storage::sync_dir(&dir) {
                 first_error.get_or_insert(e);
-                self.dirs_to_sync.insert(dir);
+                self.unsynced.dirs.insert(dir);
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -211,7 +235,12 @@ impl HostFiles {
             }
         }
         bump(&self.counters.fsyncs, 1);
-        let synced = self.file_system.as_ref().expect("checked by sync").sync();
+        let synced = self
+            .unsynced
+            .file_system
+            .as_ref()
+            .expect("checked by sync")
+            .sync();
         for host in hosts {
             if self.unsynced.is_empty(host) {
                 continue;
@@ -225,12 +254,46 @@ impl HostFiles {
             }
         }
         match synced {
-            Ok(()) => self.dirs_to_sync.clear(),
+            Ok(()) => self.unsynced.dirs.clear(),
             Err(error) => {
                 self.publish_gauges();
                 first_error = Some(error);
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copies_count_their_bytes_and_list_each_host_to_sync_once() {
+        let mut pool = BufferPool::default();
+        let mut unsynced = Unsynced::default();
+        unsynced.add_host();
+        unsynced.add_host();
+        assert!(!unsynced.any_waiting());
+        unsynced.add(1, [&b"ab"[..], b"c"], &mut pool);
+        unsynced.add(1, [&b"d"[..]], &mut pool);
+        unsynced.add(0, [&b""[..]], &mut pool);
+        assert_eq!(unsynced.waiting, [1]);
+        assert_eq!(unsynced.total_bytes(), 4);
+        assert!(unsynced.is_empty(0));
+        unsynced.start_with(0, b"HDR!");
+        assert_eq!(
+            (unsynced.waiting.clone(), unsynced.total_bytes()),
+            (vec![1, 0], 8)
+        );
+        assert_eq!(unsynced.take(1), b"abcd");
+        assert_eq!(unsynced.total_bytes(), 4);
+        unsynced.release(0, &mut pool);
+        assert_eq!(unsynced.total_bytes(), 0);
+        assert!(unsynced.is_empty(0) && unsynced.is_empty(1));
+        // A new directory entry alone is something to sync.
+        unsynced.waiting.clear();
+        unsynced.add_dirs([PathBuf::from("/new")]);
+        assert!(unsynced.any_waiting());
     }
 }
