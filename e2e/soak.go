@@ -11,9 +11,11 @@ import (
 
 // The soak (`make soak MINUTES=N`): one server directory for the whole run,
 // restarted again and again. Each cycle ingests live samples (stamped now,
-// one step a second: the layout's timestep is 1 s) and backfill (older steps,
-// written newest first), with checkpoints every SoakCheckpoint and cleanup
-// in archive mode (every retention period, as cc-backend schedules it); in
+// one step a second: the layout's timestep is 1 s, every fourth step sent
+// 45 s late, after its checkpoint window), and backfill (the steps before
+// the start, newest first), with checkpoints every 15 s and cleanup in
+// archive mode (every retention period, as cc-backend schedules it: every
+// sixth cycle outlives it); in
 // some cycles the checkpoint directory, a tmpfs, is filled for a few seconds
 // (disk full); then the server gets SIGKILL or SIGTERM at a random point
 // while writes are in flight, restarts, and every acknowledged sample still
@@ -38,14 +40,15 @@ type SoakCycle struct {
 
 // SoakRetention is the soak server's retention-in-memory (also its
 // cleanup interval).
-const SoakRetention = 20 * time.Minute
+const SoakRetention = 10 * time.Minute
 
 // Soak runs cycles until d has passed.
 func (c *Config) Soak(d time.Duration) ([]SoakCycle, error) {
 	const (
 		retention    = SoakRetention
 		checkpoint   = "15s"
-		backfillSpan = 15 * 60 // seconds before the start that backfill covers, one step a second of uptime
+		backfillSpan = 5 * 60 // seconds before the start that backfill covers, one step a second of uptime
+		lateBy       = 45     // every fourth step is sent this many seconds late (after its checkpoint window)
 	)
 	l := NewLayout("e2e", "soak", c.Nodes, c.HWThreads)
 	l.Timestep = 1
@@ -70,6 +73,7 @@ func (c *Config) Soak(d time.Duration) ([]SoakCycle, error) {
 	start := time.Now().Unix()
 	base := start - backfillSpan // step k is at base + k
 	backfill := backfillSpan - 1 // next backfilled step, going back to 0
+	late := backfillSpan         // next late step (a multiple of 4)
 	deadline := time.Now().Add(d)
 	var cycles []SoakCycle
 	for n := 1; time.Now().Before(deadline); n++ {
@@ -91,6 +95,11 @@ func (c *Config) Soak(d time.Duration) ([]SoakCycle, error) {
 			}
 		}
 		uptime := 20*time.Second + time.Duration(c.rng.Int63n(int64(40*time.Second)))
+		if n%6 == 0 {
+			// Longer than the retention, so that cleanup (archive mode,
+			// every retention period) runs.
+			uptime = retention + 30*time.Second + time.Duration(c.rng.Int63n(int64(30*time.Second)))
+		}
 		w := NewWriter(s, g)
 		stop := make(chan struct{})
 		done := make(chan struct{})
@@ -107,10 +116,16 @@ func (c *Config) Soak(d time.Duration) ([]SoakCycle, error) {
 					return
 				case <-tick.C:
 				}
-				if k := int(time.Now().Unix() - 1 - base); k < kMod && !sentLive[k] {
+				now := int(time.Now().Unix() - 1 - base)
+				if k := now; k < kMod && k%4 != 0 && !sentLive[k] {
 					sentLive[k] = true
 					pts = stepPoints(l, 0, l.NumNodes, k, base+int64(k), pts)
 					buf, _ = w.Post(pts, buf)
+				}
+				if late <= now-lateBy && late < kMod {
+					pts = stepPoints(l, 0, l.NumNodes, late, base+int64(late), pts)
+					buf, _ = w.Post(pts, buf)
+					late += 4
 				}
 				if tickN%4 == 0 && backfill >= 0 {
 					pts = stepPoints(l, 0, l.NumNodes, backfill, base+int64(backfill), pts)
@@ -216,6 +231,11 @@ func SoakGrowth(cycles []SoakCycle, retention time.Duration) error {
 	}
 	if steady > 0 && last.RSSKiB > steady*3/2 {
 		return fmt.Errorf("resident memory grew: %d KiB after one retention period, %d KiB in the last cycle", steady, last.RSSKiB)
+	}
+	for _, cy := range cycles {
+		if cy.Uptime > retention.Seconds() && last.ArchiveFiles == 0 {
+			return fmt.Errorf("cycle %d outlived the retention, yet cleanup archived nothing", cy.Cycle)
+		}
 	}
 	return nil
 }
