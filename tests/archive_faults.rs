@@ -54,26 +54,19 @@ fn run(what: &str, jobs: Vec<Job>) -> Option<Vec<(Job, faultfs::ChildReport)>> {
 /// after a few good calls.
 #[test]
 fn a_fault_at_any_call_keeps_the_originals_or_a_complete_archive() {
-    let mut jobs = Vec::new();
-    for (ops, errnos) in [
-        ("open", &["EMFILE", "EIO", "ENOSPC"][..]),
-        ("read", &["EIO"][..]),
-        ("write|writev", &["ENOSPC", "EIO"][..]),
-        ("fsync|fdatasync", &["EIO"][..]),
-        ("rename", &["EIO", "ENOSPC"][..]),
-        ("unlink", &["EIO"][..]),
-        ("mkdir", &["ENOSPC"][..]),
-        ("close", &["EIO"][..]),
-    ] {
-        for errno in errnos {
-            for after in [0, 1, 2, 4, 8] {
-                for count in ["1", "inf"] {
-                    let spec = format!("{ops}:{errno}:after={after}:count={count}");
-                    jobs.push(Job::new("archive").arg("spec", &spec).label(spec));
-                }
-            }
-        }
-    }
+    let jobs = faultfs::fault_matrix(
+        "archive",
+        &[
+            ("open", &["EMFILE", "EIO", "ENOSPC"]),
+            ("read", &["EIO"]),
+            ("write|writev", &["ENOSPC", "EIO"]),
+            ("fsync|fdatasync", &["EIO"]),
+            ("rename", &["EIO", "ENOSPC"]),
+            ("unlink", &["EIO"]),
+            ("mkdir", &["ENOSPC"]),
+            ("close", &["EIO"]),
+        ],
+    );
     run("archive faults", jobs);
 }
 
@@ -83,20 +76,7 @@ fn a_crash_after_any_call_keeps_the_originals_or_a_complete_archive() {
     let Some(control) = run("archive without faults", vec![Job::new("archive")]) else {
         return;
     };
-    let calls: u64 = control[0]
-        .1
-        .info("calls")
-        .and_then(|c| c.parse().ok())
-        .expect("the control run reports its calls");
-    assert!(calls > 10, "{calls} calls");
-    let jobs = (0..=calls)
-        .map(|n| {
-            let spec = format!("*:EIO:after={n}:count=inf");
-            Job::new("archive")
-                .arg("spec", &spec)
-                .label(format!("crash after call {n} of {calls}"))
-        })
-        .collect();
+    let jobs = faultfs::crash_after_each_call("archive", &control[0].1);
     run("archive crashes", jobs);
 }
 

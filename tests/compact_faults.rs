@@ -47,23 +47,17 @@ fn run(what: &str, jobs: Vec<Job>) -> Option<Vec<(Job, faultfs::ChildReport)>> {
 /// Every errno on every kind of call compaction makes, once or for good.
 #[test]
 fn a_fault_at_any_call_loses_nothing_and_never_stops_stock() {
-    let mut jobs = Vec::new();
-    for (ops, errno) in [
-        ("open", "EMFILE"),
-        ("open", "ENOSPC"),
-        ("read", "EIO"),
-        ("write|writev", "ENOSPC"),
-        ("fsync|fdatasync", "EIO"),
-        ("rename", "EIO"),
-        ("unlink", "EIO"),
-    ] {
-        for after in [0, 1, 2, 4, 8] {
-            for count in ["1", "inf"] {
-                let spec = format!("{ops}:{errno}:after={after}:count={count}");
-                jobs.push(Job::new("compact").arg("spec", &spec).label(spec));
-            }
-        }
-    }
+    let jobs = faultfs::fault_matrix(
+        "compact",
+        &[
+            ("open", &["EMFILE", "ENOSPC"]),
+            ("read", &["EIO"]),
+            ("write|writev", &["ENOSPC"]),
+            ("fsync|fdatasync", &["EIO"]),
+            ("rename", &["EIO"]),
+            ("unlink", &["EIO"]),
+        ],
+    );
     run("compaction faults", jobs);
 }
 
@@ -73,20 +67,7 @@ fn a_crash_after_any_call_loses_nothing_and_never_stops_stock() {
     let Some(control) = run("compaction without faults", vec![Job::new("compact")]) else {
         return;
     };
-    let calls: u64 = control[0]
-        .1
-        .info("calls")
-        .and_then(|c| c.parse().ok())
-        .expect("the control run reports its calls");
-    assert!(calls > 10, "{calls} calls");
-    let jobs = (0..=calls)
-        .map(|n| {
-            let spec = format!("*:EIO:after={n}:count=inf");
-            Job::new("compact")
-                .arg("spec", &spec)
-                .label(format!("crash after call {n} of {calls}"))
-        })
-        .collect();
+    let jobs = faultfs::crash_after_each_call("compact", &control[0].1);
     run("compaction crashes", jobs);
 }
 

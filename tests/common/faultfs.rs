@@ -341,6 +341,42 @@ pub fn failure_text(results: &[(Job, ChildReport)]) -> (usize, String) {
     (failed, text)
 }
 
+/// One job of `scenario` per (ops, errno) pair, after a few good calls,
+/// failing once and for good: the fault matrix of a scenario.
+pub fn fault_matrix(scenario: &str, faults: &[(&str, &[&str])]) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for (ops, errnos) in faults {
+        for errno in *errnos {
+            for after in [0, 1, 2, 4, 8] {
+                for count in ["1", "inf"] {
+                    let spec = format!("{ops}:{errno}:after={after}:count={count}");
+                    jobs.push(Job::new(scenario).arg("spec", &spec).label(spec));
+                }
+            }
+        }
+    }
+    jobs
+}
+
+/// One job of `scenario` per call its fault-free `control` run made (its
+/// `calls` info): a crash after call N fails every file call from the
+/// N+1-th on.
+pub fn crash_after_each_call(scenario: &str, control: &ChildReport) -> Vec<Job> {
+    let calls: u64 = control
+        .info("calls")
+        .and_then(|c| c.parse().ok())
+        .expect("the control run reports its calls");
+    assert!(calls > 10, "{calls} calls");
+    (0..=calls)
+        .map(|n| {
+            let spec = format!("*:EIO:after={n}:count=inf");
+            Job::new(scenario)
+                .arg("spec", &spec)
+                .label(format!("crash after call {n} of {calls}"))
+        })
+        .collect()
+}
+
 // ------------------------------------------------------------- child side
 
 /// The scenario this process runs as a child, with its arguments and root;
