@@ -44,10 +44,7 @@ fn child_entry_point() {
 }
 
 fn run(what: &str, jobs: Vec<Job>) -> Option<Vec<(Job, faultfs::ChildReport)>> {
-    let library = faultfs::library()?;
-    let results = faultfs::run_children(&library, ENTRY, &jobs, CHILD_TIMEOUT);
-    faultfs::assert_children(what, &results);
-    Some(results)
+    faultfs::run_checked(ENTRY, CHILD_TIMEOUT, what, jobs)
 }
 
 /// Every errno on every kind of call the archive makes, once or for good,

@@ -68,10 +68,7 @@ const WAL_HEADER_LEN: u64 = 4;
 /// Runs `jobs` in children and fails with every broken check; `None` when
 /// the library cannot be built (no C compiler: skipped, said on stderr).
 fn run(what: &str, jobs: Vec<Job>) -> Option<Vec<(Job, ChildReport)>> {
-    let library = faultfs::library()?;
-    let results = faultfs::run_children(&library, ENTRY, &jobs, CHILD_TIMEOUT);
-    faultfs::assert_children(what, &results);
-    Some(results)
+    faultfs::run_checked(ENTRY, CHILD_TIMEOUT, what, jobs)
 }
 
 #[test]

@@ -341,6 +341,20 @@ pub fn failure_text(results: &[(Job, ChildReport)]) -> (usize, String) {
     (failed, text)
 }
 
+/// Runs `jobs` as children of the test `entry` and asserts that none broke
+/// the contract; `None` (said on stderr) when faultfs cannot be built here.
+pub fn run_checked(
+    entry: &str,
+    timeout: Duration,
+    what: &str,
+    jobs: Vec<Job>,
+) -> Option<Vec<(Job, ChildReport)>> {
+    let library = library()?;
+    let results = run_children(&library, entry, &jobs, timeout);
+    assert_children(what, &results);
+    Some(results)
+}
+
 /// One job of `scenario` per (ops, errno) pair, after a few good calls,
 /// failing once and for good: the fault matrix of a scenario.
 pub fn fault_matrix(scenario: &str, faults: &[(&str, &[&str])]) -> Vec<Job> {
