@@ -107,8 +107,11 @@ func TestVerify(t *testing.T) {
 			g.ack(pts)
 		}
 	}
-	// A live sample off the grid, 20 s after step 5's slot... as sample 6.
-	live := stepPoints(l, 0, l.NumNodes, 6, base+6*60+20, nil)
+	// A live sample off the grid, 20 s before step 6's grid point, as
+	// sample 6: read 20 s late in place, 80 s late in the shifted tail
+	// below. (20 s after the grid point, the shifted read would be 40 s
+	// late: within half a step of an origin 20 s before the others'.)
+	live := stepPoints(l, 0, l.NumNodes, 6, base+6*60-20, nil)
 	g.sent(live)
 	g.ack(live)
 
@@ -158,6 +161,27 @@ func TestVerify(t *testing.T) {
 		}
 		if c != want {
 			t.Errorf("failPages=%v: got %+v, want %+v", failPages, c, want)
+		}
+	}
+}
+
+func TestWidestAgreement(t *testing.T) {
+	for _, c := range []struct {
+		origins []int64
+		lo, hi  int64
+	}{
+		// A restored stock snapshot's value read half a step late, then a
+		// replayed one 27 s early: both in place.
+		{[]int64{922, 979}, 922, 979},
+		// A whole step apart: only one of them (the earlier on a tie).
+		{[]int64{1000, 940}, 940, 940},
+		{[]int64{0, 0, 60, 60, 60}, 60, 60},
+		{[]int64{0, 10, 20, 59, 59, 200, -300}, 0, 59},
+		{nil, 0, 0},
+	} {
+		lo, hi := widestAgreement(c.origins, 60)
+		if lo != c.lo || hi != c.hi {
+			t.Errorf("%v: got [%d, %d], want [%d, %d]", c.origins, lo, hi, c.lo, c.hi)
 		}
 	}
 }
