@@ -8,9 +8,9 @@
 # MODE ccwal: its metricstore persistence path swapped for ccwal
 #             -> target/cc-backend/cc-backend
 # build (default) builds the server; test runs cc-backend's own
-# pkg/metricstore tests (upstream's _test.go files, taken from the module
-# cache at build time) against the package as built; prepare only sets up
-# the build module.
+# pkg/metricstore and internal/auth tests (upstream's _test.go files, taken
+# from the module cache at build time) against the packages as built;
+# prepare only sets up the build module.
 #
 # How: a build module under target/ccbackend-build/MODE requires
 # github.com/ClusterCockpit/cc-backend (CCBACKEND_VERSION, default v1.5.4)
@@ -138,11 +138,14 @@ if [ "$mode" = ccwal ]; then
   done < <(find "$repo/cc-backend" -name '*.go' "${tests[@]}" | sort)
 fi
 if [ "$action" = test ]; then
-  # Upstream's tests of pkg/metricstore (vendoring leaves _test.go files out).
-  mkdir -p upstream-tests
-  for file in "$cache"/pkg/metricstore/*_test.go; do
-    cp -f "$file" upstream-tests/ && chmod u+w "upstream-tests/$(basename "$file")"
-    add "$vendored/pkg/metricstore/$(basename "$file")" "$build/upstream-tests/$(basename "$file")"
+  # Upstream's tests of the packages we change (vendoring leaves _test.go
+  # files out).
+  for pkg in pkg/metricstore internal/auth; do
+    mkdir -p "upstream-tests/$pkg"
+    for file in "$cache/$pkg"/*_test.go; do
+      cp -f "$file" "upstream-tests/$pkg/" && chmod u+w "upstream-tests/$pkg/$(basename "$file")"
+      add "$vendored/$pkg/$(basename "$file")" "$build/upstream-tests/$pkg/$(basename "$file")"
+    done
   done
 fi
 {
@@ -165,11 +168,11 @@ case "$action" in
     echo "built $out ($mode, cc-backend $version)"
     ;;
   test)
-    go vet -mod=vendor -overlay overlay.json "$module/pkg/metricstore"
-    go test -mod=vendor -overlay overlay.json -count=1 -v "$module/pkg/metricstore" > test.log 2>&1 ||
+    go vet -mod=vendor -overlay overlay.json "$module/pkg/metricstore" "$module/internal/auth"
+    go test -mod=vendor -overlay overlay.json -count=1 -v "$module/pkg/metricstore" "$module/internal/auth" > test.log 2>&1 ||
       { cat test.log; exit 1; }
     grep -E '^(--- FAIL|ok|FAIL)' test.log || true
-    echo "pkg/metricstore: $(grep -c '^--- PASS' test.log) tests passed ($(grep -c '^--- PASS: TestCcwal' test.log) of them ccwal's)"
+    echo "pkg/metricstore, internal/auth: $(grep -c '^--- PASS' test.log) tests passed ($(grep -c '^--- PASS: TestCcwal' test.log) of them ccwal's)"
     ;;
   *) echo "unknown action $action" >&2; exit 2 ;;
 esac
