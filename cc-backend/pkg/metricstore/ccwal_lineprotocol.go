@@ -5,7 +5,10 @@ package metricstore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -36,7 +39,24 @@ var walBatches = sync.Pool{New: func() any { return new(ccwal.Batch) }}
 // handler calls it). On an error the samples of the lines before it stay
 // written. Errors of the WAL wrap ErrWALWrite.
 func DecodeLine(dec *lineprotocol.Decoder, ms *MemoryStore, clusterDefault string) error {
-	var batch *ccwal.Batch
+	return writeLines(ms, clusterDefault, func(r *lineReader) error { return r.decoded(dec) })
+}
+
+// DecodeLineBytes is DecodeLine on a whole request body, with the same
+// result for every input, faster: a line in the form collectors send
+// (ASCII names, one "value" field, a timestamp in seconds or none) is
+// split at its separators in one pass; any other line, and a body with a
+// quote or a backslash (a line may then go on past a newline), goes
+// through the line-protocol decoder. The decoder's errors keep the line
+// number in the body.
+func DecodeLineBytes(body []byte, ms *MemoryStore, clusterDefault string) error {
+	return writeLines(ms, clusterDefault, func(r *lineReader) error { return r.body(body) })
+}
+
+// writeLines runs read with a lineReader whose samples go into ms and,
+// with the WAL in use, to ccwal.
+func writeLines(ms *MemoryStore, clusterDefault string, read func(*lineReader) error) error {
+	w := storeWriter{ms: ms}
 	if Keys.Checkpoints.FileFormat == "wal" {
 		walMu.RLock()
 		defer walMu.RUnlock()
@@ -44,46 +64,178 @@ func DecodeLine(dec *lineprotocol.Decoder, ms *MemoryStore, clusterDefault strin
 			return fmt.Errorf("%w: the metric store is shutting down", ErrWALWrite)
 		}
 		if walStore != nil {
-			batch = walBatches.Get().(*ccwal.Batch)
-			batch.Reset()
-			defer walBatches.Put(batch)
+			w.batch = walBatches.Get().(*ccwal.Batch)
+			w.batch.Reset()
+			defer walBatches.Put(w.batch)
 		}
 	}
-	err := decodeLines(dec, ms, clusterDefault, batch)
-	if batch != nil && batch.Len() > 0 {
-		if werr := walStore.WriteBatch(batch); werr != nil {
+	r := newLineReader(ms, clusterDefault, w.write)
+	defer r.release()
+	err := read(r)
+	if w.batch != nil && w.batch.Len() > 0 {
+		if werr := walStore.WriteBatch(w.batch); werr != nil {
 			return fmt.Errorf("%w: %w", ErrWALWrite, werr)
 		}
 	}
 	return err
 }
 
-// decodeLines does DecodeLine's work; batch is nil without a WAL. Called
-// with walMu held shared when batch is not nil.
-func decodeLines(dec *lineprotocol.Decoder, ms *MemoryStore, clusterDefault string, batch *ccwal.Batch) error {
-	st := decodeStatePool.Get().(*decodeState)
-	defer decodeStatePool.Put(st)
+// storeWriter writes samples into the memory store and, with the WAL in
+// use (batch not nil; walMu held shared), to ccwal.
+type storeWriter struct {
+	ms        *MemoryStore
+	batch     *ccwal.Batch
+	hostLevel *Level
+	cluster   string
+	host      string
+}
 
+// write is a lineReader's emit: r holds one sample.
+func (w *storeWriter) write(r *lineReader) error {
 	// The host's level is looked up again only when cluster or host change.
-	var hostLevel *Level
-	lastCluster, lastHost := "", ""
-	ts := time.Now()
-	metric := Metric{}
+	if w.hostLevel == nil || r.cluster != w.cluster || r.host != w.host {
+		w.hostLevel = w.ms.GetLevel([]string{r.cluster, r.host})
+		w.cluster, w.host = r.cluster, r.host
+	}
+	st := r.st
+	if w.batch != nil {
+		// Checked (and staged) before the write to memory, so that a
+		// sample ccwal refuses is not acknowledged at all. The batch goes
+		// to ccwal only after the writes to memory: the order a checkpoint
+		// session relies on.
+		if err := w.batch.Add(r.cluster, r.host, string(st.metricBuf), st.selector, float64(r.metric.Value), r.unix); err != nil {
+			cclog.Warnf("[METRICSTORE]> rejecting metric %s of host %s/%s: %v", string(st.metricBuf), r.cluster, r.host, err)
+			return nil
+		}
+	}
+	if err := w.ms.WriteToLevel(w.hostLevel, st.selector, r.unix, []Metric{r.metric}); err != nil {
+		cclog.Warnf("write error for host %s metric %s at ts %d: %s", r.host, string(st.metricBuf), r.unix, err.Error())
+		return nil
+	}
+	if w.batch != nil && w.batch.Len() >= walBatchLimit {
+		if err := walStore.WriteBatch(w.batch); err != nil {
+			return fmt.Errorf("%w: %w", ErrWALWrite, err)
+		}
+		w.batch.Reset()
+	}
+	return nil
+}
 
+// lineReader turns line protocol into samples of configured metrics and
+// hands each to emit: the metric's name in st.metricBuf, its selector in
+// st.selector, cluster, host, metric (config and value) and unix (seconds).
+// An error of emit ends the reading.
+type lineReader struct {
+	ms             *MemoryStore
+	clusterDefault string
+	emit           func(*lineReader) error
+	st             *decodeState
+	// The previous line's time: that of a line without a timestamp.
+	ts            time.Time
+	cluster, host string
+	metric        Metric
+	unix          int64
+	// The previous line's cluster and host: a line naming them again
+	// takes these strings instead of allocating its own.
+	lastCluster, lastHost string
+}
+
+func newLineReader(ms *MemoryStore, clusterDefault string, emit func(*lineReader) error) *lineReader {
+	return &lineReader{
+		ms:             ms,
+		clusterDefault: clusterDefault,
+		emit:           emit,
+		st:             decodeStatePool.Get().(*decodeState),
+		ts:             time.Now(),
+	}
+}
+
+func (r *lineReader) release() {
+	decodeStatePool.Put(r.st)
+	r.st = nil
+}
+
+// begin starts a line of a configured metric.
+func (r *lineReader) begin(measurement []byte, config MetricConfig) {
+	r.st.metricBuf = append(r.st.metricBuf[:0], measurement...)
+	r.metric.MetricConfig = config
+	r.lastCluster, r.lastHost = r.cluster, r.host
+	r.cluster, r.host = r.clusterDefault, ""
+	r.st.typeBuf, r.st.subTypeBuf = r.st.typeBuf[:0], r.st.subTypeBuf[:0]
+}
+
+// tag applies one tag of the line.
+func (r *lineReader) tag(key, val []byte) {
+	st := r.st
+	switch string(key) {
+	case "cluster":
+		r.cluster = internString(val, r.lastCluster)
+	case "hostname", "host":
+		r.host = internString(val, r.lastHost)
+	case "type":
+		if string(val) == "node" {
+			return
+		}
+		// "type" names the kind, "type-id" the index: type+id, whichever
+		// tag comes first.
+		if len(st.typeBuf) == 0 {
+			st.typeBuf = append(st.typeBuf, val...)
+		} else {
+			st.typeBuf = reorder(st.typeBuf, val)
+		}
+	case "type-id":
+		st.typeBuf = append(st.typeBuf, val...)
+	case "stype":
+		if len(st.subTypeBuf) == 0 {
+			st.subTypeBuf = append(st.subTypeBuf, val...)
+		} else {
+			st.subTypeBuf = reorder(st.subTypeBuf, val)
+		}
+	case "stype-id":
+		st.subTypeBuf = append(st.subTypeBuf, val...)
+	}
+}
+
+// finish ends a line whose value and time are set: its selector is built
+// and the sample emitted, unless cluster or host would lead out of the
+// checkpoint root (a warning).
+func (r *lineReader) finish() error {
+	if !isValidPathComponent(r.cluster) || !isValidPathComponent(r.host) {
+		cclog.Warnf("[METRICSTORE]> rejecting metric with invalid cluster/host tag (cluster=%q host=%q)", r.cluster, r.host)
+		return nil
+	}
+	st := r.st
+	st.selector = st.selector[:0]
+	if len(st.typeBuf) > 0 {
+		if !bytes.Equal(st.typeBuf, st.prevTypeBytes) {
+			st.prevTypeBytes = append(st.prevTypeBytes[:0], st.typeBuf...)
+			st.prevTypeStr = string(st.typeBuf)
+		}
+		st.selector = append(st.selector, st.prevTypeStr)
+		if len(st.subTypeBuf) > 0 {
+			if !bytes.Equal(st.subTypeBuf, st.prevSubTypeBytes) {
+				st.prevSubTypeBytes = append(st.prevSubTypeBytes[:0], st.subTypeBuf...)
+				st.prevSubTypeStr = string(st.subTypeBuf)
+			}
+			st.selector = append(st.selector, st.prevSubTypeStr)
+		}
+	}
+	r.unix = r.ts.Unix()
+	return r.emit(r)
+}
+
+// decoded reads the entries of dec.
+func (r *lineReader) decoded(dec *lineprotocol.Decoder) error {
 	for dec.Next() {
 		measurement, err := dec.Measurement()
 		if err != nil {
 			return err
 		}
-		config, known := ms.Metrics[string(measurement)]
+		config, known := r.ms.Metrics[string(measurement)]
 		if !known {
 			continue
 		}
-		st.metricBuf = append(st.metricBuf[:0], measurement...)
-		metric.MetricConfig = config
-
-		cluster, host := clusterDefault, ""
-		st.typeBuf, st.subTypeBuf = st.typeBuf[:0], st.subTypeBuf[:0]
+		r.begin(measurement, config)
 		for {
 			key, val, err := dec.NextTag()
 			if err != nil {
@@ -92,59 +244,7 @@ func decodeLines(dec *lineprotocol.Decoder, ms *MemoryStore, clusterDefault stri
 			if key == nil {
 				break
 			}
-			switch string(key) {
-			case "cluster":
-				cluster = internString(val, lastCluster)
-			case "hostname", "host":
-				host = internString(val, lastHost)
-			case "type":
-				if string(val) == "node" {
-					continue
-				}
-				// "type" names the kind, "type-id" the index: type+id,
-				// whichever tag comes first.
-				if len(st.typeBuf) == 0 {
-					st.typeBuf = append(st.typeBuf, val...)
-				} else {
-					st.typeBuf = reorder(st.typeBuf, val)
-				}
-			case "type-id":
-				st.typeBuf = append(st.typeBuf, val...)
-			case "stype":
-				if len(st.subTypeBuf) == 0 {
-					st.subTypeBuf = append(st.subTypeBuf, val...)
-				} else {
-					st.subTypeBuf = reorder(st.subTypeBuf, val)
-				}
-			case "stype-id":
-				st.subTypeBuf = append(st.subTypeBuf, val...)
-			}
-		}
-
-		// Cluster and host become directory names: no way out of the root.
-		if !isValidPathComponent(cluster) || !isValidPathComponent(host) {
-			cclog.Warnf("[METRICSTORE]> rejecting metric with invalid cluster/host tag (cluster=%q host=%q)", cluster, host)
-			continue
-		}
-		if hostLevel == nil || cluster != lastCluster || host != lastHost {
-			hostLevel = ms.GetLevel([]string{cluster, host})
-			lastCluster, lastHost = cluster, host
-		}
-
-		st.selector = st.selector[:0]
-		if len(st.typeBuf) > 0 {
-			if !bytes.Equal(st.typeBuf, st.prevTypeBytes) {
-				st.prevTypeBytes = append(st.prevTypeBytes[:0], st.typeBuf...)
-				st.prevTypeStr = string(st.typeBuf)
-			}
-			st.selector = append(st.selector, st.prevTypeStr)
-			if len(st.subTypeBuf) > 0 {
-				if !bytes.Equal(st.subTypeBuf, st.prevSubTypeBytes) {
-					st.prevSubTypeBytes = append(st.prevSubTypeBytes[:0], st.subTypeBuf...)
-					st.prevSubTypeStr = string(st.subTypeBuf)
-				}
-				st.selector = append(st.selector, st.prevSubTypeStr)
-			}
+			r.tag(key, val)
 		}
 
 		for {
@@ -156,47 +256,244 @@ func decodeLines(dec *lineprotocol.Decoder, ms *MemoryStore, clusterDefault stri
 				break
 			}
 			if string(key) != "value" {
-				return fmt.Errorf("host %s: unknown field: '%s' (value: %#v)", host, string(key), val)
+				return fmt.Errorf("host %s: unknown field: '%s' (value: %#v)", r.host, string(key), val)
 			}
 			switch val.Kind() {
 			case lineprotocol.Float:
-				metric.Value = schema.Float(val.FloatV())
+				r.metric.Value = schema.Float(val.FloatV())
 			case lineprotocol.Int:
-				metric.Value = schema.Float(val.IntV())
+				r.metric.Value = schema.Float(val.IntV())
 			case lineprotocol.Uint:
-				metric.Value = schema.Float(val.UintV())
+				r.metric.Value = schema.Float(val.UintV())
 			default:
-				return fmt.Errorf("host %s: unsupported value type in message: %s", host, val.Kind().String())
+				return fmt.Errorf("host %s: unsupported value type in message: %s", r.host, val.Kind().String())
 			}
 		}
 
-		if ts, err = lineTime(dec, ts); err != nil {
-			return fmt.Errorf("host %s: timestamp : %#v with error : %#v", host, ts, err.Error())
+		if r.ts, err = lineTime(dec, r.ts); err != nil {
+			return fmt.Errorf("host %s: timestamp : %#v with error : %#v", r.host, r.ts, err.Error())
 		}
-		unix := ts.Unix()
-
-		if batch != nil {
-			// Checked (and staged) before the write to memory, so that a
-			// sample ccwal refuses is not acknowledged at all. The batch
-			// goes to ccwal only after the writes to memory: the order a
-			// checkpoint session relies on.
-			if err := batch.Add(cluster, host, string(st.metricBuf), st.selector, float64(metric.Value), unix); err != nil {
-				cclog.Warnf("[METRICSTORE]> rejecting metric %s of host %s/%s: %v", string(st.metricBuf), cluster, host, err)
-				continue
-			}
-		}
-		if err := ms.WriteToLevel(hostLevel, st.selector, unix, []Metric{metric}); err != nil {
-			cclog.Warnf("write error for host %s metric %s at ts %d: %s", host, string(st.metricBuf), unix, err.Error())
-			continue
-		}
-		if batch != nil && batch.Len() >= walBatchLimit {
-			if err := walStore.WriteBatch(batch); err != nil {
-				return fmt.Errorf("%w: %w", ErrWALWrite, err)
-			}
-			batch.Reset()
+		if err := r.finish(); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// body reads a whole request body: each line in the simple form directly,
+// any other through the decoder (see DecodeLineBytes).
+func (r *lineReader) body(body []byte) error {
+	if bytes.ContainsAny(body, "\\\"") {
+		return r.decoded(lineprotocol.NewDecoderWithBytes(body))
+	}
+	for number := int64(1); len(body) > 0; number++ {
+		// entry: the line with its newline, as the decoder sees it.
+		line, entry := body, body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, entry, body = body[:i], body[:i+1], body[i+1:]
+		} else {
+			body = nil
+		}
+		if len(line) == 0 {
+			continue
+		}
+		if done, err := r.simple(line); done || err != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.decoded(lineprotocol.NewDecoderWithBytes(entry)); err != nil {
+			var syntax *lineprotocol.DecodeError
+			if errors.As(err, &syntax) {
+				syntax.Line += number - 1
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// simple reads a line in the form
+//
+//	MEASUREMENT[,KEY=VALUE...] value=NUMBER [SECONDS]
+//
+// (names of printable ASCII other than space, comma, '=', quote and
+// backslash, NUMBER a decimal float or an integer with suffix i or u,
+// SECONDS a timestamp that fits in nanoseconds as seconds) and emits its
+// sample, or skips it when its metric is not configured. done is false,
+// with nothing emitted, for any other line: the decoder then reads it.
+func (r *lineReader) simple(line []byte) (done bool, err error) {
+	i := 0
+	for i < len(line) && simpleName(line[i]) {
+		i++
+	}
+	if i == 0 || i == len(line) || line[0] == '#' || (line[i] != ',' && line[i] != ' ') {
+		return false, nil
+	}
+	measurement := line[:i]
+	fields := bytes.IndexByte(line[i:], ' ')
+	if fields < 0 {
+		return false, nil
+	}
+	tags, rest := line[i:i+fields], line[i+fields+1:]
+	if !simpleTags(tags) {
+		return false, nil
+	}
+	value, seconds, hasTime, ok := simpleFields(rest)
+	if !ok {
+		return false, nil
+	}
+	config, known := r.ms.Metrics[string(measurement)]
+	if !known {
+		// Skipped as the decoder skips it. (Where the decoder ends an
+		// entry it skips depends on the entry's form: a line in any
+		// other form is left to it.)
+		return true, nil
+	}
+
+	r.begin(measurement, config)
+	for len(tags) > 0 {
+		tags = tags[1:] // the comma
+		end := bytes.IndexByte(tags, ',')
+		if end < 0 {
+			end = len(tags)
+		}
+		eq := bytes.IndexByte(tags[:end], '=')
+		r.tag(tags[:eq], tags[eq+1:end])
+		tags = tags[end:]
+	}
+	r.metric.Value = value
+	if hasTime {
+		r.ts = time.Unix(seconds, 0)
+	} else {
+		r.ts = r.ts.Truncate(time.Second)
+	}
+	return true, r.finish()
+}
+
+// simpleName: a byte of a name in the simple form.
+func simpleName(c byte) bool {
+	return c > ' ' && c < 0x7f && c != ',' && c != '=' && c != '"' && c != '\\'
+}
+
+// simpleTags: tags is empty or ",KEY=VALUE" repeated, each KEY and VALUE a
+// non-empty simple name.
+func simpleTags(tags []byte) bool {
+	for len(tags) > 0 {
+		if tags[0] != ',' {
+			return false
+		}
+		tags = tags[1:]
+		k := 0
+		for k < len(tags) && simpleName(tags[k]) {
+			k++
+		}
+		if k == 0 || k == len(tags) || tags[k] != '=' {
+			return false
+		}
+		tags = tags[k+1:]
+		v := 0
+		for v < len(tags) && simpleName(tags[v]) {
+			v++
+		}
+		if v == 0 {
+			return false
+		}
+		tags = tags[v:]
+	}
+	return true
+}
+
+// maxSimpleSeconds: the largest timestamp the decoder takes as seconds
+// (it must fit in int64 as nanoseconds); a larger one is tried at finer
+// precisions, which the decoder does.
+const maxSimpleSeconds = math.MaxInt64 / int64(time.Second)
+
+// simpleFields parses "value=NUMBER" and an optional " SECONDS" that end
+// the line.
+func simpleFields(rest []byte) (value schema.Float, seconds int64, hasTime, ok bool) {
+	number, ok := bytes.CutPrefix(rest, []byte("value="))
+	if !ok {
+		return 0, 0, false, false
+	}
+	var stamp []byte
+	if sp := bytes.IndexByte(number, ' '); sp >= 0 {
+		number, stamp = number[:sp], number[sp+1:]
+		if len(stamp) == 0 {
+			return 0, 0, false, false
+		}
+	}
+	if value, ok = simpleNumber(number); !ok {
+		return 0, 0, false, false
+	}
+	if stamp == nil {
+		return value, 0, false, true
+	}
+	if !decimal(stamp, true) {
+		return 0, 0, false, false
+	}
+	seconds, err := strconv.ParseInt(string(stamp), 10, 64)
+	if err != nil || seconds > maxSimpleSeconds || seconds < -maxSimpleSeconds {
+		return 0, 0, false, false
+	}
+	return value, seconds, true, true
+}
+
+// simpleNumber parses -?DIGITS(.DIGITS)?([eE][+-]?DIGITS)? as a float,
+// -?DIGITS followed by i as an int and DIGITS followed by u as an uint,
+// as the decoder does; ok is false for any other form, and for a value the
+// decoder refuses (out of range).
+func simpleNumber(b []byte) (schema.Float, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	switch b[len(b)-1] {
+	case 'i':
+		if !decimal(b[:len(b)-1], true) {
+			return 0, false
+		}
+		x, err := strconv.ParseInt(string(b[:len(b)-1]), 10, 64)
+		return schema.Float(x), err == nil
+	case 'u':
+		if !decimal(b[:len(b)-1], false) {
+			return 0, false
+		}
+		x, err := strconv.ParseUint(string(b[:len(b)-1]), 10, 64)
+		return schema.Float(x), err == nil
+	}
+	mantissa, exponent := b, []byte(nil)
+	if e := bytes.IndexAny(b, "eE"); e >= 0 {
+		mantissa, exponent = b[:e], b[e+1:]
+		if len(exponent) > 0 && (exponent[0] == '+' || exponent[0] == '-') {
+			exponent = exponent[1:]
+		}
+		if !decimal(exponent, false) {
+			return 0, false
+		}
+	}
+	whole, fraction, dotted := bytes.Cut(mantissa, []byte("."))
+	if !decimal(whole, true) || (dotted && !decimal(fraction, false)) {
+		return 0, false
+	}
+	x, err := strconv.ParseFloat(string(b), 64)
+	return schema.Float(x), err == nil
+}
+
+// decimal: b is one or more digits, after a '-' if signed allows it.
+func decimal(b []byte, signed bool) bool {
+	if signed && len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // internString returns last when val spells it (no allocation), else a
