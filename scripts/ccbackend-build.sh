@@ -2,7 +2,7 @@
 # Builds the cc-backend server from its published Go module, through the Go
 # module proxy, with nothing of cc-backend kept in this repository.
 #
-#   scripts/ccbackend-build.sh MODE [build|test|prepare]
+#   scripts/ccbackend-build.sh MODE [build|test|bench|prepare]
 #
 # MODE stock: cc-backend as published -> target/cc-backend-stock/cc-backend
 # MODE ccwal: its metricstore persistence path swapped for ccwal
@@ -10,7 +10,8 @@
 # build (default) builds the server; test runs cc-backend's own
 # pkg/metricstore and internal/auth tests (upstream's _test.go files, taken
 # from the module cache at build time) against the packages as built;
-# prepare only sets up the build module.
+# bench runs our benchmarks of pkg/metricstore (BENCH_COUNT times); prepare
+# only sets up the build module.
 #
 # How: a build module under target/ccbackend-build/MODE requires
 # github.com/ClusterCockpit/cc-backend (CCBACKEND_VERSION, default v1.5.4)
@@ -131,13 +132,13 @@ if [ "$mode" = ccwal ]; then
   done < "$repo/cc-backend/splice.txt"
   # Our tests (ccwal_*_test.go) only for the test action.
   tests=(! -name '*_test.go')
-  [ "$action" = test ] && tests=()
+  case "$action" in test|bench) tests=() ;; esac
   while IFS= read -r file; do
     rel=${file#"$repo/cc-backend/"}
     add "$vendored/$rel" "$file"
   done < <(find "$repo/cc-backend" -name '*.go' "${tests[@]}" | sort)
 fi
-if [ "$action" = test ]; then
+if [ "$action" = test ] || [ "$action" = bench ]; then
   # Upstream's tests of the packages we change (vendoring leaves _test.go
   # files out).
   for pkg in pkg/metricstore internal/auth; do
@@ -173,6 +174,9 @@ case "$action" in
       { cat test.log; exit 1; }
     grep -E '^(--- FAIL|ok|FAIL)' test.log || true
     echo "pkg/metricstore, internal/auth: $(grep -c '^--- PASS' test.log) tests passed ($(grep -c '^--- PASS: TestCcwal' test.log) of them ccwal's)"
+    ;;
+  bench)
+    go test -mod=vendor -overlay overlay.json -run '^$' -bench Ccwal -count "${BENCH_COUNT:-5}" "$module/pkg/metricstore"
     ;;
   *) echo "unknown action $action" >&2; exit 2 ;;
 esac

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
 	"github.com/ClusterCockpit/cc-lib/v2/schema"
@@ -138,6 +139,8 @@ type lineReader struct {
 	// The previous line's cluster and host: a line naming them again
 	// takes these strings instead of allocating its own.
 	lastCluster, lastHost string
+	// The last cluster and host that passed isValidPathComponent.
+	validCluster, validHost string
 }
 
 func newLineReader(ms *MemoryStore, clusterDefault string, emit func(*lineReader) error) *lineReader {
@@ -200,9 +203,12 @@ func (r *lineReader) tag(key, val []byte) {
 // and the sample emitted, unless cluster or host would lead out of the
 // checkpoint root (a warning).
 func (r *lineReader) finish() error {
-	if !isValidPathComponent(r.cluster) || !isValidPathComponent(r.host) {
-		cclog.Warnf("[METRICSTORE]> rejecting metric with invalid cluster/host tag (cluster=%q host=%q)", r.cluster, r.host)
-		return nil
+	if r.cluster != r.validCluster || r.host != r.validHost {
+		if !isValidPathComponent(r.cluster) || !isValidPathComponent(r.host) {
+			cclog.Warnf("[METRICSTORE]> rejecting metric with invalid cluster/host tag (cluster=%q host=%q)", r.cluster, r.host)
+			return nil
+		}
+		r.validCluster, r.validHost = r.cluster, r.host
 	}
 	st := r.st
 	st.selector = st.selector[:0]
@@ -283,7 +289,8 @@ func (r *lineReader) decoded(dec *lineprotocol.Decoder) error {
 // body reads a whole request body: each line in the simple form directly,
 // any other through the decoder (see DecodeLineBytes).
 func (r *lineReader) body(body []byte) error {
-	if bytes.ContainsAny(body, "\\\"") {
+	// Two vectorised scans: ContainsAny goes byte by byte.
+	if bytes.IndexByte(body, '"') >= 0 || bytes.IndexByte(body, '\\') >= 0 {
 		return r.decoded(lineprotocol.NewDecoderWithBytes(body))
 	}
 	for number := int64(1); len(body) > 0; number++ {
@@ -319,31 +326,57 @@ func (r *lineReader) body(body []byte) error {
 //	MEASUREMENT[,KEY=VALUE...] value=NUMBER [SECONDS]
 //
 // (names of printable ASCII other than space, comma, '=', quote and
-// backslash, NUMBER a decimal float or an integer with suffix i or u,
-// SECONDS a timestamp that fits in nanoseconds as seconds) and emits its
-// sample, or skips it when its metric is not configured. done is false,
-// with nothing emitted, for any other line: the decoder then reads it.
+// backslash, at most maxSimpleTags tags, NUMBER a decimal float or an
+// integer with suffix i or u, SECONDS a timestamp that fits in nanoseconds
+// as seconds) and emits its sample, or skips it when its metric is not
+// configured. done is false, with nothing emitted, for any other line: the
+// decoder then reads it.
 func (r *lineReader) simple(line []byte) (done bool, err error) {
-	i := 0
-	for i < len(line) && simpleName(line[i]) {
-		i++
-	}
-	if i == 0 || i == len(line) || line[0] == '#' || (line[i] != ',' && line[i] != ' ') {
+	i := nameEnd(line, 0)
+	if i == 0 || i == len(line) || line[0] == '#' {
 		return false, nil
 	}
 	measurement := line[:i]
-	fields := bytes.IndexByte(line[i:], ' ')
-	if fields < 0 {
+	var tags [maxSimpleTags]struct{ key, value []byte }
+	n := 0
+	for line[i] == ',' {
+		k := nameEnd(line, i+1)
+		if k == i+1 || k == len(line) || line[k] != '=' || n == maxSimpleTags {
+			return false, nil
+		}
+		v := nameEnd(line, k+1)
+		if v == k+1 || v == len(line) {
+			return false, nil
+		}
+		tags[n].key, tags[n].value = line[i+1:k], line[k+1:v]
+		n++
+		i = v
+	}
+	if line[i] != ' ' {
 		return false, nil
 	}
-	tags, rest := line[i:i+fields], line[i+fields+1:]
-	if !simpleTags(tags) {
-		return false, nil
-	}
-	value, seconds, hasTime, ok := simpleFields(rest)
+	fields, ok := bytes.CutPrefix(line[i+1:], []byte("value="))
 	if !ok {
 		return false, nil
 	}
+	number, stamp := fields, []byte(nil)
+	for j, c := range fields {
+		if c == ' ' {
+			number, stamp = fields[:j], fields[j+1:]
+			break
+		}
+	}
+	value, ok := simpleNumber(number)
+	if !ok {
+		return false, nil
+	}
+	var seconds int64
+	if stamp != nil {
+		if seconds, ok = simpleSeconds(stamp); !ok {
+			return false, nil
+		}
+	}
+
 	config, known := r.ms.Metrics[string(measurement)]
 	if !known {
 		// Skipped as the decoder skips it. (Where the decoder ends an
@@ -351,20 +384,12 @@ func (r *lineReader) simple(line []byte) (done bool, err error) {
 		// other form is left to it.)
 		return true, nil
 	}
-
 	r.begin(measurement, config)
-	for len(tags) > 0 {
-		tags = tags[1:] // the comma
-		end := bytes.IndexByte(tags, ',')
-		if end < 0 {
-			end = len(tags)
-		}
-		eq := bytes.IndexByte(tags[:end], '=')
-		r.tag(tags[:eq], tags[eq+1:end])
-		tags = tags[end:]
+	for _, tag := range tags[:n] {
+		r.tag(tag.key, tag.value)
 	}
 	r.metric.Value = value
-	if hasTime {
+	if stamp != nil {
 		r.ts = time.Unix(seconds, 0)
 	} else {
 		r.ts = r.ts.Truncate(time.Second)
@@ -372,37 +397,20 @@ func (r *lineReader) simple(line []byte) (done bool, err error) {
 	return true, r.finish()
 }
 
-// simpleName: a byte of a name in the simple form.
-func simpleName(c byte) bool {
-	return c > ' ' && c < 0x7f && c != ',' && c != '=' && c != '"' && c != '\\'
-}
+// maxSimpleTags: a line with more tags is left to the decoder.
+const maxSimpleTags = 16
 
-// simpleTags: tags is empty or ",KEY=VALUE" repeated, each KEY and VALUE a
-// non-empty simple name.
-func simpleTags(tags []byte) bool {
-	for len(tags) > 0 {
-		if tags[0] != ',' {
-			return false
+// nameEnd is the end of the name in the simple form starting at line[i]:
+// printable ASCII other than space, comma, '=', quote and backslash.
+func nameEnd(line []byte, i int) int {
+	for i < len(line) {
+		c := line[i]
+		if c <= ' ' || c >= 0x7f || c == ',' || c == '=' || c == '"' || c == '\\' {
+			break
 		}
-		tags = tags[1:]
-		k := 0
-		for k < len(tags) && simpleName(tags[k]) {
-			k++
-		}
-		if k == 0 || k == len(tags) || tags[k] != '=' {
-			return false
-		}
-		tags = tags[k+1:]
-		v := 0
-		for v < len(tags) && simpleName(tags[v]) {
-			v++
-		}
-		if v == 0 {
-			return false
-		}
-		tags = tags[v:]
+		i++
 	}
-	return true
+	return i
 }
 
 // maxSimpleSeconds: the largest timestamp the decoder takes as seconds
@@ -410,78 +418,94 @@ func simpleTags(tags []byte) bool {
 // precisions, which the decoder does.
 const maxSimpleSeconds = math.MaxInt64 / int64(time.Second)
 
-// simpleFields parses "value=NUMBER" and an optional " SECONDS" that end
-// the line.
-func simpleFields(rest []byte) (value schema.Float, seconds int64, hasTime, ok bool) {
-	number, ok := bytes.CutPrefix(rest, []byte("value="))
-	if !ok {
-		return 0, 0, false, false
+// simpleSeconds parses -?DIGITS within ±maxSimpleSeconds.
+func simpleSeconds(b []byte) (int64, bool) {
+	x, ok := digits(b, true)
+	return x, ok && x <= maxSimpleSeconds && x >= -maxSimpleSeconds
+}
+
+// digits parses -?DIGITS (the sign if signed allows it) of at most 18
+// digits, which int64 holds.
+func digits(b []byte, signed bool) (int64, bool) {
+	negative := signed && len(b) > 0 && b[0] == '-'
+	if negative {
+		b = b[1:]
 	}
-	var stamp []byte
-	if sp := bytes.IndexByte(number, ' '); sp >= 0 {
-		number, stamp = number[:sp], number[sp+1:]
-		if len(stamp) == 0 {
-			return 0, 0, false, false
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var x int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
 		}
+		x = x*10 + int64(c-'0')
 	}
-	if value, ok = simpleNumber(number); !ok {
-		return 0, 0, false, false
+	if negative {
+		x = -x
 	}
-	if stamp == nil {
-		return value, 0, false, true
-	}
-	if !decimal(stamp, true) {
-		return 0, 0, false, false
-	}
-	seconds, err := strconv.ParseInt(string(stamp), 10, 64)
-	if err != nil || seconds > maxSimpleSeconds || seconds < -maxSimpleSeconds {
-		return 0, 0, false, false
-	}
-	return value, seconds, true, true
+	return x, true
 }
 
 // simpleNumber parses -?DIGITS(.DIGITS)?([eE][+-]?DIGITS)? as a float,
 // -?DIGITS followed by i as an int and DIGITS followed by u as an uint,
-// as the decoder does; ok is false for any other form, and for a value the
-// decoder refuses (out of range).
+// as the decoder does (with strconv); ok is false for any other form, and
+// for a value the decoder refuses (out of range).
 func simpleNumber(b []byte) (schema.Float, bool) {
 	if len(b) == 0 {
 		return 0, false
 	}
 	switch b[len(b)-1] {
 	case 'i':
-		if !decimal(b[:len(b)-1], true) {
-			return 0, false
-		}
-		x, err := strconv.ParseInt(string(b[:len(b)-1]), 10, 64)
-		return schema.Float(x), err == nil
+		x, err := strconv.ParseInt(transient(b[:len(b)-1]), 10, 64)
+		return schema.Float(x), err == nil && isDecimal(b[:len(b)-1], true)
 	case 'u':
-		if !decimal(b[:len(b)-1], false) {
-			return 0, false
-		}
-		x, err := strconv.ParseUint(string(b[:len(b)-1]), 10, 64)
-		return schema.Float(x), err == nil
+		x, err := strconv.ParseUint(transient(b[:len(b)-1]), 10, 64)
+		return schema.Float(x), err == nil && isDecimal(b[:len(b)-1], false)
 	}
-	mantissa, exponent := b, []byte(nil)
-	if e := bytes.IndexAny(b, "eE"); e >= 0 {
-		mantissa, exponent = b[:e], b[e+1:]
-		if len(exponent) > 0 && (exponent[0] == '+' || exponent[0] == '-') {
-			exponent = exponent[1:]
-		}
-		if !decimal(exponent, false) {
-			return 0, false
-		}
+	i := 0
+	if b[0] == '-' {
+		i++
 	}
-	whole, fraction, dotted := bytes.Cut(mantissa, []byte("."))
-	if !decimal(whole, true) || (dotted && !decimal(fraction, false)) {
+	whole := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	if i == whole {
 		return 0, false
 	}
-	x, err := strconv.ParseFloat(string(b), 64)
+	if i < len(b) && b[i] == '.' {
+		i++
+		fraction := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == fraction {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		exponent := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == exponent {
+			return 0, false
+		}
+	}
+	if i != len(b) {
+		return 0, false
+	}
+	x, err := strconv.ParseFloat(transient(b), 64)
 	return schema.Float(x), err == nil
 }
 
-// decimal: b is one or more digits, after a '-' if signed allows it.
-func decimal(b []byte, signed bool) bool {
+// isDecimal: b is one or more digits, after a '-' if signed allows it.
+func isDecimal(b []byte, signed bool) bool {
 	if signed && len(b) > 0 && b[0] == '-' {
 		b = b[1:]
 	}
@@ -494,6 +518,15 @@ func decimal(b []byte, signed bool) bool {
 		}
 	}
 	return true
+}
+
+// transient views b as a string for a parse that does not keep it (its
+// error is dropped): no copy.
+func transient(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // internString returns last when val spells it (no allocation), else a

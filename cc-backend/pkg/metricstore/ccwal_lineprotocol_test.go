@@ -185,3 +185,48 @@ func TestCcwalDecodeLineBytesStore(t *testing.T) {
 		t.Errorf("the line after the error was written: %v", v)
 	}
 }
+
+// ccwalCollectorBody is one request as the e2e harness and collectors send
+// it: 50 hosts, 5 node and 6 hwthread series each.
+func ccwalCollectorBody() []byte {
+	var b strings.Builder
+	for h := 0; h < 50; h++ {
+		for _, m := range []string{"cpu_load", "flops", "cpu_load", "flops", "cpu_load"} {
+			fmt.Fprintf(&b, "%s,cluster=e2e,hostname=node%02d,type=node value=%d.5 1700000000\n", m, h, h)
+		}
+		for t := 0; t < 6; t++ {
+			fmt.Fprintf(&b, "flops,cluster=e2e,hostname=node%02d,type=hwthread,type-id=%d value=%d 1700000000\n", h, t, t)
+		}
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkCcwalDecode: one request body into the memory store (no WAL),
+// through the decoder and through DecodeLineBytes. Run with
+// `scripts/ccbackend-build.sh ccwal bench`.
+func BenchmarkCcwalDecode(b *testing.B) {
+	body := ccwalCollectorBody()
+	lines := int64(strings.Count(string(body), "\n"))
+	for _, c := range []struct {
+		name   string
+		decode func(ms *MemoryStore) error
+	}{
+		{"decoder", func(ms *MemoryStore) error { return DecodeLine(lineprotocol.NewDecoderWithBytes(body), ms, "") }},
+		{"bytes", func(ms *MemoryStore) error { return DecodeLineBytes(body, ms, "") }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			saved := Keys
+			defer func() { Keys = saved }()
+			Keys.Checkpoints.FileFormat = "json"
+			ms := ccwalTestStore()
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.decode(ms); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*lines), "ns/line")
+		})
+	}
+}
