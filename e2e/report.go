@@ -61,8 +61,8 @@ func (r *Results) Markdown() string {
 		b.WriteString("\n")
 	}
 	if x := r.Restart; x != nil {
-		b.WriteString("| restart: hosts | series | samples | on disk (MiB) | files | ingest (s) | WAL messages dropped (logged) | exec to first 2xx (s) | server's \"Checkpoints loaded\" (s) | lost | wrong |\n")
-		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		b.WriteString("| restart: hosts | series | samples | on disk (MiB) | files | ingest (s) | WAL messages dropped (logged) | exec to first 2xx (s) | server's \"Checkpoints loaded\" (s) | peak RSS at first 2xx (MiB) | lost | wrong |\n")
+		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		lost, wrong := "-", "-"
 		if c.RestartVerify {
 			lost, wrong = fmt.Sprint(x.Lost), fmt.Sprint(x.Wrong)
@@ -75,7 +75,7 @@ func (r *Results) Markdown() string {
 		if x.WALDrops > 0 {
 			drops = fmt.Sprintf(">= %d", x.WALDrops)
 		}
-		fmt.Fprintf(&b, "| %d | %d | %d | %.0f | %d | %.0f | %s | %.2f | %s | %s | %s |\n", x.Hosts, x.Series, x.Samples, x.DiskMB, x.Files, x.IngestSeconds, drops, x.ReadySeconds, srv, lost, wrong)
+		fmt.Fprintf(&b, "| %d | %d | %d | %.0f | %d | %.0f | %s | %.2f | %s | %.0f | %s | %s |\n", x.Hosts, x.Series, x.Samples, x.DiskMB, x.Files, x.IngestSeconds, drops, x.ReadySeconds, srv, x.PeakRSSMiB, lost, wrong)
 		b.WriteString("\n")
 	}
 	for _, e := range r.Errors {

@@ -307,6 +307,7 @@ type RestartRow struct {
 	Files         int     `json:"files"`
 	IngestSeconds float64 `json:"ingest_seconds"`
 	ReadySeconds  float64 `json:"ready_seconds"`  // exec to first 2xx on /api/write
+	PeakRSSMiB    float64 `json:"peak_rss_mib"`   // the restarted server's peak resident memory at its first 2xx
 	ServerSeconds float64 `json:"server_seconds"` // the server's own "Checkpoints loaded (… that took …s)", -1 if absent
 	ServerLine    string  `json:"server_line,omitempty"`
 	WALDrops      int64   `json:"wal_drops_logged"` // while writing; -1: none logged
@@ -361,6 +362,7 @@ func (c *Config) Restart() (RestartRow, error) {
 	}
 	defer s.Kill()
 	row.ReadySeconds = d.Seconds()
+	row.PeakRSSMiB = float64(s.statusKiB("VmHWM:")) / 1024
 	row.ServerSeconds = -1
 	if line, ok := s.grepLog(off, reLoaded); ok {
 		row.ServerLine = line

@@ -391,19 +391,31 @@ func (s *Server) usage() (rssKiB int64, fds int) {
 	if s.cmd == nil {
 		return -1, -1
 	}
-	pid := s.cmd.Process.Pid
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-				rssKiB, _ = strconv.ParseInt(f[1], 10, 64)
-			}
-		}
-	}
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	rssKiB = s.statusKiB("VmRSS:")
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
 	if err == nil {
 		fds = len(entries)
 	}
 	return rssKiB, fds
+}
+
+// statusKiB is a KiB field of the running server's /proc/PID/status
+// ("VmRSS:", "VmHWM:" for the peak), -1 when it cannot be read.
+func (s *Server) statusKiB(field string) int64 {
+	if s.cmd == nil {
+		return -1
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
+			kib, _ := strconv.ParseInt(f[1], 10, 64)
+			return kib
+		}
+	}
+	return -1
 }
 
 // cpuTime is the running server's user + system CPU time so far, in
