@@ -179,24 +179,23 @@ func (r *lineReader) tag(key, val []byte) {
 		if string(val) == "node" {
 			return
 		}
-		// "type" names the kind, "type-id" the index: type+id, whichever
-		// tag comes first.
-		if len(st.typeBuf) == 0 {
-			st.typeBuf = append(st.typeBuf, val...)
-		} else {
-			st.typeBuf = reorder(st.typeBuf, val)
-		}
+		st.typeBuf = prependKind(st.typeBuf, val)
 	case "type-id":
 		st.typeBuf = append(st.typeBuf, val...)
 	case "stype":
-		if len(st.subTypeBuf) == 0 {
-			st.subTypeBuf = append(st.subTypeBuf, val...)
-		} else {
-			st.subTypeBuf = reorder(st.subTypeBuf, val)
-		}
+		st.subTypeBuf = prependKind(st.subTypeBuf, val)
 	case "stype-id":
 		st.subTypeBuf = append(st.subTypeBuf, val...)
 	}
+}
+
+// prependKind puts a "type" (or "stype") value before the "type-id" value
+// buf may hold already: the selector is kind+id, whichever tag comes first.
+func prependKind(buf, kind []byte) []byte {
+	if len(buf) == 0 {
+		return append(buf, kind...)
+	}
+	return reorder(buf, kind)
 }
 
 // finish ends a line whose value and time are set: its selector is built
@@ -463,24 +462,16 @@ func simpleNumber(b []byte) (schema.Float, bool) {
 		x, err := strconv.ParseUint(transient(b[:len(b)-1]), 10, 64)
 		return schema.Float(x), err == nil && isDecimal(b[:len(b)-1], false)
 	}
+	// Each part must have a digit: digitRun finds the part's end.
 	i := 0
 	if b[0] == '-' {
 		i++
 	}
-	whole := i
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
-	if i == whole {
+	if i = digitRun(b, i); i < 0 {
 		return 0, false
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		fraction := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == fraction {
+		if i = digitRun(b, i+1); i < 0 {
 			return 0, false
 		}
 	}
@@ -489,11 +480,7 @@ func simpleNumber(b []byte) (schema.Float, bool) {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		exponent := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == exponent {
+		if i = digitRun(b, i); i < 0 {
 			return 0, false
 		}
 	}
@@ -509,15 +496,19 @@ func isDecimal(b []byte, signed bool) bool {
 	if signed && len(b) > 0 && b[0] == '-' {
 		b = b[1:]
 	}
-	if len(b) == 0 {
-		return false
+	return digitRun(b, 0) == len(b)
+}
+
+// digitRun is the end of the digits from b[i] on, -1 when there is none.
+func digitRun(b []byte, i int) int {
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
 	}
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
+	if i == start {
+		return -1
 	}
-	return true
+	return i
 }
 
 // transient views b as a string for a parse that does not keep it (its
