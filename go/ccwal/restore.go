@@ -174,6 +174,19 @@ func (r *Restored) Level(h, l int) (path []string, metrics int, err error) {
 // Metric returns metric m of level l of host h with its chunks, oldest
 // first, copied into Go slices.
 func (r *Restored) Metric(h, l, m int) (name string, chunks []Chunk, err error) {
+	return r.metric(h, l, m, true)
+}
+
+// MetricView is Metric without the copy: each chunk's Values points into
+// the restored data and is valid only until Close (reading it after Close
+// is a use after free). For a caller that copies the values into its own
+// buffers anyway, it saves one copy of every value. Goroutines may call
+// it, and Metric, concurrently.
+func (r *Restored) MetricView(h, l, m int) (name string, chunks []Chunk, err error) {
+	return r.metric(h, l, m, false)
+}
+
+func (r *Restored) metric(h, l, m int, copyValues bool) (name string, chunks []Chunk, err error) {
 	metric := C.ccwal_restored_metric{struct_size: C.sizeof_ccwal_restored_metric}
 	if err := call(func(e **C.ccwal_error) C.ccwal_result {
 		return C.ccwal_restore_metric(r.result, C.size_t(h), C.size_t(l), C.size_t(m), &metric, e)
@@ -187,9 +200,14 @@ func (r *Restored) Metric(h, l, m int) (name string, chunks []Chunk, err error) 
 		}); err != nil {
 			return "", nil, err
 		}
-		values := make([]float64, int(chunk.len))
+		var values []float64
 		if chunk.len > 0 {
-			copy(values, unsafe.Slice((*float64)(unsafe.Pointer(chunk.values)), int(chunk.len)))
+			values = unsafe.Slice((*float64)(unsafe.Pointer(chunk.values)), int(chunk.len))
+			if copyValues {
+				values = append([]float64(nil), values...)
+			}
+		} else if copyValues {
+			values = []float64{}
 		}
 		chunks = append(chunks, Chunk{Start: int64(chunk.start), Frequency: int64(chunk.frequency),
 			Capacity: int(chunk.capacity), Archived: bool(chunk.archived), Values: values})

@@ -100,6 +100,34 @@ func TestWriteCheckpointRestoreRoundTrip(t *testing.T) {
 	if err != nil || len(chunks) != 1 || chunks[0].Values[99] != 99 || chunks[0].Archived {
 		t.Fatalf("WAL chunk %+v %v", chunks, err)
 	}
+
+	// MetricView: the same chunks, read by goroutines at once, without a copy.
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Go(func() {
+			for _, hlm := range [][3]int{{0, 1, 0}, {1, 2, 0}} {
+				name, copied, err := restored.Metric(hlm[0], hlm[1], hlm[2])
+				viewName, viewed, verr := restored.MetricView(hlm[0], hlm[1], hlm[2])
+				if err != nil || verr != nil || viewName != name || len(viewed) != len(copied) {
+					t.Errorf("view of %v: %s %+v %v", hlm, name, viewed, verr)
+					return
+				}
+				for c := range viewed {
+					v, w := viewed[c], copied[c]
+					if v.Start != w.Start || v.Archived != w.Archived || len(v.Values) != len(w.Values) ||
+						&v.Values[0] == &w.Values[0] {
+						t.Errorf("view of %v chunk %d: %+v, copy %+v", hlm, c, v, w)
+					}
+					for i := range v.Values {
+						if math.Float64bits(v.Values[i]) != math.Float64bits(w.Values[i]) {
+							t.Errorf("view of %v chunk %d value %d: %v, copy %v", hlm, c, i, v.Values[i], w.Values[i])
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestErrorsCarryCodesAndMessages(t *testing.T) {

@@ -6,6 +6,9 @@ package metricstore
 import (
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	cclog "github.com/ClusterCockpit/cc-lib/v2/ccLogger"
 	"github.com/ClusterCockpit/cc-lib/v2/schema"
@@ -19,8 +22,9 @@ import (
 // current.wal. Damaged WAL bytes (a torn tail after a crash) are skipped
 // and replay goes on after them; a record older than its chain's newest
 // buffer goes into the older buffer it belongs to. A stray file in the
-// root is a warning. Returns the number of files loaded; an error when a
-// host could not be loaded (what was loaded of it stays).
+// root is a warning. The restored hosts go into the store in parallel
+// (Keys.NumWorkers goroutines). Returns the number of files loaded; an
+// error when a host could not be loaded (what was loaded of it stays).
 func (m *MemoryStore) FromCheckpointFiles(dir string, from int64) (int, error) {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		err := os.MkdirAll(dir, CheckpointDirPerms)
@@ -39,31 +43,40 @@ func (m *MemoryStore) FromCheckpointFiles(dir string, from int64) (int, error) {
 		cclog.Warnf("[METRICSTORE]> %s: %v (ignored: every host directory was loaded)", dir, restored.Err)
 	}
 
-	files, errs := 0, 0
-	var records, damaged uint64
-	for h, host := range restored.Hosts {
-		if host.Err != nil {
-			cclog.Errorf("[METRICSTORE]> error while loading checkpoints for %s/%s: %s", host.Cluster, host.Host, host.Err.Error())
-			errs++
-		}
-		if host.DamagedRanges > 0 {
-			cclog.Warnf("[METRICSTORE]> WAL replay of %s/%s: %d damaged ranges skipped", host.Cluster, host.Host, host.DamagedRanges)
-		}
-		files += host.FilesLoaded
-		records += host.RecordsApplied
-		damaged += uint64(host.DamagedRanges)
-		if err := m.loadRestoredHost(restored, h, host); err != nil {
-			cclog.Errorf("[METRICSTORE]> error while loading checkpoints for %s/%s: %s", host.Cluster, host.Host, err.Error())
-			errs++
-		}
+	// Hosts go into the store in parallel, as upstream loads them.
+	var files, errs atomic.Int64
+	var records, damaged atomic.Uint64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < max(Keys.NumWorkers, 1); w++ {
+		wg.Go(func() {
+			for h := int(next.Add(1) - 1); h < len(restored.Hosts); h = int(next.Add(1) - 1) {
+				host := restored.Hosts[h]
+				if host.Err != nil {
+					cclog.Errorf("[METRICSTORE]> error while loading checkpoints for %s/%s: %s", host.Cluster, host.Host, host.Err.Error())
+					errs.Add(1)
+				}
+				if host.DamagedRanges > 0 {
+					cclog.Warnf("[METRICSTORE]> WAL replay of %s/%s: %d damaged ranges skipped", host.Cluster, host.Host, host.DamagedRanges)
+				}
+				files.Add(int64(host.FilesLoaded))
+				records.Add(host.RecordsApplied)
+				damaged.Add(uint64(host.DamagedRanges))
+				if err := m.loadRestoredHost(restored, h, host); err != nil {
+					cclog.Errorf("[METRICSTORE]> error while loading checkpoints for %s/%s: %s", host.Cluster, host.Host, err.Error())
+					errs.Add(1)
+				}
+			}
+		})
 	}
+	wg.Wait()
 	cclog.Infof("[METRICSTORE]> ccwal restore: %d hosts, %d files, %d WAL records replayed, %d damaged ranges skipped",
-		len(restored.Hosts), files, records, damaged)
+		len(restored.Hosts), files.Load(), records.Load(), damaged.Load())
 
-	if errs > 0 {
-		return files, fmt.Errorf("[METRICSTORE]> %d errors happened while creating checkpoints (%d successes)", errs, files)
+	if errs.Load() > 0 {
+		return int(files.Load()), fmt.Errorf("[METRICSTORE]> %d errors happened while creating checkpoints (%d successes)", errs.Load(), files.Load())
 	}
-	return files, nil
+	return int(files.Load()), nil
 }
 
 // loadRestoredHost builds the level tree of one restored host: each
@@ -77,7 +90,7 @@ func (m *MemoryStore) loadRestoredHost(restored *ccwal.Restored, h int, host ccw
 		}
 		level := hostLevel.findLevelOrCreate(path, len(m.Metrics))
 		for k := 0; k < metrics; k++ {
-			name, chunks, err := restored.Metric(h, l, k)
+			name, chunks, err := restored.MetricView(h, l, k)
 			if err != nil {
 				return err
 			}
@@ -94,21 +107,24 @@ func (m *MemoryStore) loadRestoredHost(restored *ccwal.Restored, h int, host ccw
 }
 
 // bufferChain turns restored chunks into a chain of buffers and returns
-// its head (the newest). Buffers of the standard capacity come from the
+// its head (the newest), copying each chunk's values once (they may point
+// into the restored data). Buffers of the standard capacity come from the
 // pool, as those written live do.
 func bufferChain(chunks []ccwal.Chunk) *buffer {
 	var head *buffer
 	for _, chunk := range chunks {
 		var b *buffer
-		capacity := max(chunk.Capacity, len(chunk.Values))
+		n := len(chunk.Values)
+		capacity := max(chunk.Capacity, n)
 		if capacity == BufferCap {
 			b = bufferPool.Get()
-			b.data = b.data[:0]
 		} else {
 			b = &buffer{data: make([]schema.Float, 0, capacity)}
 		}
-		for _, v := range chunk.Values {
-			b.data = append(b.data, schema.Float(v))
+		b.data = b.data[:n]
+		if n > 0 {
+			// schema.Float is a float64: one memmove.
+			copy(b.data, unsafe.Slice((*schema.Float)(unsafe.Pointer(unsafe.SliceData(chunk.Values))), n))
 		}
 		b.frequency = chunk.Frequency
 		b.start = chunk.Start
