@@ -324,12 +324,6 @@ fn payload_len_raw(metric_len: usize, selector_bytes: usize) -> usize {
     MIN_PAYLOAD_LEN as usize + metric_len + selector_bytes
 }
 
-/// [`encoded_len`] for a selector already in its stored form (as
-/// [`encode_record_raw_selector`] takes it).
-pub(crate) fn encoded_len_raw(metric_len: usize, selector_bytes: usize) -> usize {
-    RECORD_OVERHEAD + payload_len_raw(metric_len, selector_bytes)
-}
-
 /// Appends one record to `out` and returns its length.
 ///
 /// Names that do not fit their length fields are refused (nothing is

@@ -137,17 +137,17 @@ pub(crate) fn same_name(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// Consecutive samples of one (cluster, host) in an encoded batch: their
-/// bytes, and the bytes their WAL records take. A collector sends a host's
-/// metrics together, so a batch is a few runs of many samples, and the
-/// work per host (names, shard, queue item) is done once per run.
+/// Consecutive samples of one (cluster, host) in an encoded batch, and
+/// where their WAL records are in the buffer [`runs`] filled. A collector
+/// sends a host's metrics together, so a batch is a few runs of many
+/// samples, and the work per host (names, shard, queue item) is done once
+/// per run.
 #[derive(Debug, Clone)]
 pub(crate) struct Run<'a> {
     pub cluster: &'a [u8],
     pub host: &'a [u8],
-    pub bytes: Range<usize>,
     pub samples: u64,
-    pub record_bytes: usize,
+    pub records: Range<usize>,
 }
 
 /// Whether [`runs`] checks each run's cluster and host names.
@@ -161,19 +161,34 @@ pub(crate) enum HostNames {
 
 /// Checks every sample of an encoded batch (lengths against the bytes and,
 /// unless `names` are trusted, each run's cluster and host names: metric
-/// and selector lengths cannot exceed their fields) and splits it into
-/// runs. The first malformed sample is an error naming it.
-pub(crate) fn runs(bytes: &[u8], names: HostNames) -> Result<Vec<Run<'_>>, Error> {
+/// and selector lengths cannot exceed their fields), writes its WAL record
+/// to `records` (emptied first) and splits the batch into runs, in one walk
+/// of the bytes. The first malformed sample is an error naming it.
+pub(crate) fn runs<'a>(
+    bytes: &'a [u8],
+    names: HostNames,
+    records: &mut Vec<u8>,
+) -> Result<Vec<Run<'a>>, Error> {
+    records.clear();
+    // A record is shorter than its sample in the batch but for a few bytes.
+    records.reserve(bytes.len() + bytes.len() / 8);
     let mut runs: Vec<Run<'_>> = Vec::new();
     let (mut pos, mut index) = (0, 0);
     while pos < bytes.len() {
         let e = parse(bytes, pos, index)?;
-        let record = wal::encoded_len_raw(e.metric.len(), e.selector_raw.len());
+        let start = records.len();
+        wal::encode_record_raw_selector(
+            records,
+            e.ts,
+            e.metric,
+            e.selector_count,
+            e.selector_raw,
+            (e.value as f32).to_bits(),
+        );
         match runs.last_mut() {
             Some(run) if same_name(run.host, e.host) && same_name(run.cluster, e.cluster) => {
-                run.bytes.end = e.end;
                 run.samples += 1;
-                run.record_bytes += record;
+                run.records.end = records.len();
             }
             _ => {
                 if names == HostNames::Check {
@@ -188,9 +203,8 @@ pub(crate) fn runs(bytes: &[u8], names: HostNames) -> Result<Vec<Run<'_>>, Error
                 runs.push(Run {
                     cluster: e.cluster,
                     host: e.host,
-                    bytes: pos..e.end,
                     samples: 1,
-                    record_bytes: record,
+                    records: start..records.len(),
                 });
             }
         }
@@ -198,26 +212,6 @@ pub(crate) fn runs(bytes: &[u8], names: HostNames) -> Result<Vec<Run<'_>>, Error
         index += 1;
     }
     Ok(runs)
-}
-
-/// Appends the WAL record of every sample of `run` (of `bytes`, which
-/// [`runs`] checked) to `out`.
-pub(crate) fn encode_run(bytes: &[u8], run: &Run<'_>, out: &mut Vec<u8>) {
-    out.reserve(run.record_bytes);
-    let mut pos = run.bytes.start;
-    while pos < run.bytes.end {
-        let e = parse(bytes, pos, 0).expect("checked by runs()");
-        let bits = (e.value as f32).to_bits();
-        wal::encode_record_raw_selector(
-            out,
-            e.ts,
-            e.metric,
-            e.selector_count,
-            e.selector_raw,
-            bits,
-        );
-        pos = e.end;
-    }
 }
 
 /// Parses the sample at `pos` (the `index`th), checking its lengths
@@ -315,19 +309,19 @@ mod tests {
                 .push(b"c", host.as_bytes(), metric.as_bytes(), cpu, ts as f64, ts)
                 .unwrap();
         }
-        let bytes = batch.as_bytes();
-        let runs = runs(bytes, HostNames::Check).unwrap();
+        let mut records = b"left over".to_vec();
+        let runs = runs(batch.as_bytes(), HostNames::Check, &mut records).unwrap();
         let shape: Vec<_> = runs.iter().map(|r| (r.host, r.samples)).collect();
         assert_eq!(shape, [(b"a".as_slice(), 2), (b"b", 1), (b"a", 1)]);
-        assert_eq!(runs.last().unwrap().bytes.end, bytes.len());
-        let mut encoded = Vec::new();
-        encode_run(bytes, &runs[0], &mut encoded);
-        assert_eq!(encoded.len(), runs[0].record_bytes);
         let mut expected = Vec::new();
-        for (metric, ts) in [(b"m1", 1), (b"m2", 2)] {
+        let mut ends = Vec::new();
+        for (metric, ts) in [(b"m1", 1), (b"m2", 2), (b"m1", 3), (b"m3", 4)] {
             wal::encode_record(&mut expected, ts, metric, cpu, ts as f32).unwrap();
+            ends.push(expected.len());
         }
-        assert_eq!(encoded, expected);
+        assert_eq!(records, expected);
+        let ranges: Vec<_> = runs.iter().map(|r| r.records.clone()).collect();
+        assert_eq!(ranges, [0..ends[1], ends[1]..ends[2], ends[2]..ends[3]]);
     }
 
     #[test]
@@ -355,7 +349,7 @@ mod tests {
         );
         assert_eq!(second.selector_count, 2);
         assert_eq!(second.selector_raw, b"\x04cpu3\x01x");
-        let runs = runs(bytes, HostNames::Check).unwrap();
+        let runs = runs(bytes, HostNames::Check, &mut Vec::new()).unwrap();
         assert_eq!(runs.len(), 2);
         assert_eq!((runs[1].host, runs[1].samples), (b"h2".as_slice(), 1));
         batch.clear();
@@ -374,7 +368,7 @@ mod tests {
         let bytes = batch.as_bytes();
         let one = bytes.len() / 2;
         for len in 0..bytes.len() {
-            match runs(&bytes[..len], HostNames::Check) {
+            match runs(&bytes[..len], HostNames::Check, &mut Vec::new()) {
                 Ok(runs) => assert!(len == 0 || len == one, "{len}: {}", runs.len()),
                 Err(e) => {
                     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
@@ -396,8 +390,8 @@ mod tests {
         bytes.extend_from_slice(&1f64.to_le_bytes());
         bytes.extend_from_slice(&[1, 0, 2, 0, 2, 0, 0]);
         bytes.extend_from_slice(b"c../m");
-        let error = runs(&bytes, HostNames::Check).unwrap_err();
+        let error = runs(&bytes, HostNames::Check, &mut Vec::new()).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidName);
-        assert!(runs(&bytes, HostNames::Trusted).is_ok());
+        assert!(runs(&bytes, HostNames::Trusted, &mut Vec::new()).is_ok());
     }
 }

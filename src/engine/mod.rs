@@ -81,6 +81,7 @@ mod shard;
 mod stats;
 pub mod tunables;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -362,16 +363,39 @@ impl Store {
     }
 
     fn append_entries(&self, bytes: &[u8], names: HostNames) -> Result<(), Error> {
+        thread_local! {
+            // The encoded records of the batch being appended: reused, so
+            // that a batch costs no allocation (and no page faults), up to
+            // KEPT_RECORDS_CAPACITY per thread (cgo calls come on many).
+            static RECORDS: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        const KEPT_RECORDS_CAPACITY: usize = 1 << 20;
+        RECORDS.with_borrow_mut(|records| {
+            let appended = self.append_runs(bytes, names, records);
+            if records.capacity() > KEPT_RECORDS_CAPACITY {
+                *records = Vec::new();
+            }
+            appended
+        })
+    }
+
+    fn append_runs(
+        &self,
+        bytes: &[u8],
+        names: HostNames,
+        records: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         let shards = self.shards.len();
-        // Pass 1: check everything, split the batch into runs of one host,
-        // find each run's shard and each shard's share of bytes.
-        let runs = batch::runs(bytes, names)?;
+        // Pass 1, outside every lock: check everything, encode the records,
+        // split the batch into runs of one host, find each run's shard and
+        // each shard's share of bytes.
+        let runs = batch::runs(bytes, names, records)?;
         let mut need = vec![(0usize, 0u64); shards];
         let placed: Vec<usize> = runs
             .iter()
             .map(|run| {
                 let shard = shard_of(run.cluster, run.host, shards);
-                need[shard].0 += queued_len(run.cluster, run.host, run.record_bytes);
+                need[shard].0 += queued_len(run.cluster, run.host, run.records.len());
                 need[shard].1 += run.samples;
                 shard
             })
@@ -396,7 +420,7 @@ impl Store {
             let mine = runs.iter().zip(&placed).filter(|&(_, &s)| s == shard);
             for (run, _) in mine {
                 queue.append_records(run.cluster, run.host, run.samples, |out| {
-                    batch::encode_run(bytes, run, out)
+                    out.extend_from_slice(&records[run.records.clone()])
                 });
             }
         }
