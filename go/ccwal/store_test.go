@@ -104,7 +104,9 @@ func TestWriteCheckpointRestoreRoundTrip(t *testing.T) {
 	// MetricView: the same chunks, read by goroutines at once, without a copy.
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for _, hlm := range [][3]int{{0, 1, 0}, {1, 2, 0}} {
 				name, copied, err := restored.Metric(hlm[0], hlm[1], hlm[2])
 				viewName, viewed, verr := restored.MetricView(hlm[0], hlm[1], hlm[2])
@@ -125,7 +127,7 @@ func TestWriteCheckpointRestoreRoundTrip(t *testing.T) {
 					}
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 }
