@@ -141,6 +141,9 @@ type lineReader struct {
 	lastCluster, lastHost string
 	// The last cluster and host that passed isValidPathComponent.
 	validCluster, validHost string
+	// The tags of the line being read in the simple form: reused, so
+	// that a line neither allocates nor zeroes a fixed array for them.
+	tags []lineTag
 }
 
 func newLineReader(ms *MemoryStore, clusterDefault string, emit func(*lineReader) error) *lineReader {
@@ -325,7 +328,7 @@ func (r *lineReader) body(body []byte) error {
 //	MEASUREMENT[,KEY=VALUE...] value=NUMBER [SECONDS]
 //
 // (names of printable ASCII other than space, comma, '=', quote and
-// backslash, at most maxSimpleTags tags, NUMBER a decimal float or an
+// backslash, NUMBER a decimal float or an
 // integer with suffix i or u, SECONDS a timestamp that fits in nanoseconds
 // as seconds) and emits its sample, or skips it when its metric is not
 // configured. done is false, with nothing emitted, for any other line: the
@@ -336,21 +339,20 @@ func (r *lineReader) simple(line []byte) (done bool, err error) {
 		return false, nil
 	}
 	measurement := line[:i]
-	var tags [maxSimpleTags]struct{ key, value []byte }
-	n := 0
+	tags := r.tags[:0]
 	for line[i] == ',' {
 		k := nameEnd(line, i+1)
-		if k == i+1 || k == len(line) || line[k] != '=' || n == maxSimpleTags {
+		if k == i+1 || k == len(line) || line[k] != '=' {
 			return false, nil
 		}
 		v := nameEnd(line, k+1)
 		if v == k+1 || v == len(line) {
 			return false, nil
 		}
-		tags[n].key, tags[n].value = line[i+1:k], line[k+1:v]
-		n++
+		tags = append(tags, lineTag{key: line[i+1 : k], value: line[k+1 : v]})
 		i = v
 	}
+	r.tags = tags
 	if line[i] != ' ' {
 		return false, nil
 	}
@@ -384,7 +386,7 @@ func (r *lineReader) simple(line []byte) (done bool, err error) {
 		return true, nil
 	}
 	r.begin(measurement, config)
-	for _, tag := range tags[:n] {
+	for _, tag := range tags {
 		r.tag(tag.key, tag.value)
 	}
 	r.metric.Value = value
@@ -396,8 +398,8 @@ func (r *lineReader) simple(line []byte) (done bool, err error) {
 	return true, r.finish()
 }
 
-// maxSimpleTags: a line with more tags is left to the decoder.
-const maxSimpleTags = 16
+// lineTag is one tag of a line in the simple form, as slices of the line.
+type lineTag struct{ key, value []byte }
 
 // nameEnd is the end of the name in the simple form starting at line[i]:
 // printable ASCII other than space, comma, '=', quote and backslash.
