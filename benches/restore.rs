@@ -4,9 +4,10 @@
 //! level, 1.92 M records; best of 3) — next to one large write/read of the
 //! same bytes in the same run.
 //!
-//! `cargo bench --bench restore [-- replay]` (below $CCWAL_BENCH_DIR,
-//! default target/bench-restore; $CCWAL_BENCH_HOSTS hosts, default 1000;
-//! `replay` runs only the WAL replay, e.g. under a profiler)
+//! `cargo bench --bench restore [-- replay|snapshots]` (below
+//! $CCWAL_BENCH_DIR, default target/bench-restore; $CCWAL_BENCH_HOSTS
+//! hosts, default 1000; `replay` runs only the WAL replay and `snapshots`
+//! only the restore of snapshots, e.g. under a profiler)
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -103,6 +104,16 @@ fn write_all_no_fsync(root: &Path, hosts: usize, values: &[f64]) -> (Duration, u
         std::fs::write(dir.join(format!("{FROM}.bin")), snapshot).unwrap();
     }
     (started.elapsed(), bytes)
+}
+
+/// One line of the table: `t` for `bytes`, and as a multiple of `limit`.
+fn row(name: &str, bytes: u64, t: Duration, limit: Duration) {
+    println!(
+        "{name:<44} {:>10.3} {:>10.2} {:>14.1}",
+        t.as_secs_f64(),
+        gbps(bytes, t),
+        t.as_secs_f64() / limit.as_secs_f64()
+    )
 }
 
 fn one_large_write_and_read(dir: &Path, bytes: u64) -> (Duration, Duration) {
@@ -209,6 +220,85 @@ fn replay(base: &Path, root: &Path, hosts: usize) {
     }
 }
 
+/// The floor of a restore that keeps every value in a chunk of its own:
+/// `chunks` vectors of [`VALUES`] f64 each, allocated and filled on
+/// `workers` threads and kept until all are done.
+fn allocate_and_fill(chunks: usize, workers: usize) -> Duration {
+    let source = vec![0.5f32; VALUES];
+    let started = Instant::now();
+    let kept: Vec<Vec<Vec<f64>>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..chunks / workers)
+                        .map(|_| {
+                            let mut values = Vec::with_capacity(VALUES);
+                            values.extend(source.iter().map(|&v| f64::from(v)));
+                            values
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let t = started.elapsed();
+    drop(kept);
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe { libc::malloc_trim(0) };
+    t
+}
+
+/// Restores the snapshots below `root` with 1 and 2 workers, next to one
+/// read() of the same bytes, with the peak memory each needs.
+fn restore_snapshots(root: &Path, hosts: usize, bytes: u64, read_limit: Duration) {
+    row(
+        "one read() of the same bytes",
+        bytes,
+        read_limit,
+        read_limit,
+    );
+    let config = config();
+    let data_bytes = (hosts * (64 + 16 * 8) * VALUES * 8) as u64;
+    for workers in [1, 2] {
+        let t = allocate_and_fill(hosts * (64 + 16 * 8), workers);
+        row(
+            &format!("  only allocating its chunks, {workers} worker(s)"),
+            bytes,
+            t,
+            read_limit,
+        );
+        let options = RestoreOptions {
+            workers,
+            ..RestoreOptions::default()
+        };
+        hwm_reset();
+        let before = status_kib("VmRSS:");
+        let started = Instant::now();
+        let restored = restore(root, FROM, &config, &options).unwrap();
+        let t = started.elapsed();
+        let peak = status_kib("VmHWM:").saturating_sub(before) * 1024;
+        assert!(restored.hosts.iter().all(|h| h.error.is_none()));
+        row(
+            &format!("restore, {workers} worker(s), page cache"),
+            bytes,
+            t,
+            read_limit,
+        );
+        println!(
+            "{:<44} {:>10.2} (peak RSS growth {:.0} MB for {:.0} MB of restored f64 data)",
+            "  peak memory / restored data",
+            peak as f64 / data_bytes as f64,
+            peak as f64 / 1e6,
+            data_bytes as f64 / 1e6
+        );
+        drop(restored);
+        // Give freed memory back, so the next run's peak starts from here.
+        // SAFETY: malloc_trim only releases free heap memory.
+        unsafe { libc::malloc_trim(0) };
+    }
+}
+
 fn main() {
     let base = std::env::var_os("CCWAL_BENCH_DIR")
         .map_or_else(|| PathBuf::from("target/bench-restore"), PathBuf::from);
@@ -236,18 +326,16 @@ fn main() {
     let (no_fsync, bytes) = write_all_no_fsync(&root, hosts, &values);
     let (write_limit, read_limit) = one_large_write_and_read(&base, bytes);
     println!("{hosts} hosts, {:.0} MB of snapshots", bytes as f64 / 1e6);
+    if std::env::args().any(|a| a == "snapshots") {
+        restore_snapshots(&root, hosts, bytes, read_limit);
+        let _ = std::fs::remove_dir_all(&base);
+        return;
+    }
     println!(
         "{:<44} {:>10} {:>10} {:>14}",
         "operation", "seconds", "GB/s", "× one big I/O"
     );
-    let row = |name: &str, t: Duration, limit: Duration| {
-        println!(
-            "{name:<44} {:>10.3} {:>10.2} {:>14.1}",
-            t.as_secs_f64(),
-            gbps(bytes, t),
-            t.as_secs_f64() / limit.as_secs_f64()
-        )
-    };
+    let row = |name: &str, t: Duration, limit: Duration| row(name, bytes, t, limit);
     row("one write() of the same bytes", write_limit, write_limit);
     row("snapshot encode + write, no fsync", no_fsync, write_limit);
     for workers in [1, 2] {
@@ -259,38 +347,7 @@ fn main() {
             write_limit,
         );
     }
-    row("one read() of the same bytes", read_limit, read_limit);
-    let config = config();
-    let data_bytes = (hosts * (64 + 16 * 8) * VALUES * 8) as u64;
-    for workers in [1, 2] {
-        let options = RestoreOptions {
-            workers,
-            ..RestoreOptions::default()
-        };
-        hwm_reset();
-        let before = status_kib("VmRSS:");
-        let started = Instant::now();
-        let restored = restore(&root, FROM, &config, &options).unwrap();
-        let t = started.elapsed();
-        let peak = status_kib("VmHWM:").saturating_sub(before) * 1024;
-        assert!(restored.hosts.iter().all(|h| h.error.is_none()));
-        row(
-            &format!("restore, {workers} worker(s), page cache"),
-            t,
-            read_limit,
-        );
-        println!(
-            "{:<44} {:>10.2} (peak RSS growth {:.0} MB for {:.0} MB of restored f64 data)",
-            "  peak memory / restored data",
-            peak as f64 / data_bytes as f64,
-            peak as f64 / 1e6,
-            data_bytes as f64 / 1e6
-        );
-        drop(restored);
-        // Give freed memory back, so the next run's peak starts from here.
-        // SAFETY: malloc_trim only releases free heap memory.
-        unsafe { libc::malloc_trim(0) };
-    }
+    restore_snapshots(&root, hosts, bytes, read_limit);
     replay(&base, &root, hosts);
     let _ = std::fs::remove_dir_all(&base);
 }

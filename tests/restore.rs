@@ -346,6 +346,41 @@ fn json_and_binary_mixed_and_duplicate_names() {
 }
 
 #[test]
+fn a_repeated_child_counts_once_the_last() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = host_dir(root.path(), "h");
+    let child = |metrics| Child {
+        name: b"cpu0".to_vec(),
+        level: Level {
+            metrics,
+            children: vec![],
+        },
+    };
+    write_bin(
+        &dir,
+        2000,
+        3000,
+        Level {
+            metrics: vec![],
+            children: vec![
+                child(vec![
+                    metric("load", 2000, &[1.0]),
+                    metric("mem", 2000, &[5.0]),
+                ]),
+                child(vec![metric("load", 2000, &[2.0])]),
+            ],
+        },
+    );
+    let host = restore_one(root.path(), 0, &RestoreOptions::default());
+    assert_eq!(chain(&host, &["cpu0"], "load")[0].values, vec![2.0]);
+    let cpu0 = &host.root.children[b"cpu0".as_slice()];
+    assert!(
+        !cpu0.metrics.contains_key(b"mem".as_slice()),
+        "the earlier child is passed over whole, as Go's map replaces it"
+    );
+}
+
+#[test]
 fn a_snapshot_name_that_is_not_a_number_fails_the_host_only() {
     let root = tempfile::tempdir().unwrap();
     let bad = host_dir(root.path(), "bad");

@@ -96,7 +96,7 @@ impl TreeBuilder {
     }
 }
 
-impl SnapshotVisitor for TreeBuilder {
+impl SnapshotVisitor<'_> for TreeBuilder {
     fn metric(&mut self, name: &[u8], frequency: i64, start: i64, values: ValuesRef<'_>) {
         let series = ArchiveSeries {
             frequency,

@@ -544,12 +544,13 @@ impl<'a> ValuesRef<'a> {
     }
 }
 
-/// Receives a snapshot's contents in file order.
-pub trait SnapshotVisitor {
+/// Receives a snapshot's contents in file order; names and values borrow
+/// from the input (`'a`), so a visitor may keep them instead of copying.
+pub trait SnapshotVisitor<'a> {
     /// A metric of the current level.
-    fn metric(&mut self, name: &[u8], frequency: i64, start: i64, values: ValuesRef<'_>);
+    fn metric(&mut self, name: &'a [u8], frequency: i64, start: i64, values: ValuesRef<'a>);
     /// A child level begins; its contents follow.
-    fn enter_child(&mut self, name: &[u8]);
+    fn enter_child(&mut self, name: &'a [u8]);
     /// The child level begun last ends.
     fn leave_child(&mut self);
 }
@@ -635,8 +636,8 @@ fn read_header(cursor: &mut Cursor<'_>) -> Result<(i64, i64), DecodeError> {
     Ok((cursor.i64(Field::Header)?, cursor.i64(Field::Header)?))
 }
 
-fn walk_level<V: SnapshotVisitor>(
-    cursor: &mut Cursor<'_>,
+fn walk_level<'a, V: SnapshotVisitor<'a>>(
+    cursor: &mut Cursor<'a>,
     visitor: &mut V,
     depth: usize,
 ) -> Result<(), DecodeError> {
@@ -667,7 +668,7 @@ fn walk_level<V: SnapshotVisitor>(
 
 struct Validator;
 
-impl SnapshotVisitor for Validator {
+impl SnapshotVisitor<'_> for Validator {
     fn metric(&mut self, _: &[u8], _: i64, _: i64, _: ValuesRef<'_>) {}
     fn enter_child(&mut self, _: &[u8]) {}
     fn leave_child(&mut self) {}
@@ -679,8 +680,8 @@ impl SnapshotVisitor for Validator {
 /// snapshot that decodes completely: a corrupt file contributes nothing, as
 /// with the Go reader. Bytes after the tree are not read (Go ignores them
 /// too); compare the returned length with the input to detect them.
-pub fn walk_snapshot<V: SnapshotVisitor>(
-    input: &[u8],
+pub fn walk_snapshot<'a, V: SnapshotVisitor<'a>>(
+    input: &'a [u8],
     visitor: &mut V,
 ) -> Result<(i64, i64, usize), DecodeError> {
     let mut cursor = Cursor { input, pos: 0 };
@@ -707,7 +708,7 @@ impl TreeBuilder {
     }
 }
 
-impl SnapshotVisitor for TreeBuilder {
+impl SnapshotVisitor<'_> for TreeBuilder {
     fn metric(&mut self, name: &[u8], frequency: i64, start: i64, values: ValuesRef<'_>) {
         let metric = Metric {
             name: name.to_vec(),

@@ -32,6 +32,7 @@
 
 pub mod buffer;
 mod series;
+mod view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -42,12 +43,13 @@ pub use crate::layout::Selection;
 pub use buffer::{Chunk, NEW_CHUNK_CAPACITY, RestoredLevel, WriteRefused};
 
 use crate::codec::json::decode_json_snapshot;
-use crate::codec::snapshot::{self, decode_header, decode_snapshot};
+use crate::codec::snapshot::decode_header;
 use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::{Error, ErrorKind};
 use crate::layout::{self, SnapshotFormat};
 use crate::storage::{self, HostDir};
 use series::{FoldBuildHasher, SeriesMap};
+use view::LevelView;
 
 /// The configured metrics: name → frequency in seconds. Anything else is
 /// skipped on restore, as in Go.
@@ -365,21 +367,16 @@ impl HostRestore<'_> {
 
     /// Loads one snapshot level into `node`; `Err` only for the start-order
     /// error under `Strict`.
-    fn load_level<V: Copy + Into<f64>>(
-        &mut self,
-        node: usize,
-        level: &snapshot::Level<V>,
-        file: &Path,
-    ) -> Result<(), Error> {
-        for metric in last_of_each(&level.metrics, |m| &m.name) {
-            let Some(index) = self.config.lookup(&metric.name) else {
+    fn load_level(&mut self, node: usize, level: &LevelView<'_>, file: &Path) -> Result<(), Error> {
+        for metric in last_of_each(&level.metrics, |m| m.name) {
+            let Some(index) = self.config.lookup(metric.name) else {
                 continue;
             };
             let chain = &mut self.levels.nodes[node].chains[index];
             if let Some(head) = chain.last().filter(|head| head.start > metric.start) {
                 let reason = format!(
                     "metric {}: chunk start {} is before the previous chunk's start {}",
-                    String::from_utf8_lossy(&metric.name),
+                    String::from_utf8_lossy(metric.name),
                     metric.start,
                     head.start
                 );
@@ -400,13 +397,13 @@ impl HostRestore<'_> {
                 frequency: metric.frequency,
                 capacity: metric.values.len(),
                 archived: true,
-                values: metric.values.iter().map(|&v| v.into()).collect(),
+                values: metric.values.to_f64_vec(),
             };
             buffer::push(chain, chunk);
         }
-        for child in last_of_each(&level.children, |c| &c.name) {
-            let child_node = self.levels.child(node, &child.name);
-            self.load_level(child_node, &child.level, file)?;
+        for (name, child) in last_of_each(&level.children, |(name, _)| name) {
+            let child_node = self.levels.child(node, name);
+            self.load_level(child_node, child, file)?;
         }
         Ok(())
     }
@@ -458,8 +455,8 @@ impl HostRestore<'_> {
                     }
                     _ => {}
                 }
-                match decode_snapshot(content) {
-                    Ok((snapshot, _)) => self.load_level(0, &snapshot.root, path)?,
+                match LevelView::binary(content) {
+                    Ok(root) => self.load_level(0, &root, path)?,
                     Err(e) => return damaged(self, e.offset as u64, e.to_string()),
                 }
             }
@@ -469,7 +466,7 @@ impl HostRestore<'_> {
                     self.report.files_skipped.push((path.to_path_buf(), reason));
                     return Ok(());
                 }
-                Ok(snapshot) => self.load_level(0, &snapshot.root, path)?,
+                Ok(snapshot) => self.load_level(0, &LevelView::json(&snapshot.root), path)?,
                 Err(e) => return damaged(self, 0, e.to_string()),
             },
         }
