@@ -80,7 +80,7 @@ struct Widen {
     values: Vec<f64>,
 }
 
-impl SnapshotVisitor for Widen {
+impl SnapshotVisitor<'_> for Widen {
     fn metric(&mut self, _: &[u8], _: i64, _: i64, values: ValuesRef<'_>) {
         self.values.clear();
         values.extend_f64(&mut self.values);
