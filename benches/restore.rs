@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use ccwal::checkpoint::{SnapshotWriterPool, snapshot_builder};
 use ccwal::codec::wal;
-use ccwal::restore::{MetricConfig, RestoreOptions, restore};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ccwal::restore::{MetricConfig, RestoreOptions, RestoreScan, restore};
 
 const VALUES: usize = 720;
 const FROM: i64 = 1_700_000_000;
@@ -297,6 +299,26 @@ fn restore_snapshots(root: &Path, hosts: usize, bytes: u64, read_limit: Duration
         // SAFETY: malloc_trim only releases free heap memory.
         unsafe { libc::malloc_trim(0) };
     }
+    // A consumer that moves each host elsewhere (as the Go server copies it
+    // into its store): each host is dropped once restored.
+    let scan = RestoreScan::new(root, FROM, config, RestoreOptions::default()).unwrap();
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|threads| {
+        for _ in 0..2 {
+            threads.spawn(|| {
+                while let Some(host) = scan.restore_host(next.fetch_add(1, Ordering::Relaxed)) {
+                    assert!(host.error.is_none());
+                }
+            });
+        }
+    });
+    row(
+        "scan, host by host, each dropped, 2 threads",
+        bytes,
+        started.elapsed(),
+        read_limit,
+    );
 }
 
 fn main() {

@@ -146,6 +146,20 @@ typedef struct ccwal_options ccwal_options;
 typedef struct ccwal_restore_result ccwal_restore_result;
 
 /**
+ * The hosts of a root, listed once, restored one at a time by the
+ * caller's threads: a caller that copies each host into a store of its own
+ * and frees it (as the Go server does) overlaps the copying with the next
+ * hosts' restore on its other threads, and holds only the hosts in flight
+ * instead of every host twice.
+ *
+ * Ownership: created by `ccwal_restore_scan_new`, owned by the caller, freed
+ * with `ccwal_restore_scan_free` (the results it handed out stay valid
+ * until they are freed themselves). Any number of threads may use it at
+ * once.
+ */
+typedef struct ccwal_restore_scan ccwal_restore_scan;
+
+/**
  * A snapshot being built: a level's metrics first, then each child level
  * between `begin_child` and `end_child`. Values are copied once, straight
  * into the file's bytes (narrowed to float32).
@@ -1347,6 +1361,63 @@ ccwal_result ccwal_restore_host_error(const ccwal_restore_result *result,
  * Frees a restore result and everything it handed out; NULL is ignored.
  */
 void ccwal_restore_result_free(ccwal_restore_result *result);
+
+/**
+ * Lists the hosts of `ROOT/CLUSTER/HOST` to restore for the retention
+ * horizon `from` (unix seconds), sorted by cluster, then host; restores
+ * none of them. `metrics` and `options` are those of `ccwal_restore`
+ * (`options->workers` does not apply: the hosts are restored on the
+ * threads that call `ccwal_restore_scan_host`). Fails only when ROOT
+ * cannot be listed (`CCWAL_IO`). Blocks (lists directories). Any thread.
+ */
+ccwal_result ccwal_restore_scan_new(const uint8_t *root,
+                                    size_t root_len,
+                                    int64_t from,
+                                    const uint8_t *metrics,
+                                    size_t metrics_len,
+                                    const ccwal_restore_options *options,
+                                    ccwal_restore_scan **scan_out,
+                                    ccwal_error **error_out);
+
+/**
+ * Number of hosts the scan found. Never blocks. Any thread.
+ */
+ccwal_result ccwal_restore_scan_host_count(const ccwal_restore_scan *scan,
+                                           size_t *count_out,
+                                           ccwal_error **error_out);
+
+/**
+ * Restores host `h` (< the host count) on the calling thread into a new
+ * result holding that one host at index 0, walked with the
+ * `ccwal_restore_*` accessors and freed with `ccwal_restore_result_free`
+ * by the caller; its root error is none (see
+ * `ccwal_restore_scan_root_error`). A host's own failure is reported in
+ * the result, as by `ccwal_restore`, not as an error. A host may be
+ * restored again (its files are read again). Blocks (reads the host's
+ * files). Any thread, any number at once.
+ */
+ccwal_result ccwal_restore_scan_host(const ccwal_restore_scan *scan,
+                                     size_t h,
+                                     ccwal_restore_result **result_out,
+                                     ccwal_error **error_out);
+
+/**
+ * A problem of the root itself, as `ccwal_restore_root_error` reads it
+ * from a result; the message is owned by the scan. Never blocks. Any
+ * thread.
+ */
+ccwal_result ccwal_restore_scan_root_error(const ccwal_restore_scan *scan,
+                                           ccwal_result *code_out,
+                                           int32_t *os_code_out,
+                                           const uint8_t **message_out,
+                                           size_t *len_out,
+                                           ccwal_error **error_out);
+
+/**
+ * Frees a scan; NULL is ignored. The results it handed out are not freed.
+ * No call on the scan may be running or follow.
+ */
+void ccwal_restore_scan_free(ccwal_restore_scan *scan);
 
 /**
  * A builder for a snapshot of the window `[from, to]`.

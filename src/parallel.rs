@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// `f` of every item, on `workers` threads that each take the next item
 /// nobody took (so a slow item holds up one thread, not a share of the
 /// rest); the results in the items' order. Blocks until all are done.
-#[cfg(any(feature = "archive", test))]
 pub(crate) fn map<T: Sync, R: Send>(
     items: &[T],
     workers: usize,

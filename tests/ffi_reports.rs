@@ -20,6 +20,10 @@ use ccwal::ffi::restore::{
     ccwal_restore_result, ccwal_restore_result_free, ccwal_restore_root_error, ccwal_restored_host,
     ccwal_restored_level, ccwal_restored_metric,
 };
+use ccwal::ffi::restore_scan::{
+    ccwal_restore_scan_free, ccwal_restore_scan_host, ccwal_restore_scan_host_count,
+    ccwal_restore_scan_new, ccwal_restore_scan_root_error,
+};
 use ccwal::ffi::{CCWAL_INVALID_ARGUMENT, CCWAL_NULL_ARGUMENT, CCWAL_OK};
 use ccwal::restore::{MetricConfig, RestoreOptions, restore};
 
@@ -58,13 +62,19 @@ fn take_error(error: *mut ccwal_error) -> (i32, String) {
     (code, message)
 }
 
-fn restore_through_c() -> *mut ccwal_restore_result {
+/// The metric configuration as C passes it.
+fn flat_config() -> Vec<u8> {
     let mut config = Vec::new();
     for (name, frequency) in METRICS {
         config.extend_from_slice(&(name.len() as u16).to_le_bytes());
         config.extend_from_slice(name.as_bytes());
         config.extend_from_slice(&frequency.to_le_bytes());
     }
+    config
+}
+
+fn restore_through_c() -> *mut ccwal_restore_result {
+    let config = flat_config();
     let root = fixture_root();
     let root = root.as_os_str().as_encoded_bytes();
     let mut result = null_mut();
@@ -237,4 +247,70 @@ fn out_of_range_indices_and_null_outputs_are_errors_not_reads() {
     // SAFETY: a static NUL-terminated string, never NULL.
     let description = unsafe { CStr::from_ptr(ccwal_result_description(CCWAL_NULL_ARGUMENT)) };
     assert!(!description.to_bytes().is_empty());
+}
+
+#[test]
+fn a_scan_restores_host_by_host_what_the_rust_restore_gives() {
+    let config = flat_config();
+    let root = fixture_root();
+    let root = root.as_os_str().as_encoded_bytes();
+    let mut scan = null_mut();
+    let e = null_mut();
+    let code = ccwal_restore_scan_new(
+        root.as_ptr(),
+        root.len(),
+        0,
+        config.as_ptr(),
+        config.len(),
+        null(),
+        &mut scan,
+        e,
+    );
+    assert_eq!(code, CCWAL_OK);
+    let mut hosts = 0;
+    assert_eq!(ccwal_restore_scan_host_count(scan, &mut hosts, e), CCWAL_OK);
+    assert!(hosts > 1, "the fixture has several hosts");
+    let mut through_c = Vec::new();
+    for h in 0..hosts {
+        let mut result = null_mut();
+        assert_eq!(ccwal_restore_scan_host(scan, h, &mut result, e), CCWAL_OK);
+        let mut one = 0;
+        assert_eq!(ccwal_restore_host_count(result, &mut one, e), CCWAL_OK);
+        assert_eq!(one, 1);
+        through_c.extend(chunks_through_c(result));
+        ccwal_restore_result_free(result);
+    }
+    assert_eq!(through_c, chunks_through_rust());
+
+    let (mut code, mut os_code, mut ptr, mut len) = (-1, -1, null(), usize::MAX);
+    let status =
+        ccwal_restore_scan_root_error(scan, &mut code, &mut os_code, &mut ptr, &mut len, e);
+    assert_eq!((status, code, os_code, len), (CCWAL_OK, CCWAL_OK, 0, 0));
+
+    let mut result = null_mut();
+    let mut error = null_mut();
+    assert_eq!(
+        ccwal_restore_scan_host(scan, hosts, &mut result, &mut error),
+        CCWAL_INVALID_ARGUMENT
+    );
+    assert!(result.is_null(), "no result on failure");
+    assert!(
+        take_error(error)
+            .1
+            .contains(&format!("host index {hosts} of {hosts}"))
+    );
+    let mut error = null_mut();
+    assert_eq!(
+        ccwal_restore_scan_host(scan, 0, null_mut(), &mut error),
+        CCWAL_NULL_ARGUMENT
+    );
+    assert!(take_error(error).1.contains("result_out"));
+    let mut error = null_mut();
+    assert_eq!(
+        ccwal_restore_scan_host(null(), 0, &mut result, &mut error),
+        CCWAL_NULL_ARGUMENT
+    );
+    assert!(take_error(error).1.contains("scan"));
+    ccwal_restore_scan_free(scan);
+    ccwal_restore_scan_free(null_mut());
 }

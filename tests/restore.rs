@@ -11,7 +11,8 @@ use ccwal::codec::snapshot::{Child, Level, Metric, Snapshot, encode_snapshot};
 use ccwal::codec::wal;
 use ccwal::layout::sealed_segment_name;
 use ccwal::restore::{
-    Chunk, MetricConfig, Recovery, RestoreOptions, RestoredHost, Selection, SkipReason, restore,
+    Chunk, MetricConfig, Recovery, RestoreOptions, RestoreScan, RestoredHost, Selection,
+    SkipReason, restore,
 };
 
 fn host_dir(root: &Path, host: &str) -> PathBuf {
@@ -641,4 +642,74 @@ fn a_stray_file_in_a_cluster_is_a_format_error_that_lists_the_hosts_dropped() {
     assert_eq!(salvage.error.as_ref().unwrap().kind(), ErrorKind::Format);
     assert_eq!(salvage.hosts.len(), 3);
     assert!(salvage.hosts_not_restored.is_empty());
+}
+
+/// A scan restores each host on the caller's threads exactly as `restore`
+/// does, from several threads at once and more than once, and reports the
+/// root as it does.
+#[test]
+fn a_scan_restores_each_host_as_restore_does() {
+    let root = tempfile::tempdir().unwrap();
+    for h in 0..12 {
+        let dir = host_dir(root.path(), &format!("h{h:02}"));
+        write_bin(
+            &dir,
+            1000,
+            2000,
+            Level {
+                metrics: vec![metric("load", 1000, &[h as f32, 1.0])],
+                children: vec![Child {
+                    name: b"cpu0".to_vec(),
+                    level: Level {
+                        metrics: vec![metric("mem", 1000, &[2.0; 40])],
+                        children: vec![],
+                    },
+                }],
+            },
+        );
+        let records: Vec<Rec<'_>> = (0..50)
+            .map(|i| {
+                (
+                    2000 + i * 60,
+                    if i % 2 == 0 { "load" } else { "mem" },
+                    &["cpu1"][..],
+                    i as f32,
+                )
+            })
+            .collect();
+        fs::write(dir.join("current.wal"), wal_bytes(&records)).unwrap();
+    }
+    // A file where only cluster directories belong: under Strict the scan
+    // stops there, as Go's does.
+    fs::write(root.path().join("c").join("h05x.bin"), b"").unwrap();
+    for options in [
+        RestoreOptions::default(),
+        options(Selection::GoExact, Recovery::Strict),
+    ] {
+        let whole = restore(root.path(), 0, &config(), &options).unwrap();
+        let scan = RestoreScan::new(root.path(), 0, config(), options.clone()).unwrap();
+        assert_eq!(scan.len(), whole.hosts.len());
+        assert_eq!(scan.error(), whole.error.as_ref());
+        assert_eq!(
+            scan.hosts_not_restored(),
+            whole.hosts_not_restored.as_slice()
+        );
+        assert!(scan.restore_host(scan.len()).is_none());
+        assert!(scan.host_name(scan.len()).is_none());
+        std::thread::scope(|threads| {
+            for _ in 0..3 {
+                threads.spawn(|| {
+                    for (i, expected) in whole.hosts.iter().enumerate() {
+                        let host = scan.restore_host(i).unwrap();
+                        // By their Debug text: a missing value is NaN.
+                        assert_eq!(format!("{host:?}"), format!("{expected:?}"));
+                        assert_eq!(
+                            scan.host_name(i).unwrap(),
+                            (expected.cluster.as_slice(), expected.host.as_slice())
+                        );
+                    }
+                });
+            }
+        });
+    }
 }

@@ -29,6 +29,7 @@ pub mod error;
 mod guard;
 pub mod options;
 pub mod restore;
+pub mod restore_scan;
 pub mod snapshot;
 pub mod store;
 pub mod version;

@@ -13,7 +13,9 @@ use super::{
 };
 use super::{SizedOutput, checked_enum, sized_out, sized_outputs};
 use crate::Error;
-use crate::restore::{self, Chunk, HostReport, MetricConfig, Recovery, RestoreOptions, Selection};
+use crate::restore::{
+    self, Chunk, HostReport, MetricConfig, Recovery, RestoreOptions, RestoredHost, Selection,
+};
 
 /// Which snapshots a restore loads: one of the `CCWAL_SELECTION_*` values
 /// (any other is refused with CCWAL_INVALID_ARGUMENT).
@@ -228,53 +230,75 @@ pub extern "C" fn ccwal_restore(
         let root = unsafe { bytes(root, root_len, "root") }?;
         let config = parse_metric_config(unsafe { bytes(metrics, metrics_len, "metrics") }?)?;
         let out = unsafe { out_ptr(result_out, "result_out") }?;
-        let mut rust_options = RestoreOptions::default();
         // SAFETY: NULL or a readable options struct, as documented.
-        if let Some(o) = unsafe { options.as_ref() } {
-            rust_options.workers = o.workers;
-            rust_options.selection = checked_enum!("options->selection", o.selection, {
-                CCWAL_SELECTION_COVERING => Selection::Covering,
-                CCWAL_SELECTION_GO_EXACT => Selection::GoExact,
-            })?;
-            rust_options.recovery = checked_enum!("options->recovery", o.recovery, {
-                CCWAL_RECOVERY_SALVAGE => Recovery::Salvage,
-                CCWAL_RECOVERY_STRICT => Recovery::Strict,
-            })?;
-        }
-        let restored = restore::restore(
-            Path::new(OsStr::from_bytes(root)),
-            from,
-            &config,
-            &rust_options,
-        )?;
-        let hosts = restored
-            .hosts
-            .into_iter()
-            .map(|h| {
-                let levels = h
-                    .root
-                    .into_levels()
-                    .into_iter()
-                    .map(|(path, metrics)| FlatLevel {
-                        path,
-                        metrics: metrics.into_iter().collect(),
-                    })
-                    .collect();
-                FlatHost {
-                    cluster: h.cluster,
-                    host: h.host,
-                    error: h.error,
-                    report: h.report,
-                    levels,
-                }
-            })
-            .collect();
+        let options = unsafe { restore_options(options) }?;
+        let restored = restore::restore(root_path(root), from, &config, &options)?;
         out.write(into_handle(ccwal_restore_result {
-            hosts,
+            hosts: restored.hosts.into_iter().map(FlatHost::from).collect(),
             error: restored.error,
         }));
         Ok(())
     })
+}
+
+/// A root path as C passes it: bytes, as the file system takes them.
+pub(super) fn root_path(root: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(root))
+}
+
+/// The options of a restore from C: NULL for the defaults; a selection or
+/// recovery that is none of its constants is refused.
+///
+/// # Safety
+/// `options` must be NULL or readable.
+pub(super) unsafe fn restore_options(
+    options: *const ccwal_restore_options,
+) -> Result<RestoreOptions, Failure> {
+    let mut rust_options = RestoreOptions::default();
+    // SAFETY: NULL or readable, as the caller promises.
+    if let Some(o) = unsafe { options.as_ref() } {
+        rust_options.workers = o.workers;
+        rust_options.selection = checked_enum!("options->selection", o.selection, {
+            CCWAL_SELECTION_COVERING => Selection::Covering,
+            CCWAL_SELECTION_GO_EXACT => Selection::GoExact,
+        })?;
+        rust_options.recovery = checked_enum!("options->recovery", o.recovery, {
+            CCWAL_RECOVERY_SALVAGE => Recovery::Salvage,
+            CCWAL_RECOVERY_STRICT => Recovery::Strict,
+        })?;
+    }
+    Ok(rust_options)
+}
+
+impl From<RestoredHost> for FlatHost {
+    fn from(h: RestoredHost) -> Self {
+        let levels = h
+            .root
+            .into_levels()
+            .into_iter()
+            .map(|(path, metrics)| FlatLevel {
+                path,
+                metrics: metrics.into_iter().collect(),
+            })
+            .collect();
+        FlatHost {
+            cluster: h.cluster,
+            host: h.host,
+            error: h.error,
+            report: h.report,
+            levels,
+        }
+    }
+}
+
+impl ccwal_restore_result {
+    /// A result of the one host `host` (index 0), with no root error.
+    pub(super) fn of_host(host: RestoredHost) -> Self {
+        ccwal_restore_result {
+            hosts: vec![FlatHost::from(host)],
+            error: None,
+        }
+    }
 }
 
 fn host_at(result: &ccwal_restore_result, h: usize) -> Result<&FlatHost, Failure> {
@@ -470,7 +494,7 @@ pub extern "C" fn ccwal_restore_chunk(
 
 /// The outputs of an error read from a result: its result code, OS error
 /// number and message.
-struct ErrorOutputs<'a> {
+pub(super) struct ErrorOutputs<'a> {
     code: &'a mut MaybeUninit<ccwal_result>,
     os_code: &'a mut MaybeUninit<i32>,
     message: &'a mut MaybeUninit<*const u8>,
@@ -482,7 +506,7 @@ impl<'a> ErrorOutputs<'a> {
     ///
     /// # Safety
     /// Each must be NULL or writable.
-    unsafe fn new(
+    pub(super) unsafe fn new(
         code_out: *mut ccwal_result,
         os_code_out: *mut i32,
         message_out: *mut *const u8,
@@ -500,7 +524,7 @@ impl<'a> ErrorOutputs<'a> {
     }
 
     /// Writes `error` (`CCWAL_OK`, 0 and an empty message for none).
-    fn write(self, error: Option<&Error>) {
+    pub(super) fn write(self, error: Option<&Error>) {
         let (code, os_code) = error_codes(error);
         let text = error.map_or("", Error::message);
         self.code.write(code);

@@ -48,6 +48,7 @@ use crate::codec::wal::{self, WalItem, WalReader};
 use crate::error::{Error, ErrorKind};
 use crate::layout::{self, SnapshotFormat};
 use crate::storage::{self, HostDir};
+use parking_lot::Mutex;
 use series::{FoldBuildHasher, SeriesMap};
 use view::LevelView;
 
@@ -610,6 +611,146 @@ pub(crate) fn restore_one(
     restore_host(dir, from, config, options, &mut WorkerState::new(config))
 }
 
+/// The hosts of a root, each restored when the caller asks for it, on the
+/// caller's thread. A consumer that moves every host elsewhere (the Go
+/// server copies it into its own store) overlaps that with the next hosts'
+/// restore on its other threads, and holds only the hosts in flight rather
+/// than the whole root twice; the memory of each host it drops is reused for
+/// the next. [`restore`] is this, on `options.workers` threads, keeping
+/// every host.
+///
+/// Any number of threads may restore hosts at once (each host any number of
+/// times: its files are read again).
+pub struct RestoreScan {
+    from: i64,
+    config: MetricConfig,
+    options: RestoreOptions,
+    hosts: Vec<HostDir>,
+    error: Option<Error>,
+    hosts_not_restored: Vec<(Vec<u8>, Vec<u8>)>,
+    /// States of the threads that restored a host and returned, for the
+    /// next host (their buffers and level arena).
+    idle: Mutex<Vec<WorkerState>>,
+}
+
+impl RestoreScan {
+    /// Lists `ROOT/CLUSTER/HOST` (or only `options.only`) for the retention
+    /// horizon `from`; `options.workers` does not apply. Fails only when
+    /// ROOT cannot be listed. Blocks (lists the directories); any thread.
+    pub fn new(
+        root: &Path,
+        from: i64,
+        config: MetricConfig,
+        options: RestoreOptions,
+    ) -> Result<Self, Error> {
+        let (mut hosts, strays) =
+            storage::scan_root_strays(root).map_err(|e| Error::io_at("list", root, &e))?;
+        // Go's scan stops at the first file where only directories belong;
+        // under `Strict` so does this one (the hosts before it are restored).
+        let wanted = |h: &HostDir| {
+            options
+                .only
+                .as_ref()
+                .is_none_or(|(cluster, host)| &h.cluster == cluster && &h.host == host)
+        };
+        let mut error = None;
+        let mut hosts_not_restored = Vec::new();
+        if let Some((stray, hosts_before)) = strays.first() {
+            let mut message = format!(
+                "{}: a file where only cluster and host directories belong",
+                stray.display()
+            );
+            if options.recovery == Recovery::Strict {
+                hosts_not_restored = hosts
+                    .split_off(*hosts_before)
+                    .into_iter()
+                    .filter(wanted)
+                    .map(|h| (h.cluster, h.host))
+                    .collect();
+                message.push_str(&format!(
+                    "; the scan stops here, as Go's does: {} host(s) after it not restored",
+                    hosts_not_restored.len()
+                ));
+            }
+            error = Some(Error::new(ErrorKind::Format, message));
+        }
+        hosts.retain(wanted);
+        Ok(RestoreScan {
+            from,
+            config,
+            options,
+            hosts,
+            error,
+            hosts_not_restored,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The number of hosts, sorted by cluster, then host.
+    pub fn len(&self) -> usize {
+        self.hosts.len()
+    }
+
+    /// Whether the root has no host to restore.
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
+
+    /// The (cluster, host) names of host `index`.
+    pub fn host_name(&self, index: usize) -> Option<(&[u8], &[u8])> {
+        let dir = self.hosts.get(index)?;
+        Some((&dir.cluster, &dir.host))
+    }
+
+    /// A problem of the root itself (see [`Restored::error`]).
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// The hosts Go's scan would not reach (see
+    /// [`Restored::hosts_not_restored`]).
+    pub fn hosts_not_restored(&self) -> &[(Vec<u8>, Vec<u8>)] {
+        &self.hosts_not_restored
+    }
+
+    /// Restores host `index` (`None` past the last). Blocks (reads its
+    /// files); any thread, any number at once.
+    pub fn restore_host(&self, index: usize) -> Option<RestoredHost> {
+        let dir = self.hosts.get(index)?;
+        let mut state = self
+            .idle
+            .lock()
+            .pop()
+            .unwrap_or_else(|| WorkerState::new(&self.config));
+        let host = restore_host(dir, self.from, &self.config, &self.options, &mut state);
+        if state.content.capacity() > KEEP_READ_BUFFER {
+            state.content = Vec::new();
+        }
+        self.idle.lock().push(state);
+        Some(host)
+    }
+
+    /// Every host restored on `workers` threads (0: one per core), and what
+    /// the scan found about the root.
+    fn restore_all(self, workers: usize) -> Restored {
+        let workers = match workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let indices: Vec<usize> = (0..self.hosts.len()).collect();
+        let hosts = crate::parallel::map(&indices, workers, |&i| {
+            self.restore_host(i)
+                .expect("an index below the number of hosts")
+        });
+        Restored {
+            from: self.from,
+            hosts,
+            error: self.error,
+            hosts_not_restored: self.hosts_not_restored,
+        }
+    }
+}
+
 /// Restores every `ROOT/CLUSTER/HOST` (or only `options.only`) with
 /// `options.workers` threads. One host's failure is reported in its
 /// `error` and does not stop the others. Fails only when ROOT cannot be
@@ -620,56 +761,8 @@ pub fn restore(
     config: &MetricConfig,
     options: &RestoreOptions,
 ) -> Result<Restored, Error> {
-    let (mut hosts, strays) =
-        storage::scan_root_strays(root).map_err(|e| Error::io_at("list", root, &e))?;
-    // Go's scan stops at the first file where only directories belong;
-    // under `Strict` so does this one (the hosts before it are restored).
-    let wanted = |h: &HostDir| {
-        options
-            .only
-            .as_ref()
-            .is_none_or(|(cluster, host)| &h.cluster == cluster && &h.host == host)
-    };
-    let mut error = None;
-    let mut hosts_not_restored = Vec::new();
-    if let Some((stray, hosts_before)) = strays.first() {
-        let mut message = format!(
-            "{}: a file where only cluster and host directories belong",
-            stray.display()
-        );
-        if options.recovery == Recovery::Strict {
-            hosts_not_restored = hosts
-                .split_off(*hosts_before)
-                .into_iter()
-                .filter(wanted)
-                .map(|h| (h.cluster, h.host))
-                .collect();
-            message.push_str(&format!(
-                "; the scan stops here, as Go's does: {} host(s) after it not restored",
-                hosts_not_restored.len()
-            ));
-        }
-        error = Some(Error::new(ErrorKind::Format, message));
-    }
-    hosts.retain(wanted);
-    let workers = match options.workers {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    let init = || WorkerState::new(config);
-    let hosts = crate::parallel::map_with(&hosts, workers, init, |state, dir| {
-        let host = restore_host(dir, from, config, options, state);
-        if state.content.capacity() > KEEP_READ_BUFFER {
-            state.content = Vec::new();
-        }
-        host
-    });
-    Ok(Restored {
-        from,
-        hosts,
-        error,
-        hosts_not_restored,
-    })
+    let scan = RestoreScan::new(root, from, config.clone(), options.clone())?;
+    Ok(scan.restore_all(options.workers))
 }
 
 /// A metric configuration from JSON `{"metric": frequency_seconds, ...}`.
