@@ -86,6 +86,21 @@ func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions
 		return nil, err
 	}
 	configPtr, configLen := byteSlice(config)
+	options := o.c()
+	r, rLen := str(root)
+	var result *C.ccwal_restore_result
+	err = call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore(r, rLen, C.int64_t(from), configPtr, configLen, &options, &result, e)
+	})
+	runtime.KeepAlive(root)
+	runtime.KeepAlive(config)
+	if err != nil {
+		return nil, err
+	}
+	return newRestored(result)
+}
+
+func (o RestoreOptions) c() C.ccwal_restore_options {
 	options := C.ccwal_restore_options{selection: C.CCWAL_SELECTION_COVERING, recovery: C.CCWAL_RECOVERY_SALVAGE,
 		workers: C.size_t(o.Workers)}
 	if o.GoExact {
@@ -94,37 +109,46 @@ func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions
 	if o.Strict {
 		options.recovery = C.CCWAL_RECOVERY_STRICT
 	}
-	r, rLen := str(root)
-	out := &Restored{}
-	err = call(func(e **C.ccwal_error) C.ccwal_result {
-		return C.ccwal_restore(r, rLen, C.int64_t(from), configPtr, configLen, &options, &out.result, e)
-	})
-	runtime.KeepAlive(root)
-	runtime.KeepAlive(config)
-	if err != nil {
-		return nil, err
-	}
+	return options
+}
+
+// errorOf reads an error that a restore reports (a root's or a host's)
+// through read, which fills its code, OS error number and message; nil
+// when there was none.
+func errorOf(read func(code *C.ccwal_result, osCode *C.int32_t, message **C.uint8_t, messageLen *C.size_t, e **C.ccwal_error) C.ccwal_result) (error, error) {
 	var message *C.uint8_t
 	var messageLen C.size_t
 	var code C.ccwal_result
 	var osCode C.int32_t
-	if err := call(func(e **C.ccwal_error) C.ccwal_result {
-		return C.ccwal_restore_root_error(out.result, &code, &osCode, &message, &messageLen, e)
-	}); err != nil {
+	if err := call(func(e **C.ccwal_error) C.ccwal_result { return read(&code, &osCode, &message, &messageLen, e) }); err != nil {
+		return nil, err
+	}
+	if code == C.CCWAL_OK {
+		return nil, nil
+	}
+	return &Error{Code: Code(code), Message: goBytes(message, messageLen), Errno: int(osCode)}, nil
+}
+
+// newRestored reads the root error and the hosts of a result it then owns
+// (and frees on failure).
+func newRestored(result *C.ccwal_restore_result) (*Restored, error) {
+	out := &Restored{result: result}
+	rootErr, err := errorOf(func(code *C.ccwal_result, osCode *C.int32_t, message **C.uint8_t, messageLen *C.size_t, e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore_root_error(result, code, osCode, message, messageLen, e)
+	})
+	if err != nil {
 		out.Close()
 		return nil, err
 	}
-	if code != C.CCWAL_OK {
-		out.Err = &Error{Code: Code(code), Message: goBytes(message, messageLen), Errno: int(osCode)}
-	}
+	out.Err = rootErr
 	var count C.size_t
-	if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_restore_host_count(out.result, &count, e) }); err != nil {
+	if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_restore_host_count(result, &count, e) }); err != nil {
 		out.Close()
 		return nil, err
 	}
 	for i := 0; i < int(count); i++ {
 		h := C.ccwal_restored_host{struct_size: C.sizeof_ccwal_restored_host}
-		if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_restore_host(out.result, C.size_t(i), &h, e) }); err != nil {
+		if err := call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_restore_host(result, C.size_t(i), &h, e) }); err != nil {
 			out.Close()
 			return nil, err
 		}
@@ -135,18 +159,85 @@ func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions
 			RecordsUnknownMetric: uint64(h.records_unknown_metric), RecordsRejected: uint64(h.records_rejected),
 			DamagedRanges: int(h.damaged_ranges),
 		}
-		if err := call(func(e **C.ccwal_error) C.ccwal_result {
-			return C.ccwal_restore_host_error(out.result, C.size_t(i), &code, &osCode, &message, &messageLen, e)
-		}); err != nil {
+		host.Err, err = errorOf(func(code *C.ccwal_result, osCode *C.int32_t, message **C.uint8_t, messageLen *C.size_t, e **C.ccwal_error) C.ccwal_result {
+			return C.ccwal_restore_host_error(result, C.size_t(i), code, osCode, message, messageLen, e)
+		})
+		if err != nil {
 			out.Close()
 			return nil, err
-		}
-		if code != C.CCWAL_OK {
-			host.Err = &Error{Code: Code(code), Message: goBytes(message, messageLen), Errno: int(osCode)}
 		}
 		out.Hosts = append(out.Hosts, host)
 	}
 	return out, nil
+}
+
+// RestoreScan is a root's hosts, listed once and restored one at a time by
+// RestoreHost, which goroutines may call at once. A caller that copies
+// each host into its own store and closes it (as the metricstore does)
+// overlaps that with the next hosts' restore in its other goroutines, and
+// holds only the hosts in flight instead of the whole root twice.
+type RestoreScan struct {
+	scan *C.ccwal_restore_scan
+	// Hosts is the number of hosts, sorted by cluster, then host.
+	Hosts int
+	// Err is a problem of the root itself, as Restored.Err.
+	Err error
+}
+
+// ScanRestore lists the hosts of root that Restore would restore with the
+// same arguments (o.Workers does not apply: RestoreHost restores on the
+// calling goroutine's thread).
+func ScanRestore(root string, from int64, metrics map[string]int64, o RestoreOptions) (*RestoreScan, error) {
+	config, err := metricConfig(metrics)
+	if err != nil {
+		return nil, err
+	}
+	configPtr, configLen := byteSlice(config)
+	options := o.c()
+	r, rLen := str(root)
+	out := &RestoreScan{}
+	err = call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore_scan_new(r, rLen, C.int64_t(from), configPtr, configLen, &options, &out.scan, e)
+	})
+	runtime.KeepAlive(root)
+	runtime.KeepAlive(config)
+	if err != nil {
+		return nil, err
+	}
+	out.Err, err = errorOf(func(code *C.ccwal_result, osCode *C.int32_t, message **C.uint8_t, messageLen *C.size_t, e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore_scan_root_error(out.scan, code, osCode, message, messageLen, e)
+	})
+	if err == nil {
+		var count C.size_t
+		err = call(func(e **C.ccwal_error) C.ccwal_result { return C.ccwal_restore_scan_host_count(out.scan, &count, e) })
+		out.Hosts = int(count)
+	}
+	if err != nil {
+		out.Close()
+		return nil, err
+	}
+	return out, nil
+}
+
+// RestoreHost restores host h (0 <= h < Hosts) on the calling goroutine's
+// thread, as Restore would, into a Restored holding that one host at
+// index 0 (its Err is nil: the root's is s.Err), which the caller closes.
+// Blocks while it reads the host's files.
+func (s *RestoreScan) RestoreHost(h int) (*Restored, error) {
+	var result *C.ccwal_restore_result
+	if err := call(func(e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore_scan_host(s.scan, C.size_t(h), &result, e)
+	}); err != nil {
+		return nil, err
+	}
+	return newRestored(result)
+}
+
+// Close releases the scan; the Restored it returned stay valid until they
+// are closed. No RestoreHost may be running or follow.
+func (s *RestoreScan) Close() {
+	C.ccwal_restore_scan_free(s.scan)
+	s.scan = nil
 }
 
 // Level returns the path (selector below the host) and metric count of

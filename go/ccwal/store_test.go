@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,6 +131,55 @@ func TestWriteCheckpointRestoreRoundTrip(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+
+	// A scan restores each host as Restore did, from goroutines at once.
+	scan, err := ScanRestore(root, base, map[string]int64{"flops": 60, "mem_bw": 60}, RestoreOptions{})
+	if err != nil || scan.Hosts != len(restored.Hosts) || scan.Err != nil {
+		t.Fatalf("scan %+v %v", scan, err)
+	}
+	defer scan.Close()
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h := 0; h < scan.Hosts; h++ {
+				one, err := scan.RestoreHost(h)
+				if err != nil || len(one.Hosts) != 1 || one.Hosts[0] != restored.Hosts[h] {
+					t.Errorf("host %d: %+v %v", h, one, err)
+					return
+				}
+				for l := 0; l < one.Hosts[0].Levels; l++ {
+					path, metrics, err := one.Level(0, l)
+					wantPath, wantMetrics, _ := restored.Level(h, l)
+					if err != nil || !slices.Equal(path, wantPath) || metrics != wantMetrics {
+						t.Errorf("host %d level %d: %v %d %v", h, l, path, metrics, err)
+					}
+					for m := 0; m < metrics; m++ {
+						name, chunks, err := one.Metric(0, l, m)
+						wantName, want, _ := restored.Metric(h, l, m)
+						if err != nil || name != wantName || !sameChunks(chunks, want) {
+							t.Errorf("host %d level %d metric %d: %s %+v %v", h, l, m, name, chunks, err)
+						}
+					}
+				}
+				one.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := scan.RestoreHost(scan.Hosts); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("host past the last: %v", err)
+	}
+}
+
+// sameChunks compares chunks value by value's bits (a missing one is NaN).
+func sameChunks(a, b []Chunk) bool {
+	return slices.EqualFunc(a, b, func(x, y Chunk) bool {
+		return x.Start == y.Start && x.Frequency == y.Frequency && x.Capacity == y.Capacity &&
+			x.Archived == y.Archived && slices.EqualFunc(x.Values, y.Values, func(v, w float64) bool {
+			return math.Float64bits(v) == math.Float64bits(w)
+		})
+	})
 }
 
 func TestErrorsCarryCodesAndMessages(t *testing.T) {
