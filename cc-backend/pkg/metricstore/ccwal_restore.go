@@ -16,15 +16,17 @@ import (
 )
 
 // FromCheckpointFiles loads the data of every ROOT/CLUSTER/HOST newer than
-// `from` with ccwal's restore (hosts in parallel, Keys.NumWorkers threads):
-// the snapshots (binary or JSON) Go's rule selects, plus the newest one
-// below the horizon, then the sealed WAL segments a checkpoint kept and
-// current.wal. Damaged WAL bytes (a torn tail after a crash) are skipped
-// and replay goes on after them; a record older than its chain's newest
-// buffer goes into the older buffer it belongs to. A stray file in the
-// root is a warning. The restored hosts go into the store in parallel
-// (Keys.NumWorkers goroutines). Returns the number of files loaded; an
-// error when a host could not be loaded (what was loaded of it stays).
+// `from` with ccwal's restore: the snapshots (binary or JSON) Go's rule
+// selects, plus the newest one below the horizon, then the sealed WAL
+// segments a checkpoint kept and current.wal. Damaged WAL bytes (a torn
+// tail after a crash) are skipped and replay goes on after them; a record
+// older than its chain's newest buffer goes into the older buffer it
+// belongs to. A stray file in the root is a warning. Keys.NumWorkers
+// goroutines each take the next host, have ccwal restore it on their
+// thread and copy it into the store, so restoring and copying overlap and
+// ccwal holds only the hosts in flight. Returns the number of files
+// loaded; an error when a host could not be loaded (what was loaded of it
+// stays).
 func (m *MemoryStore) FromCheckpointFiles(dir string, from int64) (int, error) {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		err := os.MkdirAll(dir, CheckpointDirPerms)
@@ -34,24 +36,29 @@ func (m *MemoryStore) FromCheckpointFiles(dir string, from int64) (int, error) {
 		cclog.Debugf("[METRICSTORE]> %#v Directory created successfully", dir)
 	}
 
-	restored, err := ccwal.Restore(dir, from, m.frequencies(), ccwal.RestoreOptions{Workers: Keys.NumWorkers})
+	scan, err := ccwal.ScanRestore(dir, from, m.frequencies(), ccwal.RestoreOptions{})
 	if err != nil {
 		return 0, err
 	}
-	defer restored.Close()
-	if restored.Err != nil {
-		cclog.Warnf("[METRICSTORE]> %s: %v (ignored: every host directory was loaded)", dir, restored.Err)
+	defer scan.Close()
+	if scan.Err != nil {
+		cclog.Warnf("[METRICSTORE]> %s: %v (ignored: every host directory was loaded)", dir, scan.Err)
 	}
 
-	// Hosts go into the store in parallel, as upstream loads them.
 	var files, errs atomic.Int64
 	var records, damaged atomic.Uint64
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < max(Keys.NumWorkers, 1); w++ {
 		wg.Go(func() {
-			for h := int(next.Add(1) - 1); h < len(restored.Hosts); h = int(next.Add(1) - 1) {
-				host := restored.Hosts[h]
+			for h := int(next.Add(1) - 1); h < scan.Hosts; h = int(next.Add(1) - 1) {
+				restored, err := scan.RestoreHost(h)
+				if err != nil {
+					cclog.Errorf("[METRICSTORE]> error while loading checkpoints of host %d: %s", h, err.Error())
+					errs.Add(1)
+					continue
+				}
+				host := restored.Hosts[0]
 				if host.Err != nil {
 					cclog.Errorf("[METRICSTORE]> error while loading checkpoints for %s/%s: %s", host.Cluster, host.Host, host.Err.Error())
 					errs.Add(1)
@@ -62,16 +69,17 @@ func (m *MemoryStore) FromCheckpointFiles(dir string, from int64) (int, error) {
 				files.Add(int64(host.FilesLoaded))
 				records.Add(host.RecordsApplied)
 				damaged.Add(uint64(host.DamagedRanges))
-				if err := m.loadRestoredHost(restored, h, host); err != nil {
+				if err := m.loadRestoredHost(restored, 0, host); err != nil {
 					cclog.Errorf("[METRICSTORE]> error while loading checkpoints for %s/%s: %s", host.Cluster, host.Host, err.Error())
 					errs.Add(1)
 				}
+				restored.Close()
 			}
 		})
 	}
 	wg.Wait()
 	cclog.Infof("[METRICSTORE]> ccwal restore: %d hosts, %d files, %d WAL records replayed, %d damaged ranges skipped",
-		len(restored.Hosts), files.Load(), records.Load(), damaged.Load())
+		scan.Hosts, files.Load(), records.Load(), damaged.Load())
 
 	if errs.Load() > 0 {
 		return int(files.Load()), fmt.Errorf("[METRICSTORE]> %d errors happened while creating checkpoints (%d successes)", errs.Load(), files.Load())
