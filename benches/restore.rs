@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --bench restore [-- replay|snapshots]` (below
 //! $CCWAL_BENCH_DIR, default target/bench-restore; $CCWAL_BENCH_HOSTS
-//! hosts, default 1000; `replay` runs only the WAL replay and `snapshots`
+//! hosts, default 1000; $CCWAL_BENCH_WAL_STEPS records per series, default
+//! 10; `replay` runs only the WAL replay and `snapshots`
 //! only the restore of snapshots, e.g. under a profiler)
 
 use std::io::{Read, Write};
@@ -138,8 +139,15 @@ fn one_large_write_and_read(dir: &Path, bytes: u64) -> (Duration, Duration) {
     (write, read)
 }
 
-/// Records per metric and level in each host's WAL.
-const WAL_STEPS: usize = 10;
+/// Records per metric and level in each host's WAL: $CCWAL_BENCH_WAL_STEPS,
+/// default 10 (a server restarted a few hours after its checkpoint replays
+/// a few hundred).
+fn wal_steps() -> usize {
+    std::env::var("CCWAL_BENCH_WAL_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+}
 
 /// Each host's WAL as a collector fills it: per timestamp, every node
 /// metric, then every core metric of cpu0..cpu15. Returns the bytes written.
@@ -151,7 +159,7 @@ fn write_wal(root: &Path, hosts: usize) -> u64 {
         let dir = root.join("fritz").join(format!("node{h:04}"));
         std::fs::create_dir_all(&dir).unwrap();
         let mut out = wal::file_header().to_vec();
-        for step in 0..WAL_STEPS {
+        for step in 0..wal_steps() {
             let ts = FROM + (VALUES + step) as i64 * 60;
             let value = step as f32 * 0.5;
             for name in &node {
@@ -179,7 +187,7 @@ const REPLAY_RUNS: usize = 3;
 fn replay(base: &Path, root: &Path, hosts: usize) {
     let _ = std::fs::remove_dir_all(root);
     let wal_bytes = write_wal(root, hosts);
-    let records = hosts * WAL_STEPS * (64 + 16 * 8);
+    let records = hosts * wal_steps() * (64 + 16 * 8);
     let read_limit = (0..REPLAY_RUNS)
         .map(|_| one_large_write_and_read(base, wal_bytes).1)
         .min()
