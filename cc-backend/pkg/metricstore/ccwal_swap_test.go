@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ClusterCockpit/cc-lib/v2/util"
 	"github.com/ClusterCockpit/cc-line-protocol/v2/lineprotocol"
@@ -174,9 +177,9 @@ func TestCcwalGroupCommit(t *testing.T) {
 	}
 }
 
-// Shutdown stops the group-commit goroutine: a commit joined before it is
-// answered, a later one fails at once with ErrWALWrite, and the goroutine
-// has exited when closeWAL returns.
+// Shutdown stops the group commit: a commit joined before it is answered,
+// a later one fails at once with ErrWALWrite, and no flush runs any more
+// when closeWAL returns.
 func TestCcwalCommitterStopsAtShutdown(t *testing.T) {
 	ccwalRestoreGlobals(t)
 	Keys.Checkpoints = Checkpoints{FileFormat: "wal", RootDir: t.TempDir()}
@@ -187,9 +190,9 @@ func TestCcwalCommitterStopsAtShutdown(t *testing.T) {
 	commits := walCommits
 	store := closeWAL()
 	select {
-	case <-commits.exited:
+	case <-commits.idle:
 	default:
-		t.Fatal("the committer goroutine is still running after closeWAL")
+		t.Fatal("a flush still runs after closeWAL")
 	}
 	if err := WALCommit(); !errors.Is(err, ErrWALWrite) {
 		t.Fatalf("commit after shutdown: %v", err)
@@ -199,5 +202,115 @@ func TestCcwalCommitterStopsAtShutdown(t *testing.T) {
 	}
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countingFlusher records, for each flush, how many samples were handed
+// over when it started, and fails every failEvery-th flush.
+type countingFlusher struct {
+	handed    *atomic.Int64
+	covered   atomic.Int64 // handed-over count the last completed flush covers
+	running   atomic.Int32
+	flushes   atomic.Int64
+	overlaps  atomic.Int64
+	failEvery int64
+	delay     time.Duration
+}
+
+var errFlushFailed = errors.New("flush failed")
+
+func (f *countingFlusher) Flush() error {
+	if f.running.Add(1) > 1 {
+		f.overlaps.Add(1)
+	}
+	start := f.handed.Load()
+	time.Sleep(f.delay)
+	n := f.flushes.Add(1)
+	for c := f.covered.Load(); c < start && !f.covered.CompareAndSwap(c, start); c = f.covered.Load() {
+	}
+	f.running.Add(-1)
+	if f.failEvery > 0 && n%f.failEvery == 0 {
+		return errFlushFailed
+	}
+	return nil
+}
+
+func (f *countingFlusher) Sync() error { return f.Flush() }
+
+// The group commit answers each caller only after a flush that began after
+// the caller handed its samples over, runs one flush at a time, shares
+// flushes among concurrent callers, and answers a round joined before stop.
+func TestCcwalGroupCommitLeaderHandoff(t *testing.T) {
+	var handed atomic.Int64
+	f := &countingFlusher{handed: &handed, failEvery: 7, delay: 200 * time.Microsecond}
+	g := newGroupCommit(f, false)
+	var callers sync.WaitGroup
+	var commits, failed atomic.Int64
+	for range 16 {
+		callers.Go(func() {
+			for range 100 {
+				mine := handed.Add(1)
+				err := g.wait()
+				commits.Add(1)
+				if err != nil {
+					if !errors.Is(err, errFlushFailed) {
+						t.Errorf("commit: %v", err)
+					}
+					failed.Add(1)
+					continue
+				}
+				if covered := f.covered.Load(); covered < mine {
+					t.Errorf("answered after a flush covering %d, but handed over #%d", covered, mine)
+				}
+			}
+		})
+	}
+	callers.Wait()
+	if f.overlaps.Load() != 0 {
+		t.Errorf("%d flushes overlapped another", f.overlaps.Load())
+	}
+	if f.flushes.Load() >= commits.Load() {
+		t.Errorf("%d flushes for %d commits: none shared", f.flushes.Load(), commits.Load())
+	}
+	if failed.Load() == 0 {
+		t.Error("no caller saw a failed flush")
+	}
+	t.Logf("%d commits, %d flushes, %d failed", commits.Load(), f.flushes.Load(), failed.Load())
+
+	// A round that joined while a flush ran is answered although stop
+	// came before that flush ended.
+	slow := &countingFlusher{handed: &handed, delay: 100 * time.Millisecond}
+	g = newGroupCommit(slow, false)
+	leader := make(chan error)
+	go func() { leader <- g.wait() }()
+	for slow.running.Load() == 0 {
+		runtime.Gosched()
+	}
+	joined := make(chan error)
+	go func() { joined <- g.wait() }()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		g.mu.Lock()
+		waiting := g.next != nil
+		g.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second caller did not join the next round")
+		}
+		runtime.Gosched()
+	}
+	g.stop()
+	if err := <-leader; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	if slow.flushes.Load() != 2 || slow.running.Load() != 0 {
+		t.Fatalf("%d flushes, %d running after stop", slow.flushes.Load(), slow.running.Load())
+	}
+	if err := g.wait(); !errors.Is(err, errCommitStopped) {
+		t.Fatalf("after stop: %v", err)
 	}
 }

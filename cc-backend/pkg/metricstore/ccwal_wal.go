@@ -171,40 +171,50 @@ func closeWAL() *ccwal.Store {
 // errCommitStopped answers a WALCommit that comes after shutdown began.
 var errCommitStopped = errors.New("the WAL is shutting down")
 
-// groupCommit makes concurrent WALCommit calls share flushes: a caller
-// joins the pending round and wakes the committer; the committer takes the
-// round, flushes (or syncs) once, and answers everyone in it. A round
-// starts its flush only after every caller in it joined, so the flush
-// covers everything they handed over before calling.
+// groupCommit makes concurrent WALCommit calls share flushes, with no
+// goroutine of its own: a caller that finds no flush running flushes (or
+// syncs) for itself; callers that come while one runs join the next round,
+// and when the running flush ends, one of them takes the lead and flushes
+// once for all of them. A round's flush starts only after every caller in
+// it joined, so it covers everything they handed over before calling.
 //
 // Why here, above the engine's own group commit: ccwal's flush and sync
 // already let concurrent callers share a round of its writer threads, but
 // each call still asks every writer thread on its own and holds an OS
 // thread (a blocked cgo call) for as long as it waits. With hundreds of
 // HTTP handlers committing at once that is hundreds of blocked threads and
-// requests; here they wait on a Go channel, and one goroutine makes one
-// call for all of them.
+// requests; here they wait on a Go channel, and one of them makes one call
+// for all. A lone request flushes on its own goroutine, without waking
+// another one first.
 type groupCommit struct {
-	store   *ccwal.Store
-	sync    bool
-	mu      sync.Mutex
-	next    *commitRound
-	stopped bool
-	wakeup  chan struct{}
-	quit    chan struct{} // closed by stop
-	exited  chan struct{} // closed when run returns
+	store flusher
+	sync  bool
+	mu    sync.Mutex
+	// next is the round callers join while a flush runs; nil when none
+	// joined.
+	next     *commitRound
+	flushing bool
+	stopped  bool
+	// idle is closed when stopped and no flush runs or is pending.
+	idle chan struct{}
+}
+
+// flusher is what a group commit flushes: the ccwal store.
+type flusher interface {
+	Flush() error
+	Sync() error
 }
 
 type commitRound struct {
 	done chan struct{}
+	// lead holds one token once the flush before this round ended: the
+	// caller that takes it flushes the round.
+	lead chan struct{}
 	err  error
 }
 
-func newGroupCommit(store *ccwal.Store, sync bool) *groupCommit {
-	g := &groupCommit{store: store, sync: sync, wakeup: make(chan struct{}, 1),
-		quit: make(chan struct{}), exited: make(chan struct{})}
-	go g.run()
-	return g
+func newGroupCommit(store flusher, sync bool) *groupCommit {
+	return &groupCommit{store: store, sync: sync, idle: make(chan struct{})}
 }
 
 func (g *groupCommit) wait() error {
@@ -213,58 +223,58 @@ func (g *groupCommit) wait() error {
 		g.mu.Unlock()
 		return errCommitStopped
 	}
+	if !g.flushing {
+		g.flushing = true
+		g.mu.Unlock()
+		return g.flush(&commitRound{done: make(chan struct{})})
+	}
 	round := g.next
 	if round == nil {
-		round = &commitRound{done: make(chan struct{})}
+		round = &commitRound{done: make(chan struct{}), lead: make(chan struct{}, 1)}
 		g.next = round
 	}
 	g.mu.Unlock()
 	select {
-	case g.wakeup <- struct{}{}:
-	default: // a wake-up is pending: the committer will take this round
-	}
-	<-round.done
-	return round.err
-}
-
-func (g *groupCommit) run() {
-	defer close(g.exited)
-	for {
-		select {
-		case <-g.wakeup:
-			g.commit()
-		case <-g.quit:
-			g.commit() // a round joined before stop is answered, not dropped
-			return
-		}
+	case <-round.done:
+		return round.err
+	case <-round.lead:
+		return g.flush(round)
 	}
 }
 
-// commit flushes (or syncs) for the pending round, if there is one, and
-// answers its callers.
-func (g *groupCommit) commit() {
-	g.mu.Lock()
-	round := g.next
-	g.next = nil
-	g.mu.Unlock()
-	if round == nil {
-		return
-	}
+// flush flushes (or syncs) for round, answers its callers, and hands the
+// lead to the round that joined meanwhile, if any (also after stop: a
+// round joined before it is answered, not dropped).
+func (g *groupCommit) flush(round *commitRound) error {
 	if g.sync {
 		round.err = g.store.Sync()
 	} else {
 		round.err = g.store.Flush()
 	}
 	close(round.done)
+	g.mu.Lock()
+	if next := g.next; next != nil {
+		g.next = nil
+		next.lead <- struct{}{} // room for one: never blocks
+	} else {
+		g.flushing = false
+		if g.stopped {
+			close(g.idle)
+		}
+	}
+	g.mu.Unlock()
+	return round.err
 }
 
-// stop refuses new commits, answers the round already joined, and returns
-// once the committer goroutine has exited. Call it before closing the
+// stop refuses new commits, waits until the rounds already joined are
+// answered, and returns once no flush runs. Call it before closing the
 // store, once.
 func (g *groupCommit) stop() {
 	g.mu.Lock()
 	g.stopped = true
+	if !g.flushing {
+		close(g.idle)
+	}
 	g.mu.Unlock()
-	close(g.quit)
-	<-g.exited
+	<-g.idle
 }
