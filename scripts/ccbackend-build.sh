@@ -170,7 +170,7 @@ case "$action" in
     ;;
   test)
     go vet -mod=vendor -overlay overlay.json "$module/pkg/metricstore" "$module/internal/auth"
-    go test -mod=vendor -overlay overlay.json -count=1 -v "$module/pkg/metricstore" "$module/internal/auth" > test.log 2>&1 ||
+    go test -mod=vendor -overlay overlay.json -race -count=1 -v "$module/pkg/metricstore" "$module/internal/auth" > test.log 2>&1 ||
       { cat test.log; exit 1; }
     grep -E '^(--- FAIL|ok|FAIL)' test.log || true
     echo "pkg/metricstore, internal/auth: $(grep -c '^--- PASS' test.log) tests passed ($(grep -c '^--- PASS: TestCcwal' test.log) of them ccwal's)"
