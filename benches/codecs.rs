@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ccwal::codec::snapshot::{
     SnapshotEncoder, SnapshotVisitor, ValuesRef, decode_snapshot, walk_snapshot,
 };
-use ccwal::codec::wal::{self, WalItem, WalReader};
+use ccwal::codec::wal::{self, OnDamage, WalItem, WalReader};
 
 /// Median time of `runs` runs of `f`.
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
@@ -98,7 +98,7 @@ fn main() {
     let mut records = Vec::with_capacity(RECORDS * 64);
     let encode = median(RUNS, || encode_records(black_box(&mut records)));
     let decode = median(RUNS, || {
-        let count = WalReader::new(black_box(&records), 0, false)
+        let count = WalReader::new(black_box(&records), 0, OnDamage::Stop)
             .filter(|item| matches!(item, WalItem::Record { .. }))
             .count();
         assert_eq!(count, RECORDS);

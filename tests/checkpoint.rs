@@ -638,12 +638,13 @@ fn compaction_keeps_records_it_cannot_fold() {
     assert_eq!(hosts[0].kept, vec![root.path().join("c/h/current.wal")]);
     let wal = fs::read(root.path().join("c/h/current.wal")).unwrap();
     let start = ccwal::codec::wal::check_file_header(&wal).unwrap();
-    let metrics: BTreeSet<Vec<u8>> = ccwal::codec::wal::WalReader::new(&wal, start, false)
-        .map(|item| match item {
-            ccwal::codec::wal::WalItem::Record { record, .. } => record.metric.to_vec(),
-            damaged => panic!("{damaged:?}"),
-        })
-        .collect();
+    let metrics: BTreeSet<Vec<u8>> =
+        ccwal::codec::wal::WalReader::new(&wal, start, ccwal::codec::wal::OnDamage::Stop)
+            .map(|item| match item {
+                ccwal::codec::wal::WalItem::Record { record, .. } => record.metric.to_vec(),
+                damaged => panic!("{damaged:?}"),
+            })
+            .collect();
     assert_eq!(metrics, BTreeSet::from([b"other".to_vec()]));
     assert_eq!(
         go_restored_samples(root.path(), 0)["h"],

@@ -8,7 +8,7 @@ use ccwal::codec::snapshot::{
     Child, DecodeErrorKind, Level, Metric, Snapshot, decode_snapshot, encode_snapshot,
 };
 use ccwal::codec::wal::{
-    FileHeaderError, RECORD_MAGIC, WalItem, WalReader, check_file_header, encode_record,
+    FileHeaderError, OnDamage, RECORD_MAGIC, WalItem, WalReader, check_file_header, encode_record,
     file_header,
 };
 
@@ -30,8 +30,8 @@ enum Item {
     Damaged(usize, usize),
 }
 
-fn read_all(wal: &[u8], resync: bool) -> Vec<Item> {
-    WalReader::new(wal, 4.min(wal.len()), resync)
+fn read_all(wal: &[u8], on_damage: OnDamage) -> Vec<Item> {
+    WalReader::new(wal, 4.min(wal.len()), on_damage)
         .map(|item| match item {
             WalItem::Record { offset, record } => Item::Record(
                 offset,
@@ -113,7 +113,7 @@ fn records(expected: &[(usize, OwnedRecord)]) -> Vec<Item> {
 #[test]
 fn wal_every_byte_flip() {
     let (wal, expected) = small_wal();
-    assert_eq!(read_all(&wal, false), records(&expected));
+    assert_eq!(read_all(&wal, OnDamage::Stop), records(&expected));
     let ends: Vec<usize> = expected
         .iter()
         .skip(1)
@@ -133,7 +133,11 @@ fn wal_every_byte_flip() {
                     "{context}"
                 );
                 // The records themselves are intact.
-                assert_eq!(read_all(&damaged, false), records(&expected), "{context}");
+                assert_eq!(
+                    read_all(&damaged, OnDamage::Stop),
+                    records(&expected),
+                    "{context}"
+                );
                 continue;
             }
             // The record that holds the flipped byte is lost; with a single
@@ -146,11 +150,19 @@ fn wal_every_byte_flip() {
 
             let mut strict = records(&expected[..hit]);
             strict.push(Item::Damaged(hit_offset, damaged.len() - hit_offset));
-            assert_eq!(read_all(&damaged, false), strict, "strict, {context}");
+            assert_eq!(
+                read_all(&damaged, OnDamage::Stop),
+                strict,
+                "strict, {context}"
+            );
 
             let mut resync = records(&expected);
             resync[hit] = Item::Damaged(hit_offset, ends[hit] - hit_offset);
-            assert_eq!(read_all(&damaged, true), resync, "resync, {context}");
+            assert_eq!(
+                read_all(&damaged, OnDamage::Resync),
+                resync,
+                "resync, {context}"
+            );
         }
     }
 }
@@ -178,14 +190,14 @@ fn wal_every_truncation() {
         if read_to < cut {
             items.push(Item::Damaged(read_to, cut - read_to));
         }
-        for resync in [false, true] {
+        for on_damage in [OnDamage::Stop, OnDamage::Resync] {
             assert_eq!(
-                read_all(truncated, resync),
+                read_all(truncated, on_damage),
                 items,
-                "cut at {cut}, resync {resync}"
+                "cut at {cut}, {on_damage:?}"
             );
         }
-        let mut reader = WalReader::new(truncated, 4.min(cut), false);
+        let mut reader = WalReader::new(truncated, 4.min(cut), OnDamage::Stop);
         reader.by_ref().for_each(drop);
         assert_eq!(reader.position(), read_to, "cut at {cut}");
     }

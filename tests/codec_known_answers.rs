@@ -10,9 +10,9 @@ use ccwal::codec::snapshot::{
     decode_header, decode_snapshot, encode_snapshot,
 };
 use ccwal::codec::wal::{
-    FILE_MAGIC, FileHeaderError, InnerField, MAX_PAYLOAD_LEN, MIN_PAYLOAD_LEN, RECORD_MAGIC,
-    Record, RecordError, WalItem, WalReader, check_file_header, decode_record, encode_record,
-    encoded_len, file_header,
+    FILE_MAGIC, FileHeaderError, InnerField, MAX_PAYLOAD_LEN, MIN_PAYLOAD_LEN, OnDamage,
+    RECORD_MAGIC, Record, RecordError, WalItem, WalReader, check_file_header, decode_record,
+    encode_record, encoded_len, file_header,
 };
 use ccwal::codec::{FileKind, detect_kind};
 
@@ -195,8 +195,8 @@ fn reader_walks_known_records() {
         wal.extend_from_slice(&hex(known.hex));
     }
     let start = check_file_header(&wal).unwrap();
-    for resync in [false, true] {
-        let items: Vec<_> = WalReader::new(&wal, start, resync).collect();
+    for on_damage in [OnDamage::Stop, OnDamage::Resync] {
+        let items: Vec<_> = WalReader::new(&wal, start, on_damage).collect();
         assert_eq!(items.len(), KNOWN_RECORDS.len());
         for ((item, known), offset) in items.iter().zip(&KNOWN_RECORDS).zip(&offsets) {
             match item {
@@ -209,7 +209,7 @@ fn reader_walks_known_records() {
             }
         }
     }
-    let mut reader = WalReader::new(&wal, start, false);
+    let mut reader = WalReader::new(&wal, start, OnDamage::Stop);
     reader.by_ref().for_each(drop);
     assert_eq!(reader.position(), wal.len());
 }
@@ -224,7 +224,7 @@ fn strict_reader_stops_at_damage_and_keeps_position() {
     wal[damaged_at + 20] ^= 0x01; // inside the payload: CRC mismatch
     wal.extend_from_slice(&hex(RECORD_EMPTY_NAME_NEG_ZERO));
 
-    let mut strict = WalReader::new(&wal, 4, false);
+    let mut strict = WalReader::new(&wal, 4, OnDamage::Stop);
     assert!(matches!(
         strict.next(),
         Some(WalItem::Record { offset: 4, .. })
@@ -240,7 +240,7 @@ fn strict_reader_stops_at_damage_and_keeps_position() {
     assert_eq!(strict.next(), None);
     assert_eq!(strict.position(), good_end);
 
-    let resync: Vec<_> = WalReader::new(&wal, 4, true).collect();
+    let resync: Vec<_> = WalReader::new(&wal, 4, OnDamage::Resync).collect();
     assert_eq!(resync.len(), 3);
     let third_at = damaged_at + hex(RECORD_MEM_BW_NAN).len();
     assert!(matches!(

@@ -7,7 +7,8 @@ use ccwal::codec::snapshot::{
     decode_snapshot, encode_snapshot,
 };
 use ccwal::codec::wal::{
-    WalItem, WalReader, check_file_header, decode_record, encode_record, encoded_len, file_header,
+    OnDamage, WalItem, WalReader, check_file_header, decode_record, encode_record, encoded_len,
+    file_header,
 };
 use ccwal::names::{MAX_METRIC_NAME_LEN, NameError, NameField};
 use proptest::prelude::*;
@@ -120,8 +121,8 @@ proptest! {
             r.encode(&mut wal);
         }
         let start = check_file_header(&wal).unwrap();
-        for resync in [false, true] {
-            let mut reader = WalReader::new(&wal, start, resync);
+        for on_damage in [OnDamage::Stop, OnDamage::Resync] {
+            let mut reader = WalReader::new(&wal, start, on_damage);
             let mut read = Vec::new();
             for item in reader.by_ref() {
                 match item {

@@ -214,7 +214,7 @@ fn scenario_compact(root: &Path, spec: &str) {
         .flat_map(|path| {
             let content = fs::read(path).unwrap();
             let start = wal::check_file_header(&content).unwrap();
-            wal::WalReader::new(&content, start, false)
+            wal::WalReader::new(&content, start, wal::OnDamage::Stop)
                 .filter_map(|item| match item {
                     wal::WalItem::Record { record, .. } => Some(record.metric.to_vec()),
                     wal::WalItem::Damaged { .. } => None,

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use ccwal::checkpoint::{CheckpointSession, Outcome, SnapshotBuilder, cleanup};
 use ccwal::codec::snapshot::{Level, decode_header, decode_snapshot};
-use ccwal::codec::wal::{self, WalItem, WalReader};
+use ccwal::codec::wal::{self, OnDamage, WalItem, WalReader};
 use ccwal::engine::tunables::SYNCFS_MIN_FILES;
 use ccwal::engine::{Batch, Durability, Store, StoreOptions};
 use ccwal::restore::{Chunk, MetricConfig, RestoreOptions, RestoredLevel, restore};
@@ -1103,7 +1103,7 @@ fn scan_disk(root: &Path) -> OnDisk {
             let Ok(start) = wal::check_file_header(&bytes) else {
                 continue;
             };
-            for item in WalReader::new(&bytes, start, true) {
+            for item in WalReader::new(&bytes, start, OnDamage::Resync) {
                 if let WalItem::Record { record, .. } = item {
                     let path: Vec<Vec<u8>> = record.selector.iter().map(<[u8]>::to_vec).collect();
                     if let Some(sid) = series_of(h, &path, record.metric) {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use ccwal::ErrorKind;
-use ccwal::codec::wal::{self, WalItem, WalReader};
+use ccwal::codec::wal::{self, OnDamage, WalItem, WalReader};
 use ccwal::engine::{
     Backpressure, Batch, Durability, Event, EventLevel, Store, StoreOptions, WriteFault,
 };
@@ -18,7 +18,7 @@ use ccwal::engine::{
 fn read_wal(path: &Path) -> Vec<(i64, String, Vec<String>, f32)> {
     let content = std::fs::read(path).unwrap_or_default();
     let start = wal::check_file_header(&content).expect("valid header");
-    WalReader::new(&content, start, false)
+    WalReader::new(&content, start, OnDamage::Stop)
         .map(|item| match item {
             WalItem::Record { record, .. } => (
                 record.ts,
@@ -768,7 +768,7 @@ fn a_large_wal_is_checked_at_its_tail_only() {
         file[..whole],
         "nothing before the tail changed"
     );
-    let mut resync = WalReader::new(&content, wal::FILE_HEADER_LEN, true);
+    let mut resync = WalReader::new(&content, wal::FILE_HEADER_LEN, OnDamage::Resync);
     let last = resync
         .by_ref()
         .filter_map(|item| match item {

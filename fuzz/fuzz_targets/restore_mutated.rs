@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use ccwal::codec::json::decode_json_snapshot;
 use ccwal::codec::snapshot::{Level, decode_snapshot};
-use ccwal::codec::wal::{self, WalItem, WalReader};
+use ccwal::codec::wal::{self, WalItem, OnDamage, WalReader};
 use ccwal::layout::{self, HostFileName, SnapshotFormat};
 use ccwal::restore::{MetricConfig, Recovery, RestoreOptions, RestoredHost, Selection, restore};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -216,7 +216,7 @@ fn contents(dir: &Path) -> (u64, u64) {
         match layout::classify(&entry.file_name()) {
             HostFileName::Wal | HostFileName::Sealed { .. } => {
                 if let Ok(start) = wal::check_file_header(&bytes) {
-                    records += WalReader::new(&bytes, start, true)
+                    records += WalReader::new(&bytes, start, OnDamage::Resync)
                         .filter(|item| matches!(item, WalItem::Record { .. }))
                         .count() as u64;
                 }

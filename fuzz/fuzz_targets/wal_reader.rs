@@ -11,7 +11,7 @@
 //!   kept.
 #![no_main]
 
-use ccwal::codec::wal::{self, WalItem, WalReader};
+use ccwal::codec::wal::{self, WalItem, OnDamage, WalReader};
 use libfuzzer_sys::fuzz_target;
 
 fn check_read(data: &[u8], start: usize, items: &[WalItem<'_>]) {
@@ -61,9 +61,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(start) = wal::check_file_header(data) else {
         return;
     };
-    let salvaged: Vec<_> = WalReader::new(data, start, true).collect();
+    let salvaged: Vec<_> = WalReader::new(data, start, OnDamage::Resync).collect();
     check_read(data, start, &salvaged);
-    let strict: Vec<_> = WalReader::new(data, start, false).collect();
+    let strict: Vec<_> = WalReader::new(data, start, OnDamage::Stop).collect();
     let first_damage = salvaged
         .iter()
         .position(|i| matches!(i, WalItem::Damaged { .. }));

@@ -38,7 +38,7 @@ use super::session::{Trimmed, trim_records};
 use super::{snapshot_builder, write_snapshot};
 use crate::codec::json::decode_json_snapshot;
 use crate::codec::snapshot::{Level, decode_header, decode_snapshot};
-use crate::codec::wal::{self, WalItem, WalReader};
+use crate::codec::wal::{self, OnDamage, WalItem, WalReader};
 use crate::error::{Error, ErrorKind};
 use crate::layout::{SnapshotEntry, SnapshotFormat};
 use crate::restore::{
@@ -177,7 +177,7 @@ fn earliest_record(files: &[PathBuf], config: &MetricConfig) -> Result<Option<i6
         let Ok(start) = wal::check_file_header(&content) else {
             continue;
         };
-        for item in WalReader::new(&content, start, true) {
+        for item in WalReader::new(&content, start, OnDamage::Resync) {
             match item {
                 WalItem::Record { record, .. } if config.contains(record.metric) => {
                     earliest = min_option(earliest, Some(record.ts));

@@ -553,10 +553,18 @@ pub enum WalItem<'a> {
     },
 }
 
-/// Walks the records of a WAL body (the bytes after the file header).
-///
-/// In strict mode iteration ends at the first damage, as the Go replay does;
-/// otherwise it skips to the next valid record and goes on.
+/// What a [`WalReader`] does at damaged bytes (after reporting them as a
+/// [`WalItem::Damaged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDamage {
+    /// Iteration ends, as the Go replay does.
+    Stop,
+    /// Skip to the next valid record and go on.
+    Resync,
+}
+
+/// Walks the records of a WAL body (the bytes after the file header),
+/// stopping at damage or resynchronising after it as `on_damage` says.
 pub struct WalReader<'a> {
     input: &'a [u8],
     pos: usize,
@@ -568,18 +576,18 @@ pub struct WalReader<'a> {
 impl<'a> WalReader<'a> {
     /// `input` is the whole file; `start` is where records begin (see
     /// [`check_file_header`]). Offsets reported are offsets into `input`.
-    pub fn new(input: &'a [u8], start: usize, resync: bool) -> Self {
+    pub fn new(input: &'a [u8], start: usize, on_damage: OnDamage) -> Self {
         WalReader {
             input,
             pos: start,
-            resync,
+            resync: on_damage == OnDamage::Resync,
             done: false,
             crc: crc32fast::Hasher::new(),
         }
     }
 
-    /// Offset of the next byte to read: after a full iteration in strict
-    /// mode this is the end of the last valid record before any damage.
+    /// Offset of the next byte to read: after a full iteration with
+    /// [`OnDamage::Stop`] this is the end of the last valid record before any damage.
     pub fn position(&self) -> usize {
         self.pos
     }
@@ -665,7 +673,7 @@ pub fn filter_records(
         kept: 0,
         dropped: 0,
     };
-    let mut reader = WalReader::new(file, start, false);
+    let mut reader = WalReader::new(file, start, OnDamage::Stop);
     while let Some(item) = reader.next() {
         match item {
             WalItem::Record { offset, record } => {

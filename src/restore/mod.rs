@@ -44,7 +44,7 @@ pub use buffer::{Chunk, NEW_CHUNK_CAPACITY, RestoredLevel, WriteRefused};
 
 use crate::codec::json::decode_json_snapshot;
 use crate::codec::snapshot::decode_header;
-use crate::codec::wal::{self, WalItem, WalReader};
+use crate::codec::wal::{self, OnDamage, WalItem, WalReader};
 use crate::error::{Error, ErrorKind};
 use crate::layout::{self, SnapshotFormat};
 use crate::storage::{self, HostDir};
@@ -496,9 +496,14 @@ impl HostRestore<'_> {
                 return;
             }
         };
-        let resync = self.options.recovery == Recovery::Salvage;
+        let salvage = self.options.recovery == Recovery::Salvage;
+        let on_damage = if salvage {
+            OnDamage::Resync
+        } else {
+            OnDamage::Stop
+        };
         let mut series = SeriesMap::with_capacity(*self.series_hint);
-        for item in WalReader::new(&content, start, resync) {
+        for item in WalReader::new(&content, start, on_damage) {
             let record = match item {
                 WalItem::Record { record, .. } => record,
                 WalItem::Damaged { offset, len, error } => {
@@ -532,7 +537,7 @@ impl HostRestore<'_> {
             // Salvage also takes a record older than the chain's newest
             // chunk (a backfilled sample a checkpoint kept in a segment).
             let frequency = self.config.frequencies[metric];
-            let written = match resync {
+            let written = match salvage {
                 true => buffer::write_anywhere(chain, frequency, record.ts, value),
                 false => buffer::write(chain, frequency, record.ts, value),
             };

@@ -90,7 +90,12 @@ fn dump_wal<W: Write>(out: &mut W, path: &Path, content: &[u8], strict: bool) ->
         }
     };
     let (mut records, mut damaged) = (0u64, false);
-    for item in wal::WalReader::new(content, start, !strict) {
+    let on_damage = if strict {
+        wal::OnDamage::Stop
+    } else {
+        wal::OnDamage::Resync
+    };
+    for item in wal::WalReader::new(content, start, on_damage) {
         match item {
             WalItem::Record { offset, record } => {
                 records += 1;

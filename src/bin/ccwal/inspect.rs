@@ -94,7 +94,7 @@ fn inspect_wal(content: &[u8]) -> FileReport {
         time_range: None,
         damage: Vec::new(),
     };
-    for item in wal::WalReader::new(content, start, true) {
+    for item in wal::WalReader::new(content, start, wal::OnDamage::Resync) {
         match item {
             WalItem::Record { record, .. } => {
                 report.records += 1;

@@ -651,7 +651,7 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
-    use crate::codec::wal::{WalItem, WalReader};
+    use crate::codec::wal::{OnDamage, WalItem, WalReader};
 
     const KEY: &[u8] = b"c\0h";
 
@@ -710,7 +710,7 @@ mod tests {
     fn timestamps(root: &Path) -> Vec<i64> {
         let content = std::fs::read(root.join("c/h/current.wal")).unwrap_or_default();
         let start = wal::check_file_header(&content).unwrap();
-        WalReader::new(&content, start, false)
+        WalReader::new(&content, start, OnDamage::Stop)
             .map(|item| match item {
                 WalItem::Record { record, .. } => record.ts,
                 damaged => panic!("{damaged:?}"),

@@ -8,7 +8,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
-use crate::codec::wal::{self, FileHeaderError, RecordError, WalItem, WalReader};
+use crate::codec::wal::{self, FileHeaderError, OnDamage, RecordError, WalItem, WalReader};
 use crate::engine::tunables::TAIL_CHECK_BYTES;
 use crate::error::Error;
 use crate::storage::{HostDir, SyncData, WalOpen};
@@ -104,7 +104,7 @@ pub(super) fn check_wal(
 
 /// The first damaged stretch from `start` on: (offset, length, error).
 fn first_damage(bytes: &[u8], start: usize) -> Option<(usize, usize, RecordError)> {
-    WalReader::new(bytes, start, false).find_map(|item| match item {
+    WalReader::new(bytes, start, OnDamage::Stop).find_map(|item| match item {
         WalItem::Damaged { offset, len, error } => Some((offset, len, error)),
         WalItem::Record { .. } => None,
     })
