@@ -258,19 +258,27 @@ impl HostDir {
     }
 
     /// Writes `bytes` to `name` in this directory (created as needed),
-    /// replacing any file of that name, with an fdatasync when `sync`. No
-    /// file is left on failure. The entry is not yet durable: rename it
-    /// into place with [`HostDir::rename_into_place`].
-    pub fn write_temporary(&self, name: &str, bytes: &[u8], sync: bool) -> Result<PathBuf, Error> {
-        if sync {
-            self.create_durably()?;
-        } else {
-            self.create()?;
+    /// replacing any file of that name; with [`SyncData::Now`] the file is
+    /// fdatasynced and new directories fsynced. No file is left on failure.
+    /// The entry is not yet durable: rename it into place with
+    /// [`HostDir::rename_into_place`].
+    pub fn write_temporary(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        sync: SyncData,
+    ) -> Result<PathBuf, Error> {
+        match sync {
+            SyncData::Now => self.create_durably()?,
+            SyncData::Later => drop(self.create()?),
         }
         let tmp = self.path.join(name);
         let written = open_new(&tmp).and_then(|mut file| {
             file.write_all(bytes)?;
-            if sync { file.sync_data() } else { Ok(()) }
+            match sync {
+                SyncData::Now => file.sync_data(),
+                SyncData::Later => Ok(()),
+            }
         });
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
@@ -315,7 +323,7 @@ impl HostDir {
         let name = target.file_name().unwrap_or(OsStr::new("file"));
         let mut tmp_name = name.to_os_string();
         tmp_name.push(".tmp");
-        let tmp = self.write_temporary(&tmp_name.to_string_lossy(), bytes, true)?;
+        let tmp = self.write_temporary(&tmp_name.to_string_lossy(), bytes, SyncData::Now)?;
         self.rename_into_place(&tmp, target)?;
         sync_dir(&self.path)
     }

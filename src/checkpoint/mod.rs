@@ -23,7 +23,7 @@ pub use session::{CheckpointReport, CheckpointSession};
 use crate::codec::snapshot::{HEADER_LEN, SnapshotEncoder};
 use crate::error::Error;
 use crate::layout;
-use crate::storage::{self, HostDir};
+use crate::storage::{self, HostDir, SyncData};
 
 /// A snapshot being built for one host: add metrics and child levels with
 /// [`SnapshotEncoder::metric`] (f64 or f32 slices, copied once, straight
@@ -69,14 +69,14 @@ impl StagedSnapshot {
 
 /// Writes the snapshot to `ROOT/CLUSTER/HOST/<from>.bin.tmp` (creating the
 /// directories), with an fdatasync (and fsyncs of new directories) when
-/// `sync`; no temporary file is left on failure.
+/// `sync` is [`SyncData::Now`]; no temporary file is left on failure.
 pub(crate) fn stage_snapshot(
     root: &Path,
     cluster: &[u8],
     host: &[u8],
     from: i64,
     bytes: &[u8],
-    sync: bool,
+    sync: SyncData,
 ) -> Result<StagedSnapshot, Error> {
     let dir = HostDir::new(root, cluster, host)?;
     let tmp = dir.write_temporary(&layout::snapshot_temp_name(from), bytes, sync)?;
@@ -96,7 +96,7 @@ pub fn write_snapshot(
     from: i64,
     bytes: &[u8],
 ) -> Result<PathBuf, Error> {
-    let staged = stage_snapshot(root, cluster, host, from, bytes, true)?;
+    let staged = stage_snapshot(root, cluster, host, from, bytes, SyncData::Now)?;
     let path = staged.commit()?;
     storage::sync_dir(&staged.dir.path)?;
     Ok(path)

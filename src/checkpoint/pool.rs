@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::{StagedSnapshot, is_empty_snapshot, stage_snapshot};
 use crate::error::{Error, ErrorKind};
-use crate::storage::sync_file_system;
+use crate::storage::{SyncData, sync_file_system};
 
 /// What happened to one host's snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +95,14 @@ fn work(root: PathBuf, jobs: Receiver<Job>, pending: Arc<Mutex<Vec<PendingHost>>
         let result = if is_empty_snapshot(&job.bytes) {
             Pending::Done(Outcome::Empty)
         } else {
-            match stage_snapshot(&root, &job.cluster, &job.host, job.from, &job.bytes, false) {
+            match stage_snapshot(
+                &root,
+                &job.cluster,
+                &job.host,
+                job.from,
+                &job.bytes,
+                SyncData::Later,
+            ) {
                 Ok(staged) => Pending::Staged(staged, job.bytes.len() as u64),
                 Err(e) => Pending::Done(Outcome::Failed(e)),
             }
