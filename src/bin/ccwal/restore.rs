@@ -1,18 +1,18 @@
 //! `ccwal restore ROOT --from UNIX --metrics FILE`: the restored state as
-//! one JSON object on stdout, the per-host report on stderr. Exit 1 when a
+//! one JSON object on stdout, written host by host as the hosts are
+//! restored (in name order), the per-host report on stderr. Exit 1 when a
 //! host failed, damage was found, or `--strict` left hosts out (Go's scan
 //! stops at a stray file in ROOT or a cluster directory).
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ccwal::restore::{self, Chunk, Recovery, RestoreOptions, RestoredHost, Selection};
+use ccwal::restore::{self, Chunk, Recovery, RestoreOptions, RestoreScan, RestoredHost, Selection};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::output::{
-    EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, Name, Names, finish_output, finite, json_line, key,
-};
+use crate::output::{EXIT_DAMAGED, EXIT_ERROR, EXIT_OK, Name, Names, finish_output, finite, key};
 use crate::progress;
 
 /// A chain of chunks; with `values`, each chunk also carries its values
@@ -100,6 +100,47 @@ impl Serialize for HostJson<'_> {
         map.serialize_entry("levels", &levels)?;
         map.end()
     }
+}
+
+/// Restores the scan's hosts on every core and hands each to `each` with
+/// its index, in order, holding a few hosts per core at a time. Stops at
+/// the first error of `each`.
+fn each_host_in_order(
+    scan: &RestoreScan,
+    mut each: impl FnMut(usize, RestoredHost) -> io::Result<()>,
+) -> io::Result<()> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let window = 4 * workers;
+    for start in (0..scan.len()).step_by(window) {
+        let end = (start + window).min(scan.len());
+        let next = AtomicUsize::new(start);
+        let mut restored: Vec<(usize, RestoredHost)> = std::thread::scope(|threads| {
+            let workers: Vec<_> = (0..workers.min(end - start))
+                .map(|_| {
+                    threads.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            if index >= end {
+                                return mine;
+                            }
+                            let host = scan.restore_host(index).expect("an index below len");
+                            mine.push((index, host));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        restored.sort_unstable_by_key(|(index, _)| *index);
+        for (index, host) in restored {
+            each(index, host)?;
+        }
+    }
+    Ok(())
 }
 
 fn host_name(cluster: &[u8], host: &[u8]) -> String {
@@ -224,34 +265,53 @@ pub fn run(args: Args<'_>) -> i32 {
         workers: 0,
         only,
     };
-    let spinner = progress::spinner(&format!("restoring {}", args.root.display()));
-    let restored = restore::restore(args.root, args.from, &config, &options);
-    spinner.finish_and_clear();
-    let restored = match restored {
-        Ok(restored) => restored,
+    let scan = match RestoreScan::new(args.root, args.from, config, options) {
+        Ok(scan) => scan,
         Err(e) => {
             eprintln!("ccwal: {e}");
             return EXIT_ERROR;
         }
     };
+    let bar = progress::bar(
+        scan.len() as u64,
+        &format!("restoring {}", args.root.display()),
+    );
     let mut totals = Totals::default();
-    for host in &restored.hosts {
-        report(host);
-        totals.add(host);
-    }
+    let mut damaged = !scan.hosts_not_restored().is_empty();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    // The object `{"from":…,"hosts":[…]}` written host by host, so that
+    // only the hosts being restored are held, not the whole root.
+    let written = write!(out, "{{\"from\":{},\"hosts\":[", args.from)
+        .and_then(|()| {
+            each_host_in_order(&scan, |index, host| {
+                bar.suspend(|| report(&host));
+                bar.inc(1);
+                totals.add(&host);
+                damaged |= host.error.is_some() || !host.report.damage.is_empty();
+                if index > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut out, &HostJson(&host, args.values))
+                    .map_err(io::Error::other)
+            })
+        })
+        .and_then(|()| out.write_all(b"]}\n"))
+        .and_then(|()| out.flush());
+    bar.finish_and_clear();
     // A stray file where only directories belong: under --strict the
     // hosts after it are left out, as by Go's scan.
-    if let Some(error) = &restored.error {
+    if let Some(error) = scan.error() {
         // When no host is left out (no --strict, or none after the file),
         // it is only a warning.
-        let what = if restored.hosts_not_restored.is_empty() {
+        let what = if scan.hosts_not_restored().is_empty() {
             "warning"
         } else {
             "error"
         };
         eprintln!("ccwal: {what} ({}): {error}", error.kind());
     }
-    for (cluster, host) in &restored.hosts_not_restored {
+    for (cluster, host) in scan.hosts_not_restored() {
         eprintln!(
             "{}: not restored: --strict stops at the stray file, as Go's scan does",
             host_name(cluster, host)
@@ -262,7 +322,7 @@ pub fn run(args: Args<'_>) -> i32 {
         totals.hosts,
         totals.failed,
         totals.damaged,
-        restored.hosts_not_restored.len(),
+        scan.hosts_not_restored().len(),
         totals.files_loaded,
         totals.files_skipped,
         totals.records_applied,
@@ -270,26 +330,5 @@ pub fn run(args: Args<'_>) -> i32 {
         totals.chunks,
         totals.values
     );
-    let damaged = !restored.hosts_not_restored.is_empty()
-        || restored
-            .hosts
-            .iter()
-            .any(|h| h.error.is_some() || !h.report.damage.is_empty());
-    #[derive(Serialize)]
-    struct Output<'a> {
-        from: i64,
-        hosts: Vec<HostJson<'a>>,
-    }
-    let output = Output {
-        from: restored.from,
-        hosts: restored
-            .hosts
-            .iter()
-            .map(|host| HostJson(host, args.values))
-            .collect(),
-    };
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let written = json_line(&mut out, &output).and_then(|()| out.flush());
     finish_output(written.map(|()| if damaged { EXIT_DAMAGED } else { EXIT_OK }))
 }
