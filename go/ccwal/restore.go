@@ -81,23 +81,39 @@ type Restored struct {
 // the retention horizon `from`, with `metrics` mapping each configured
 // metric to its frequency in seconds.
 func Restore(root string, from int64, metrics map[string]int64, o RestoreOptions) (*Restored, error) {
-	config, err := metricConfig(metrics)
-	if err != nil {
-		return nil, err
-	}
-	configPtr, configLen := byteSlice(config)
-	options := o.c()
-	r, rLen := str(root)
 	var result *C.ccwal_restore_result
-	err = call(func(e **C.ccwal_error) C.ccwal_result {
-		return C.ccwal_restore(r, rLen, C.int64_t(from), configPtr, configLen, &options, &result, e)
+	err := callWithRestoreArgs(root, metrics, o, func(a restoreArgs, e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore(a.root, a.rootLen, C.int64_t(from), a.config, a.configLen, a.options, &result, e)
 	})
-	runtime.KeepAlive(root)
-	runtime.KeepAlive(config)
 	if err != nil {
 		return nil, err
 	}
 	return newRestored(result)
+}
+
+// restoreArgs are the arguments common to ccwal_restore and
+// ccwal_restore_scan_new, as the C ABI takes them.
+type restoreArgs struct {
+	root, config       *C.uint8_t
+	rootLen, configLen C.size_t
+	options            *C.ccwal_restore_options
+}
+
+// callWithRestoreArgs converts root, metrics and o for the C ABI and calls
+// f with them, keeping them alive until it returns.
+func callWithRestoreArgs(root string, metrics map[string]int64, o RestoreOptions, f func(restoreArgs, **C.ccwal_error) C.ccwal_result) error {
+	config, err := metricConfig(metrics)
+	if err != nil {
+		return err
+	}
+	options := o.c()
+	a := restoreArgs{options: &options}
+	a.root, a.rootLen = str(root)
+	a.config, a.configLen = byteSlice(config)
+	err = call(func(e **C.ccwal_error) C.ccwal_result { return f(a, e) })
+	runtime.KeepAlive(root)
+	runtime.KeepAlive(config)
+	return err
 }
 
 func (o RestoreOptions) c() C.ccwal_restore_options {
@@ -188,19 +204,10 @@ type RestoreScan struct {
 // same arguments (o.Workers does not apply: RestoreHost restores on the
 // calling goroutine's thread).
 func ScanRestore(root string, from int64, metrics map[string]int64, o RestoreOptions) (*RestoreScan, error) {
-	config, err := metricConfig(metrics)
-	if err != nil {
-		return nil, err
-	}
-	configPtr, configLen := byteSlice(config)
-	options := o.c()
-	r, rLen := str(root)
 	out := &RestoreScan{}
-	err = call(func(e **C.ccwal_error) C.ccwal_result {
-		return C.ccwal_restore_scan_new(r, rLen, C.int64_t(from), configPtr, configLen, &options, &out.scan, e)
+	err := callWithRestoreArgs(root, metrics, o, func(a restoreArgs, e **C.ccwal_error) C.ccwal_result {
+		return C.ccwal_restore_scan_new(a.root, a.rootLen, C.int64_t(from), a.config, a.configLen, a.options, &out.scan, e)
 	})
-	runtime.KeepAlive(root)
-	runtime.KeepAlive(config)
 	if err != nil {
 		return nil, err
 	}

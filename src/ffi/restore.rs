@@ -226,13 +226,12 @@ pub extern "C" fn ccwal_restore(
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
     guard(error_out, || {
-        // SAFETY: (ptr, len) pairs, NULL or readable options, writable output.
-        let root = unsafe { bytes(root, root_len, "root") }?;
-        let config = parse_metric_config(unsafe { bytes(metrics, metrics_len, "metrics") }?)?;
+        // SAFETY: (ptr, len) pairs, NULL or readable options, writable
+        // output, as documented.
+        let (root, config, options) =
+            unsafe { restore_arguments(root, root_len, metrics, metrics_len, options) }?;
         let out = unsafe { out_ptr(result_out, "result_out") }?;
-        // SAFETY: NULL or a readable options struct, as documented.
-        let options = unsafe { restore_options(options) }?;
-        let restored = restore::restore(root_path(root), from, &config, &options)?;
+        let restored = restore::restore(root, from, &config, &options)?;
         out.write(into_handle(ccwal_restore_result {
             hosts: restored.hosts.into_iter().map(FlatHost::from).collect(),
             error: restored.error,
@@ -241,19 +240,24 @@ pub extern "C" fn ccwal_restore(
     })
 }
 
-/// A root path as C passes it: bytes, as the file system takes them.
-pub(super) fn root_path(root: &[u8]) -> &Path {
-    Path::new(OsStr::from_bytes(root))
-}
-
-/// The options of a restore from C: NULL for the defaults; a selection or
-/// recovery that is none of its constants is refused.
+/// The arguments of a restore from C: the root path (bytes, as the file
+/// system takes them), the flat metric configuration, and the options
+/// (NULL for the defaults; a selection or recovery that is none of its
+/// constants is refused).
 ///
 /// # Safety
-/// `options` must be NULL or readable.
-pub(super) unsafe fn restore_options(
+/// `(root, root_len)` and `(metrics, metrics_len)` must be readable (or
+/// NULL with length 0), `options` NULL or readable.
+pub(super) unsafe fn restore_arguments<'a>(
+    root: *const u8,
+    root_len: usize,
+    metrics: *const u8,
+    metrics_len: usize,
     options: *const ccwal_restore_options,
-) -> Result<RestoreOptions, Failure> {
+) -> Result<(&'a Path, MetricConfig, RestoreOptions), Failure> {
+    // SAFETY: readable (ptr, len) pairs, as the caller promises.
+    let root = Path::new(OsStr::from_bytes(unsafe { bytes(root, root_len, "root") }?));
+    let config = parse_metric_config(unsafe { bytes(metrics, metrics_len, "metrics") }?)?;
     let mut rust_options = RestoreOptions::default();
     // SAFETY: NULL or readable, as the caller promises.
     if let Some(o) = unsafe { options.as_ref() } {
@@ -267,7 +271,7 @@ pub(super) unsafe fn restore_options(
             CCWAL_RECOVERY_STRICT => Recovery::Strict,
         })?;
     }
-    Ok(rust_options)
+    Ok((root, config, rust_options))
 }
 
 impl From<RestoredHost> for FlatHost {
@@ -494,7 +498,7 @@ pub extern "C" fn ccwal_restore_chunk(
 
 /// The outputs of an error read from a result: its result code, OS error
 /// number and message.
-pub(super) struct ErrorOutputs<'a> {
+struct ErrorOutputs<'a> {
     code: &'a mut MaybeUninit<ccwal_result>,
     os_code: &'a mut MaybeUninit<i32>,
     message: &'a mut MaybeUninit<*const u8>,
@@ -506,7 +510,7 @@ impl<'a> ErrorOutputs<'a> {
     ///
     /// # Safety
     /// Each must be NULL or writable.
-    pub(super) unsafe fn new(
+    unsafe fn new(
         code_out: *mut ccwal_result,
         os_code_out: *mut i32,
         message_out: *mut *const u8,
@@ -524,7 +528,7 @@ impl<'a> ErrorOutputs<'a> {
     }
 
     /// Writes `error` (`CCWAL_OK`, 0 and an empty message for none).
-    pub(super) fn write(self, error: Option<&Error>) {
+    fn write(self, error: Option<&Error>) {
         let (code, os_code) = error_codes(error);
         let text = error.map_or("", Error::message);
         self.code.write(code);
@@ -532,6 +536,30 @@ impl<'a> ErrorOutputs<'a> {
         self.message.write(text.as_ptr());
         self.len.write(text.len());
     }
+}
+
+/// An accessor of an error a handle holds: a live handle, outputs that are
+/// NULL or writable, and `get`, which picks the error (`None`: there was
+/// none).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn read_error<H>(
+    handle_ptr: *const H,
+    what: &str,
+    code_out: *mut ccwal_result,
+    os_code_out: *mut i32,
+    message_out: *mut *const u8,
+    len_out: *mut usize,
+    error_out: *mut *mut ccwal_error,
+    get: impl FnOnce(&H) -> Result<Option<&Error>, Failure>,
+) -> ccwal_result {
+    guard(error_out, || {
+        // SAFETY: live handle and NULL or writable outputs, as the callers
+        // document.
+        let h = unsafe { handle(handle_ptr, what) }?;
+        let outputs = unsafe { ErrorOutputs::new(code_out, os_code_out, message_out, len_out) }?;
+        outputs.write(get(h)?);
+        Ok(())
+    })
 }
 
 /// A problem of the root itself, apart from the hosts' own errors, read as
@@ -551,13 +579,16 @@ pub extern "C" fn ccwal_restore_root_error(
     len_out: *mut usize,
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
-    guard(error_out, || {
-        // SAFETY: live handle and NULL or writable outputs, as documented.
-        let r = unsafe { handle(result, "result") }?;
-        let outputs = unsafe { ErrorOutputs::new(code_out, os_code_out, message_out, len_out) }?;
-        outputs.write(r.error.as_ref());
-        Ok(())
-    })
+    read_error(
+        result,
+        "result",
+        code_out,
+        os_code_out,
+        message_out,
+        len_out,
+        error_out,
+        |r| Ok(r.error.as_ref()),
+    )
 }
 
 /// The error that stopped host `h`: its result code in `*code_out`
@@ -577,13 +608,16 @@ pub extern "C" fn ccwal_restore_host_error(
     len_out: *mut usize,
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
-    guard(error_out, || {
-        // SAFETY: live handle and NULL or writable outputs, as documented.
-        let r = unsafe { handle(result, "result") }?;
-        let outputs = unsafe { ErrorOutputs::new(code_out, os_code_out, message_out, len_out) }?;
-        outputs.write(host_at(r, h)?.error.as_ref());
-        Ok(())
-    })
+    read_error(
+        result,
+        "result",
+        code_out,
+        os_code_out,
+        message_out,
+        len_out,
+        error_out,
+        |r| Ok(host_at(r, h)?.error.as_ref()),
+    )
 }
 
 /// Frees a restore result and everything it handed out; NULL is ignored.

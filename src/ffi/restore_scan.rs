@@ -4,11 +4,8 @@
 
 use super::error::ccwal_error;
 use super::guard::{guard, guard_void};
-use super::restore::{
-    ErrorOutputs, ccwal_restore_options, ccwal_restore_result, parse_metric_config,
-    restore_options, root_path,
-};
-use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr};
+use super::restore::{ccwal_restore_options, ccwal_restore_result, read_error, restore_arguments};
+use super::{Failure, ccwal_result, free_handle, handle, into_handle, out_ptr};
 use crate::restore::RestoreScan;
 
 /// The hosts of a root, listed once, restored one at a time by the
@@ -43,13 +40,12 @@ pub extern "C" fn ccwal_restore_scan_new(
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
     guard(error_out, || {
-        // SAFETY: (ptr, len) pairs, NULL or readable options, writable output.
-        let root = unsafe { bytes(root, root_len, "root") }?;
-        let config = parse_metric_config(unsafe { bytes(metrics, metrics_len, "metrics") }?)?;
+        // SAFETY: (ptr, len) pairs, NULL or readable options, writable
+        // output, as documented.
+        let (root, config, options) =
+            unsafe { restore_arguments(root, root_len, metrics, metrics_len, options) }?;
         let out = unsafe { out_ptr(scan_out, "scan_out") }?;
-        // SAFETY: NULL or a readable options struct, as documented.
-        let options = unsafe { restore_options(options) }?;
-        let scan = RestoreScan::new(root_path(root), from, config, options)?;
+        let scan = RestoreScan::new(root, from, config, options)?;
         out.write(into_handle(ccwal_restore_scan { scan }));
         Ok(())
     })
@@ -111,13 +107,16 @@ pub extern "C" fn ccwal_restore_scan_root_error(
     len_out: *mut usize,
     error_out: *mut *mut ccwal_error,
 ) -> ccwal_result {
-    guard(error_out, || {
-        // SAFETY: live handle and NULL or writable outputs, as documented.
-        let scan = unsafe { handle(scan, "scan") }?;
-        let outputs = unsafe { ErrorOutputs::new(code_out, os_code_out, message_out, len_out) }?;
-        outputs.write(scan.scan.error());
-        Ok(())
-    })
+    read_error(
+        scan,
+        "scan",
+        code_out,
+        os_code_out,
+        message_out,
+        len_out,
+        error_out,
+        |scan| Ok(scan.scan.error()),
+    )
 }
 
 /// Frees a scan; NULL is ignored. The results it handed out are not freed.
