@@ -67,8 +67,9 @@ enum Command {
         durability: ccwal::engine::Durability,
     },
     /// Restore ROOT as the Go metricstore would and print the state as one
-    /// JSON object; the per-host report and a closing total go to stderr.
-    /// Exit 1 if a host failed or damage was found.
+    /// JSON object, written host by host (only a few hosts are held in
+    /// memory at a time); the per-host report and a closing total go to
+    /// stderr. Exit 1 if a host failed or damage was found.
     Restore {
         /// The checkpoint root (ROOT/CLUSTER/HOST/...).
         root: PathBuf,
