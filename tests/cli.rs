@@ -581,6 +581,59 @@ fn ingest_appends_line_protocol_and_reports_bad_lines() {
     assert_eq!(lines[0]["ts"].as_i64(), Some(1_700_000_060));
 }
 
+/// More hosts than `restore` holds at a time (a few per core), some of
+/// them damaged: the JSON still lists every host once, in name order, each
+/// with its own values, and the per-host reports on stderr follow the same
+/// order.
+#[test]
+fn restore_writes_many_hosts_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = 4 * 4 * std::thread::available_parallelism().map_or(1, |n| n.get()) + 3;
+    for h in 0..hosts {
+        let host = dir.path().join(format!("c/h{h:03}"));
+        fs::create_dir_all(&host).unwrap();
+        let mut wal = wal::file_header().to_vec();
+        wal::encode_record(&mut wal, 2000, b"load", NO_SELECTOR, h as f32).unwrap();
+        if h % 7 == 3 {
+            wal.extend_from_slice(b"torn");
+        }
+        fs::write(host.join("current.wal"), wal).unwrap();
+    }
+    let metrics = dir.path().join("metrics.json");
+    fs::write(&metrics, br#"{"load": 60}"#).unwrap();
+    let root = dir.path().to_str().unwrap();
+    let output = ccwal(&[
+        "restore",
+        root,
+        "--from",
+        "0",
+        "--metrics",
+        metrics.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "damage found");
+    let lines = stdout_lines(&output);
+    assert_eq!(lines.len(), 1, "one JSON object");
+    let listed = lines[0]["hosts"].as_array().unwrap();
+    assert_eq!(listed.len(), hosts);
+    for (h, host) in listed.iter().enumerate() {
+        assert_eq!(host["host"], format!("h{h:03}"));
+        let chunk = &host["levels"][0]["metrics"]["load"][0];
+        assert_eq!(chunk["bits"], json!([(h as f32).to_bits()]), "host {h}");
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reported: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("c/h") && l.contains("files loaded"))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..hosts).map(|h| format!("c/h{h:03}")).collect();
+    assert_eq!(reported, expected);
+    assert!(
+        stderr.contains(&format!("restored {hosts} hosts")),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn restore_prints_the_state_and_compact_folds_the_wal() {
     let dir = tempfile::tempdir().unwrap();
