@@ -26,8 +26,11 @@
  * ABI stability (see README.md, "ABI stability"):
  * - Within one 0.x minor version (0.1.0 -> 0.1.1) the ABI only grows: new
  *   functions, new result codes and constants appended (existing values
- *   never change), new fields at the end of struct_size structs. A
- *   program built against an older header keeps working.
+ *   never change), new fields at the end of struct_size structs (an
+ *   input field an older caller lacks takes its default, zero). A program
+ *   built against an older header keeps working; one built against a newer
+ *   header works with an older library while it leaves the input fields
+ *   that library lacks zero (a set one is refused, not ignored).
  * - A new 0.x minor version (0.1 -> 0.2) may change or remove functions
  *   and struct layouts; it is listed in CHANGELOG.md. From 1.0 that takes a
  *   new major version.
@@ -531,9 +534,16 @@ typedef int32_t ccwal_selection;
 typedef int32_t ccwal_recovery;
 
 /**
- * Options of `ccwal_restore`; all-zero is the default.
+ * Options of `ccwal_restore` and `ccwal_restore_scan_new`. Zero-initialise
+ * it and set `struct_size`: every field left zero takes its default.
  */
 typedef struct {
+  /**
+   * Set by the caller to `sizeof` this struct; ccwal reads that many
+   * bytes, so options can be appended without breaking callers (see
+   * "ABI stability" in ccwal.h).
+   */
+  size_t struct_size;
   /**
    * A `CCWAL_SELECTION_*` value.
    */
@@ -1252,8 +1262,10 @@ void ccwal_options_free(ccwal_options *options);
  * Restores every `ROOT/CLUSTER/HOST` as the Go metricstore would, for the
  * retention horizon `from` (unix seconds). `metrics` is the configuration
  * as a flat list (per metric `u16 name_len | name | i64 frequency`);
- * `options` may be NULL for the defaults (a selection or recovery that is
- * none of its constants fails with CCWAL_INVALID_ARGUMENT). One host's
+ * `options` may be NULL for the defaults (a `struct_size` smaller than
+ * the struct's first version, a selection or recovery that is none of its
+ * constants, or an option this version does not know set past the end of
+ * its struct fails with CCWAL_INVALID_ARGUMENT). One host's
  * failure is reported in that host, not as an error. Blocks (uses worker
  * threads). Any thread.
  */

@@ -117,8 +117,8 @@ func callWithRestoreArgs(root string, metrics map[string]int64, o RestoreOptions
 }
 
 func (o RestoreOptions) c() C.ccwal_restore_options {
-	options := C.ccwal_restore_options{selection: C.CCWAL_SELECTION_COVERING, recovery: C.CCWAL_RECOVERY_SALVAGE,
-		workers: C.size_t(o.Workers)}
+	options := C.ccwal_restore_options{struct_size: C.sizeof_ccwal_restore_options,
+		selection: C.CCWAL_SELECTION_COVERING, recovery: C.CCWAL_RECOVERY_SALVAGE, workers: C.size_t(o.Workers)}
 	if o.GoExact {
 		options.selection = C.CCWAL_SELECTION_GO_EXACT
 	}

@@ -10,7 +10,7 @@ use super::{
     CCWAL_OK, Failure, bytes, ccwal_result, error_codes, free_handle, handle, into_handle, item_at,
     out_ptr, result_of,
 };
-use super::{sized_out, sized_outputs};
+use super::{sized_out, sized_structs};
 use crate::archive::{ArchiveReport, HostOutcome};
 
 /// What an archive run did: per cluster (the archive written) and per host
@@ -137,7 +137,7 @@ fn path_of(bytes: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(bytes))
 }
 
-sized_outputs!(
+sized_structs!(
     ccwal_archive_totals: duration_micros: u64,
     ccwal_archive_cluster: message_len: usize,
     ccwal_archive_host: message_len: usize,

@@ -5,7 +5,7 @@ use super::guard::{guard, guard_void};
 use super::snapshot::ccwal_snapshot_builder;
 use super::store::ccwal_store;
 use super::{Failure, bytes, ccwal_result, free_handle, handle, into_handle, item_at, out_ptr};
-use super::{sized_out, sized_outputs};
+use super::{sized_out, sized_structs};
 use crate::checkpoint::{CheckpointReport, CheckpointSession, CompactScope, Outcome};
 
 /// A checkpoint of `[from, to]` in progress: the WAL of every host was
@@ -108,7 +108,7 @@ pub struct ccwal_checkpoint_host {
     pub message_len: usize,
 }
 
-sized_outputs!(
+sized_structs!(
     ccwal_checkpoint_totals: duration_micros: u64,
     ccwal_checkpoint_host: message_len: usize,
 );

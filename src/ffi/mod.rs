@@ -224,48 +224,112 @@ pub(crate) unsafe fn out_ptr<'a, T>(
     unsafe { out.cast::<std::mem::MaybeUninit<T>>().as_mut() }.ok_or_else(|| Failure::null(what))
 }
 
-/// An output struct that can grow: its first field is `size_t
-/// struct_size`, which the caller sets to `sizeof` the struct as its
-/// header declares it before the call. ccwal fills only that many bytes
-/// (fields are only ever appended, so an older caller gets the fields it
-/// knows and a newer caller's extra fields stay as they were) and sets
-/// `struct_size` to the bytes it filled.
+/// A struct that can grow: its first field is `size_t struct_size`, which
+/// the caller sets to `sizeof` the struct as its header declares it.
+/// Fields are only ever appended. For an output ccwal fills only that many
+/// bytes (an older caller gets the fields it knows, a newer caller's extra
+/// fields stay as they were) and sets `struct_size` to the bytes it filled;
+/// for an input ccwal reads only that many bytes (a field the caller's
+/// header lacks takes its default, zero).
 ///
 /// # Safety
 /// `struct_size` must be a `usize` at offset 0 (checked by
-/// [`sized_outputs!`]).
-pub(crate) unsafe trait SizedOutput: Sized {
+/// [`sized_structs!`]).
+pub(crate) unsafe trait SizedStruct: Sized {
     /// The struct's size in the release that introduced it: the least
     /// `struct_size` a caller may pass.
     const FIRST_SIZE: usize;
 }
 
-/// Marks output structs as [`SizedOutput`] after checking, at compile
-/// time, that `struct_size` comes first. Each names the last field of its
-/// first release (`ccwal_stats: backlog_bytes: u64`): a field added later
-/// goes after it, and callers built before it keep working.
-macro_rules! sized_outputs {
+/// Marks structs as [`SizedStruct`] after checking, at compile time, that
+/// `struct_size` comes first. Each names the last field of its first
+/// release (`ccwal_stats: backlog_bytes: u64`): a field added later goes
+/// after it, and callers built before it keep working.
+macro_rules! sized_structs {
     ($($t:ident: $last:ident: $last_type:ty),+ $(,)?) => {
         $(
             const _: () = assert!(std::mem::offset_of!($t, struct_size) == 0);
             // SAFETY: `struct_size: usize` is at offset 0, asserted above.
-            unsafe impl $crate::ffi::SizedOutput for $t {
+            unsafe impl $crate::ffi::SizedStruct for $t {
                 const FIRST_SIZE: usize =
                     std::mem::offset_of!($t, $last) + std::mem::size_of::<$last_type>();
             }
         )+
     };
 }
-pub(crate) use sized_outputs;
+pub(crate) use sized_structs;
 
-/// A checked output struct (see [`SizedOutput`]), ready to be written.
+/// The `struct_size` a caller set, when it covers at least the fields of
+/// the struct's first release.
+///
+/// # Safety
+/// `ptr` must be non-NULL with `struct_size` initialised.
+unsafe fn caller_struct_size<T: SizedStruct>(ptr: *const T, what: &str) -> Result<usize, Failure> {
+    let first_size = T::FIRST_SIZE;
+    // SAFETY: non-NULL, with struct_size initialised by the caller.
+    let caller = unsafe { ptr.cast::<usize>().read_unaligned() };
+    if caller < first_size {
+        return Err(Failure::invalid(format!(
+            "{what}->struct_size is {caller}, less than the {first_size} bytes of its first \
+             version: set it to sizeof the struct"
+        )));
+    }
+    Ok(caller)
+}
+
+/// Reads an input struct that can grow (see [`SizedStruct`]): `None` for
+/// NULL (every default), otherwise the caller's first `struct_size` bytes
+/// over an all-zero `T`. A caller's struct larger than this library's
+/// (built against a newer header) is accepted when the bytes this library
+/// does not know are zero — options it lacks left unset — and refused
+/// otherwise, rather than ignoring an option the caller asked for.
+///
+/// # Safety
+/// `ptr` must be NULL or readable for `struct_size` bytes, with
+/// `struct_size` initialised; `T` must be valid with every byte zero
+/// (integers only).
+pub(crate) unsafe fn sized_in<T: SizedStruct>(
+    ptr: *const T,
+    what: &str,
+) -> Result<Option<T>, Failure> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL with struct_size initialised, as the caller promises.
+    let caller = unsafe { caller_struct_size(ptr, what) }?;
+    let known = std::mem::size_of::<T>();
+    // SAFETY: the caller's struct is readable for `caller` bytes.
+    let beyond = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), caller) }.get(known..);
+    if let Some(offset) = beyond.and_then(|b| b.iter().position(|&byte| byte != 0)) {
+        return Err(Failure::invalid(format!(
+            "{what}->struct_size is {caller}: byte {} is set, past the {known} bytes this \
+             ccwal {} knows (an option of a newer version; zero-initialise the struct, or \
+             use a newer ccwal)",
+            known + offset,
+            env!("CARGO_PKG_VERSION"),
+        )));
+    }
+    let mut value = std::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: at most size_of::<T>() readable bytes into a T-sized buffer;
+    // T is valid all-zero and every byte copied is an integer's.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            ptr.cast::<u8>(),
+            value.as_mut_ptr().cast::<u8>(),
+            caller.min(known),
+        );
+        Ok(Some(value.assume_init()))
+    }
+}
+
+/// A checked output struct (see [`SizedStruct`]), ready to be written.
 pub(crate) struct SizedOut<T> {
     out: *mut T,
     /// Bytes of `T` the caller has room for.
     len: usize,
 }
 
-impl<T: SizedOutput> SizedOut<T> {
+impl<T: SizedStruct> SizedOut<T> {
     /// Writes the first `len` bytes of `value`, with `struct_size` set to
     /// them.
     pub(crate) fn write(self, value: T) {
@@ -286,22 +350,15 @@ impl<T: SizedOutput> SizedOut<T> {
 /// # Safety
 /// `out` must be NULL or valid for writes of `struct_size` bytes, with
 /// `struct_size` initialised.
-pub(crate) unsafe fn sized_out<T: SizedOutput>(
+pub(crate) unsafe fn sized_out<T: SizedStruct>(
     out: *mut T,
     what: &str,
 ) -> Result<SizedOut<T>, Failure> {
-    let first_size = T::FIRST_SIZE;
     if out.is_null() {
         return Err(Failure::null(what));
     }
     // SAFETY: non-NULL, with struct_size initialised by the caller.
-    let caller = unsafe { out.cast::<usize>().read_unaligned() };
-    if caller < first_size {
-        return Err(Failure::invalid(format!(
-            "{what}->struct_size is {caller}, less than the {first_size} bytes of its first \
-             version: set it to sizeof the struct"
-        )));
-    }
+    let caller = unsafe { caller_struct_size(out.cast_const(), what) }?;
     Ok(SizedOut {
         out,
         len: caller.min(std::mem::size_of::<T>()),

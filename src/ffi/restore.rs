@@ -11,7 +11,7 @@ use super::guard::{guard, guard_void};
 use super::{
     Failure, bytes, ccwal_result, error_codes, free_handle, handle, into_handle, item_at, out_ptr,
 };
-use super::{SizedOutput, checked_enum, sized_out, sized_outputs};
+use super::{SizedStruct, checked_enum, sized_in, sized_out, sized_structs};
 use crate::Error;
 use crate::restore::{
     self, Chunk, HostReport, MetricConfig, Recovery, RestoreOptions, RestoredHost, Selection,
@@ -33,10 +33,15 @@ pub const CCWAL_RECOVERY_SALVAGE: ccwal_recovery = 0;
 /// Stop as Go does.
 pub const CCWAL_RECOVERY_STRICT: ccwal_recovery = 1;
 
-/// Options of `ccwal_restore`; all-zero is the default.
+/// Options of `ccwal_restore` and `ccwal_restore_scan_new`. Zero-initialise
+/// it and set `struct_size`: every field left zero takes its default.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ccwal_restore_options {
+    /// Set by the caller to `sizeof` this struct; ccwal reads that many
+    /// bytes, so options can be appended without breaking callers (see
+    /// "ABI stability" in ccwal.h).
+    pub struct_size: usize,
     /// A `CCWAL_SELECTION_*` value.
     pub selection: ccwal_selection,
     /// A `CCWAL_RECOVERY_*` value.
@@ -200,7 +205,8 @@ pub(super) fn parse_metric_list(bytes: &[u8]) -> Result<Vec<(&[u8], i64)>, Failu
     Ok(metrics)
 }
 
-sized_outputs!(
+sized_structs!(
+    ccwal_restore_options: workers: usize,
     ccwal_restored_host: damaged_ranges: usize,
     ccwal_restored_level: metric_count: usize,
     ccwal_restored_metric: chunk_count: usize,
@@ -210,8 +216,10 @@ sized_outputs!(
 /// Restores every `ROOT/CLUSTER/HOST` as the Go metricstore would, for the
 /// retention horizon `from` (unix seconds). `metrics` is the configuration
 /// as a flat list (per metric `u16 name_len | name | i64 frequency`);
-/// `options` may be NULL for the defaults (a selection or recovery that is
-/// none of its constants fails with CCWAL_INVALID_ARGUMENT). One host's
+/// `options` may be NULL for the defaults (a `struct_size` smaller than
+/// the struct's first version, a selection or recovery that is none of its
+/// constants, or an option this version does not know set past the end of
+/// its struct fails with CCWAL_INVALID_ARGUMENT). One host's
 /// failure is reported in that host, not as an error. Blocks (uses worker
 /// threads). Any thread.
 #[unsafe(no_mangle)]
@@ -247,7 +255,7 @@ pub extern "C" fn ccwal_restore(
 ///
 /// # Safety
 /// `(root, root_len)` and `(metrics, metrics_len)` must be readable (or
-/// NULL with length 0), `options` NULL or readable.
+/// NULL with length 0), `options` NULL or readable for its `struct_size`.
 pub(super) unsafe fn restore_arguments<'a>(
     root: *const u8,
     root_len: usize,
@@ -259,8 +267,9 @@ pub(super) unsafe fn restore_arguments<'a>(
     let root = Path::new(OsStr::from_bytes(unsafe { bytes(root, root_len, "root") }?));
     let config = parse_metric_config(unsafe { bytes(metrics, metrics_len, "metrics") }?)?;
     let mut rust_options = RestoreOptions::default();
-    // SAFETY: NULL or readable, as the caller promises.
-    if let Some(o) = unsafe { options.as_ref() } {
+    // SAFETY: NULL or readable for its struct_size, as the caller
+    // promises; the options are integers only.
+    if let Some(o) = unsafe { sized_in(options, "options") }? {
         rust_options.workers = o.workers;
         rust_options.selection = checked_enum!("options->selection", o.selection, {
             CCWAL_SELECTION_COVERING => Selection::Covering,
@@ -342,8 +351,8 @@ fn read<T>(
     })
 }
 
-/// [`read`] for an output struct that can grow (see `SizedOutput`).
-fn read_sized<T: SizedOutput>(
+/// [`read`] for an output struct that can grow (see `SizedStruct`).
+fn read_sized<T: SizedStruct>(
     result: *const ccwal_restore_result,
     out: *mut T,
     what: &str,
@@ -635,15 +644,34 @@ mod tests {
     use crate::ffi::test_util::take_error;
     use crate::ffi::{CCWAL_INVALID_ARGUMENT, CCWAL_OK};
 
+    /// Options as a caller of this version's header sets them.
+    fn options(selection: i32, recovery: i32) -> ccwal_restore_options {
+        ccwal_restore_options {
+            struct_size: size_of::<ccwal_restore_options>(),
+            selection,
+            recovery,
+            workers: 1,
+        }
+    }
+
     /// Restores an empty root with `options`; the result is freed.
     fn restore_empty(options: Option<ccwal_restore_options>) -> (ccwal_result, *mut ccwal_error) {
+        restore_empty_with(
+            options
+                .as_ref()
+                .map_or(std::ptr::null(), |o| o as *const ccwal_restore_options),
+        )
+    }
+
+    /// [`restore_empty`] with options as a pointer, perhaps to a larger
+    /// struct.
+    fn restore_empty_with(
+        options_ptr: *const ccwal_restore_options,
+    ) -> (ccwal_result, *mut ccwal_error) {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().as_os_str().as_bytes();
         let mut result = null_mut();
         let mut error = null_mut();
-        let options_ptr = options
-            .as_ref()
-            .map_or(std::ptr::null(), |o| o as *const ccwal_restore_options);
         let rc = ccwal_restore(
             root.as_ptr(),
             root.len(),
@@ -662,12 +690,7 @@ mod tests {
     #[test]
     fn selection_or_recovery_outside_the_constants_is_refused() {
         for bad in [99, -1, 2, 12345] {
-            let options = ccwal_restore_options {
-                selection: bad,
-                recovery: CCWAL_RECOVERY_SALVAGE,
-                workers: 1,
-            };
-            let (rc, error) = restore_empty(Some(options));
+            let (rc, error) = restore_empty(Some(options(bad, CCWAL_RECOVERY_SALVAGE)));
             assert_eq!(rc, CCWAL_INVALID_ARGUMENT, "selection {bad}");
             let (_, message) = take_error(error);
             assert!(
@@ -679,12 +702,7 @@ mod tests {
                 "{message}"
             );
 
-            let options = ccwal_restore_options {
-                selection: CCWAL_SELECTION_COVERING,
-                recovery: bad,
-                workers: 1,
-            };
-            let (rc, error) = restore_empty(Some(options));
+            let (rc, error) = restore_empty(Some(options(CCWAL_SELECTION_COVERING, bad)));
             assert_eq!(rc, CCWAL_INVALID_ARGUMENT, "recovery {bad}");
             let (_, message) = take_error(error);
             assert!(
@@ -698,12 +716,7 @@ mod tests {
     fn every_selection_and_recovery_constant_is_accepted() {
         for selection in [CCWAL_SELECTION_COVERING, CCWAL_SELECTION_GO_EXACT] {
             for recovery in [CCWAL_RECOVERY_SALVAGE, CCWAL_RECOVERY_STRICT] {
-                let options = ccwal_restore_options {
-                    selection,
-                    recovery,
-                    workers: 1,
-                };
-                let (rc, error) = restore_empty(Some(options));
+                let (rc, error) = restore_empty(Some(options(selection, recovery)));
                 assert_eq!(rc, CCWAL_OK, "{selection} {recovery}");
                 assert!(error.is_null());
             }
@@ -714,9 +727,63 @@ mod tests {
 
     #[test]
     fn restore_options_keep_their_c_layout() {
-        // Two 32-bit enumerations, then a size_t: as the old C enums were laid out.
-        assert_eq!(std::mem::offset_of!(ccwal_restore_options, selection), 0);
-        assert_eq!(std::mem::offset_of!(ccwal_restore_options, recovery), 4);
-        assert_eq!(std::mem::offset_of!(ccwal_restore_options, workers), 8);
+        // struct_size, two 32-bit enumerations, then a size_t.
+        assert_eq!(std::mem::offset_of!(ccwal_restore_options, struct_size), 0);
+        assert_eq!(std::mem::offset_of!(ccwal_restore_options, selection), 8);
+        assert_eq!(std::mem::offset_of!(ccwal_restore_options, recovery), 12);
+        assert_eq!(std::mem::offset_of!(ccwal_restore_options, workers), 16);
+        assert_eq!(size_of::<ccwal_restore_options>(), 24);
+    }
+
+    #[test]
+    fn options_without_their_struct_size_are_refused() {
+        for struct_size in [0, 8, size_of::<ccwal_restore_options>() - 1] {
+            let mut short = options(CCWAL_SELECTION_COVERING, CCWAL_RECOVERY_SALVAGE);
+            short.struct_size = struct_size;
+            let (rc, error) = restore_empty(Some(short));
+            assert_eq!(rc, CCWAL_INVALID_ARGUMENT, "struct_size {struct_size}");
+            let (_, message) = take_error(error);
+            assert!(
+                message.contains(&format!(
+                    "options->struct_size is {struct_size}, less than the 24 bytes"
+                )),
+                "{message}"
+            );
+        }
+    }
+
+    /// The options of a caller built against a newer header: this
+    /// version's fields, then one more option.
+    #[repr(C)]
+    struct NewerOptions {
+        known: ccwal_restore_options,
+        unknown_option: u64,
+    }
+
+    #[test]
+    fn a_newer_callers_options_are_read_unless_it_sets_one_this_version_lacks() {
+        let mut newer = NewerOptions {
+            known: options(CCWAL_SELECTION_COVERING, 7),
+            unknown_option: 0,
+        };
+        newer.known.struct_size = size_of::<NewerOptions>();
+        let restore = |n: &NewerOptions| restore_empty_with((n as *const NewerOptions).cast());
+        // The known fields are read: the bad recovery is seen.
+        let (rc, error) = restore(&newer);
+        assert_eq!(rc, CCWAL_INVALID_ARGUMENT);
+        assert!(take_error(error).1.contains("options->recovery 7 "));
+        newer.known.recovery = CCWAL_RECOVERY_STRICT;
+        let (rc, error) = restore(&newer);
+        assert_eq!(rc, CCWAL_OK);
+        assert!(error.is_null());
+        // An option this version does not have is refused, not ignored.
+        newer.unknown_option = 1 << 16;
+        let (rc, error) = restore(&newer);
+        assert_eq!(rc, CCWAL_INVALID_ARGUMENT);
+        let (_, message) = take_error(error);
+        assert!(
+            message.contains("options->struct_size is 32: byte 26 is set, past the 24 bytes"),
+            "{message}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use super::options::ccwal_options;
 use super::{
     Failure, bytes, ccwal_result, free_handle, handle, into_handle, out_ptr, parse_host_list,
 };
-use super::{sized_out, sized_outputs};
+use super::{sized_out, sized_structs};
 use crate::engine::Store;
 use crate::error::Error;
 use crate::names::{MAX_SELECTOR_DEPTH, NameError};
@@ -87,7 +87,7 @@ pub struct ccwal_stats {
     pub backlog_bytes: u64,
 }
 
-sized_outputs!(
+sized_structs!(
     ccwal_stats: backlog_bytes: u64,
 );
 

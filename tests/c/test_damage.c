@@ -24,7 +24,8 @@ static int contains(const uint8_t *text, size_t len, const char *needle) {
 static void check_host_error(const char *root, ccwal_result code, int32_t os_code, const char *needle) {
   test_batch config = {0};
   metrics_add(&config, "m", 60);
-  ccwal_restore_options options = {CCWAL_SELECTION_COVERING, CCWAL_RECOVERY_STRICT, 1};
+  ccwal_restore_options options = {
+      .struct_size = sizeof(ccwal_restore_options), .recovery = CCWAL_RECOVERY_STRICT, .workers = 1};
   ccwal_restore_result *result = NULL;
   CHECK_RESULT(CCWAL_OK, ccwal_restore(STR(root), 0, config.bytes, config.len, &options, &result, NULL));
   ccwal_result got = CCWAL_PANIC;
@@ -56,7 +57,8 @@ static void check_host_error(const char *root, ccwal_result code, int32_t os_cod
 static size_t restored_values(const char *root, ccwal_recovery recovery, size_t *damaged) {
   test_batch config = {0};
   metrics_add(&config, "m", 60);
-  ccwal_restore_options options = {CCWAL_SELECTION_COVERING, recovery, 1};
+  ccwal_restore_options options = {
+      .struct_size = sizeof(ccwal_restore_options), .recovery = recovery, .workers = 1};
   ccwal_restore_result *result = NULL;
   CHECK_RESULT(CCWAL_OK, ccwal_restore(STR(root), 0, config.bytes, config.len, &options, &result, NULL));
   ccwal_restored_host host = {.struct_size = sizeof(ccwal_restored_host)};
@@ -101,7 +103,8 @@ int main(void) {
   CHECK(file != NULL && fwrite("\x01\x00\x5b\xcc garbage", 1, 12, file) == 12 && fclose(file) == 0);
   test_batch config = {0};
   metrics_add(&config, "m", 60);
-  ccwal_restore_options strict = {CCWAL_SELECTION_COVERING, CCWAL_RECOVERY_STRICT, 1};
+  ccwal_restore_options strict = {
+      .struct_size = sizeof(ccwal_restore_options), .recovery = CCWAL_RECOVERY_STRICT, .workers = 1};
   ccwal_restore_result *result = NULL;
   CHECK_RESULT(CCWAL_OK, ccwal_restore(STR(root), 0, config.bytes, config.len, &strict, &result, NULL));
   ccwal_restored_host host = {.struct_size = sizeof(ccwal_restored_host)};

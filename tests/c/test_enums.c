@@ -72,11 +72,13 @@ int main(void) {
 
   /* Restore options: bad selection or recovery is refused. */
   for (size_t i = 0; i < BAD_COUNT; i++) {
-    ccwal_restore_options bad_selection = {bad_values[i], CCWAL_RECOVERY_SALVAGE, 1};
+    ccwal_restore_options bad_selection = {
+        .struct_size = sizeof(ccwal_restore_options), .selection = bad_values[i], .workers = 1};
     CHECK_RESULT(CCWAL_INVALID_ARGUMENT, restore_with(root, bad_selection, &error));
     expect_named(error, "options->selection", bad_values[i]);
     error = NULL;
-    ccwal_restore_options bad_recovery = {CCWAL_SELECTION_COVERING, bad_values[i], 1};
+    ccwal_restore_options bad_recovery = {
+        .struct_size = sizeof(ccwal_restore_options), .recovery = bad_values[i], .workers = 1};
     CHECK_RESULT(CCWAL_INVALID_ARGUMENT, restore_with(root, bad_recovery, &error));
     expect_named(error, "options->recovery", bad_values[i]);
     error = NULL;
@@ -85,12 +87,18 @@ int main(void) {
   const ccwal_recovery recoveries[] = {CCWAL_RECOVERY_SALVAGE, CCWAL_RECOVERY_STRICT};
   for (size_t s = 0; s < 2; s++) {
     for (size_t r = 0; r < 2; r++) {
-      ccwal_restore_options valid = {selections[s], recoveries[r], 1};
+      ccwal_restore_options valid = {
+          .struct_size = sizeof(ccwal_restore_options), .selection = selections[s], .recovery = recoveries[r]};
       CHECK_RESULT(CCWAL_OK, restore_with(root, valid, NULL));
     }
   }
+  /* Only struct_size set: every default. Without it: refused. */
+  ccwal_restore_options defaults = {.struct_size = sizeof(ccwal_restore_options)};
+  CHECK_RESULT(CCWAL_OK, restore_with(root, defaults, NULL));
   ccwal_restore_options zero = {0};
-  CHECK_RESULT(CCWAL_OK, restore_with(root, zero, NULL));
+  CHECK_RESULT(CCWAL_INVALID_ARGUMENT, restore_with(root, zero, &error));
+  check_error(error, CCWAL_INVALID_ARGUMENT, "options->struct_size is 0");
+  error = NULL;
 
   free(root);
   puts("test_enums: ok");

@@ -77,7 +77,7 @@ int main(void) {
   metrics_add(&config, "flops", 60);
   metrics_add(&config, "mem_bw", 60);
   ccwal_restore_result *result = NULL;
-  ccwal_restore_options restore_options = {CCWAL_SELECTION_COVERING, CCWAL_RECOVERY_SALVAGE, 2};
+  ccwal_restore_options restore_options = {.struct_size = sizeof(ccwal_restore_options), .workers = 2};
   CHECK_RESULT(CCWAL_OK, ccwal_restore(STR(root), 1700000000, config.bytes, config.len, &restore_options,
                                        &result, NULL));
   size_t hosts = 0;
