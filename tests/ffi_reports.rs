@@ -226,7 +226,11 @@ fn out_of_range_indices_and_null_outputs_are_errors_not_reads() {
     let mut error = null_mut();
     let status = ccwal_restore_chunk(result, 0, 0, 0, usize::MAX, &mut chunk, &mut error);
     assert_eq!(status, CCWAL_INVALID_ARGUMENT);
-    take_error(error);
+    let (_, message) = take_error(error);
+    assert!(
+        message.contains(&format!("chunk index {} of ", usize::MAX)),
+        "{message}"
+    );
 
     let mut error = null_mut();
     assert_eq!(

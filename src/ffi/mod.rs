@@ -96,7 +96,7 @@ pub(crate) use checked_enum;
 pub(crate) fn item_at<'a, T>(items: &'a [T], index: usize, what: &str) -> Result<&'a T, Failure> {
     items
         .get(index)
-        .ok_or_else(|| Failure::invalid(format!("{what} index {index} of {}", items.len())))
+        .ok_or_else(|| Failure::index(what, index, items.len()))
 }
 
 /// An error's result code and OS error number: `CCWAL_OK` and 0 for none.
@@ -165,6 +165,11 @@ impl Failure {
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Failure::from(Error::new(ErrorKind::InvalidArgument, message))
+    }
+
+    /// `index` is not below `len`, the number of `what`s.
+    pub(crate) fn index(what: &str, index: usize, len: usize) -> Self {
+        Failure::invalid(format!("{what} index {index} of {len}"))
     }
 
     /// `value`, given for the enumeration `what`, is none of its `known`

@@ -250,8 +250,7 @@ pub extern "C" fn ccwal_restore(
 
 /// The arguments of a restore from C: the root path (bytes, as the file
 /// system takes them), the flat metric configuration, and the options
-/// (NULL for the defaults; a selection or recovery that is none of its
-/// constants is refused).
+/// (NULL for the defaults; refused as `ccwal_restore` documents).
 ///
 /// # Safety
 /// `(root, root_len)` and `(metrics, metrics_len)` must be readable (or
@@ -329,10 +328,7 @@ fn metric_at(
     m: usize,
 ) -> Result<&(Vec<u8>, Vec<Chunk>), Failure> {
     let level = level_at(result, h, l)?;
-    level
-        .metrics
-        .get(m)
-        .ok_or_else(|| Failure::invalid(format!("metric index {m} of {}", level.metrics.len())))
+    item_at(&level.metrics, m, "metric")
 }
 
 /// Runs an accessor: a live result, a writable output.
@@ -445,10 +441,7 @@ pub extern "C" fn ccwal_restore_level_path(
         let r = unsafe { handle(result, "result") }?;
         let (name, len) = unsafe { (out_ptr(name_out, "name_out")?, out_ptr(len_out, "len_out")?) };
         let level = level_at(r, h, l)?;
-        let component = level
-            .path
-            .get(k)
-            .ok_or_else(|| Failure::invalid(format!("path index {k} of {}", level.path.len())))?;
+        let component = item_at(&level.path, k, "path")?;
         name.write(component.as_ptr());
         len.write(component.len());
         Ok(())
@@ -490,9 +483,7 @@ pub extern "C" fn ccwal_restore_chunk(
 ) -> ccwal_result {
     read_sized(result, chunk_out, "chunk_out", error_out, |r| {
         let (_, chain) = metric_at(r, h, l, m)?;
-        let chunk = chain
-            .get(c)
-            .ok_or_else(|| Failure::invalid(format!("chunk index {c} of {}", chain.len())))?;
+        let chunk = item_at(chain, c, "chunk")?;
         Ok(ccwal_chunk {
             struct_size: 0,
             start: chunk.start,

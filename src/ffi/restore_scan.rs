@@ -89,7 +89,7 @@ pub extern "C" fn ccwal_restore_scan_host(
         let host = scan
             .scan
             .restore_host(h)
-            .ok_or_else(|| Failure::invalid(format!("host index {h} of {}", scan.scan.len())))?;
+            .ok_or_else(|| Failure::index("host", h, scan.scan.len()))?;
         out.write(into_handle(ccwal_restore_result::of_host(host)));
         Ok(())
     })
