@@ -568,7 +568,7 @@ pub enum OnDamage {
 pub struct WalReader<'a> {
     input: &'a [u8],
     pos: usize,
-    resync: bool,
+    on_damage: OnDamage,
     done: bool,
     crc: crc32fast::Hasher,
 }
@@ -580,7 +580,7 @@ impl<'a> WalReader<'a> {
         WalReader {
             input,
             pos: start,
-            resync: on_damage == OnDamage::Resync,
+            on_damage,
             done: false,
             crc: crc32fast::Hasher::new(),
         }
@@ -607,15 +607,17 @@ impl<'a> Iterator for WalReader<'a> {
                 Some(WalItem::Record { offset, record })
             }
             Err(error) => {
-                let end = if self.resync {
-                    find_next_record(self.input, offset).unwrap_or(self.input.len())
-                } else {
-                    self.done = true;
-                    self.input.len()
+                let end = match self.on_damage {
+                    OnDamage::Resync => {
+                        let end = find_next_record(self.input, offset).unwrap_or(self.input.len());
+                        self.pos = end;
+                        end
+                    }
+                    OnDamage::Stop => {
+                        self.done = true;
+                        self.input.len()
+                    }
                 };
-                if self.resync {
-                    self.pos = end;
-                }
                 Some(WalItem::Damaged {
                     offset,
                     len: end - offset,
