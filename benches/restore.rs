@@ -154,12 +154,13 @@ fn wal_steps() -> usize {
 fn write_wal(root: &Path, hosts: usize) -> u64 {
     let (node, core) = metric_names();
     let cpus: Vec<String> = (0..16).map(|c| format!("cpu{c}")).collect();
+    let steps = wal_steps();
     let mut total = 0;
     for h in 0..hosts {
         let dir = root.join("fritz").join(format!("node{h:04}"));
         std::fs::create_dir_all(&dir).unwrap();
         let mut out = wal::file_header().to_vec();
-        for step in 0..wal_steps() {
+        for step in 0..steps {
             let ts = FROM + (VALUES + step) as i64 * 60;
             let value = step as f32 * 0.5;
             for name in &node {
